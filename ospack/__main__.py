@@ -1,0 +1,3 @@
+from ospack.cli import main
+
+main()

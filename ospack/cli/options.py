@@ -1,0 +1,54 @@
+"""Options shared by several commands, written once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def layer_option(multiple: bool = False) -> Callable[[F], F]:
+    """``--layer NAME``: an OS Maps API layer (see ``ospack layers``)."""
+    return click.option(
+        "--layer",
+        "-l",
+        required=True,
+        multiple=multiple,
+        metavar="LAYER",
+        help="OS Maps API layer, e.g. Outdoor_27700 or Road_3857 (see `ospack layers`)."
+        + (" Repeat for several layers." if multiple else ""),
+    )
+
+
+def zoom_option(f: F) -> F:
+    """``--zoom RANGE``: ``7``, ``7-12`` or ``7,9,11``."""
+    return click.option(
+        "--zoom", "-z", required=True, metavar="RANGE", help="Zoom levels: 7, 7-12 or 7,9,11."
+    )(f)
+
+
+def area_options(f: F) -> F:
+    """AREA argument with ``--buffer`` and ``--area-crs``."""
+    f = click.option(
+        "--area-crs",
+        metavar="CRS",
+        default=None,
+        help="CRS of the area's coordinates when the file does not say, e.g. EPSG:27700.",
+    )(f)
+    f = click.option(
+        "--buffer",
+        "buffer_m",
+        type=float,
+        default=0.0,
+        metavar="METRES",
+        help="Grow the area by this many metres on the ground (needed for routes and points).",
+    )(f)
+    return click.argument("area", metavar="AREA")(f)
+
+
+def json_option(f: F) -> F:
+    """``--json``: print one machine-readable JSON object."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(f)
