@@ -36,6 +36,14 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
+    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending."""
+    return conn.execute(
+        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? ORDER BY tile_row, tile_column",
+        (z,),
+    )
+
+
 class GeoPackageWriter(SqliteTileWriter):
     """Writes OS tiles into a GeoPackage (``.gpkg``), any grid, several layers per file."""
 
@@ -151,11 +159,7 @@ class GeoPackageWriter(SqliteTileWriter):
         )
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        return conn.execute(
-            f"SELECT tile_row, tile_column FROM {quote(table_name(layer))} WHERE zoom_level = ? "
-            "ORDER BY tile_row, tile_column",
-            (z,),
-        )
+        return stored_keys(conn, table_name(layer), z)
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         row = self._conn.execute(

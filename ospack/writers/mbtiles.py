@@ -26,6 +26,18 @@ def flip_row(z: int, row: int) -> int:
     return (1 << z) - 1 - row
 
 
+def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
+    """``(row, column)`` of the tiles stored at zoom ``z``, XYZ rows, ascending.
+
+    ``table`` is ``tiles`` (plain layout, or any layout through its view) or ``map`` (dedup layout).
+    """
+    # descending TMS rows are ascending XYZ rows
+    rows = conn.execute(
+        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? ORDER BY tile_row DESC, tile_column", (z,)
+    )
+    return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+
+
 class MBTilesWriter(SqliteTileWriter):
     """Writes one OS Web Mercator layer into an MBTiles file (``.mbtiles``)."""
 
@@ -125,13 +137,7 @@ class MBTilesWriter(SqliteTileWriter):
         return "map" if self._dedup else "tiles"
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        # descending TMS rows are ascending XYZ rows
-        rows = conn.execute(
-            f"SELECT tile_row, tile_column FROM {self._key_table} WHERE zoom_level = ? "
-            "ORDER BY tile_row DESC, tile_column",
-            (z,),
-        )
-        return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+        return stored_keys(conn, self._key_table, z)
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         z, x, y = tile
