@@ -185,7 +185,9 @@ def _tile_tables(conn: sqlite3.Connection, fmt: str, job: JobInfo | None) -> lis
         "FROM gpkg_contents c WHERE c.data_type = 'tiles' ORDER BY c.table_name"
     )
     return [
-        TileTable(by_table.get(table, table), table, srs, size or 256, None if min_x is None else (min_x, min_y, max_x, max_y))
+        TileTable(
+            by_table.get(table, table), table, srs, size or 256, None if min_x is None else (min_x, min_y, max_x, max_y)
+        )
         for table, srs, min_x, min_y, max_x, max_y, size in rows
     ]
 
@@ -251,9 +253,14 @@ def _check_gpkg(conn: sqlite3.Connection, path: Path, tables: list[TileTable], r
             report.problems.append(f"GeoPackage table {table.table} has no tile matrix set")
             continue
         width, height = tms[2] - tms[0], tms[3] - tms[1]
-        matrices = {row[0]: row[1:] for row in conn.execute(
-            "SELECT zoom_level, matrix_width, matrix_height, tile_width, tile_height, pixel_x_size, pixel_y_size "
-            "FROM gpkg_tile_matrix WHERE table_name = ?", (table.table,))}
+        matrices = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT zoom_level, matrix_width, matrix_height, tile_width, tile_height, pixel_x_size, pixel_y_size "
+                "FROM gpkg_tile_matrix WHERE table_name = ?",
+                (table.table,),
+            )
+        }
         for z, (mw, mh, tw, th, px, py) in sorted(matrices.items()):
             if abs(mw * tw * px - width) > 1e-3 * width or abs(mh * th * py - height) > 1e-3 * height:
                 report.problems.append(f"GeoPackage table {table.table} zoom {z}: matrix does not tile the set bounds")
@@ -349,9 +356,14 @@ def _check_cover(conn: sqlite3.Connection, fmt: str, table: TileTable, job: JobI
         except AreaOutsideGridError:
             cover_keys = iter(())
         stored = ((*key, 1) for key in _stored_keys(conn, fmt, table.table, z))
-        absent = ((row, col, 2) for row, col in conn.execute(
-            "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
-            "ORDER BY tile_row, tile_column", (table.layer, z)))
+        absent = (
+            (row, col, 2)
+            for row, col in conn.execute(
+                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
+                "ORDER BY tile_row, tile_column",
+                (table.layer, z),
+            )
+        )
         missing: list[str] = []
         extra: list[str] = []
         n_missing = n_extra = 0

@@ -72,9 +72,13 @@ def test_spec_rows_pragmas_and_matrix(package):
     srs = {row[0] for row in conn.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
     assert srs == {-1, 0, 4326, grid.epsg}
     tms = conn.execute("SELECT srs_id, min_x, min_y, max_x, max_y FROM gpkg_tile_matrix_set").fetchone()
-    expected = {27700: (-238375.0, -229376.0, 908505.0, 1376256.0)}.get(grid.epsg, (-20037508.342789244,) * 2 + (20037508.342789244,) * 2)
+    expected = {27700: (-238375.0, -229376.0, 908505.0, 1376256.0)}.get(
+        grid.epsg, (-20037508.342789244,) * 2 + (20037508.342789244,) * 2
+    )
     assert tms[0] == grid.epsg and tms[1:] == pytest.approx(expected, abs=1e-6)
-    matrix = conn.execute("SELECT zoom_level, matrix_width, matrix_height, pixel_x_size FROM gpkg_tile_matrix ORDER BY zoom_level").fetchall()
+    matrix = conn.execute(
+        "SELECT zoom_level, matrix_width, matrix_height, pixel_x_size FROM gpkg_tile_matrix ORDER BY zoom_level"
+    ).fetchall()
     assert [m[0] for m in matrix] == list(range(max(zooms) + 1))
     for z, width, height, pixel in matrix:
         factor = (5, 7) if grid.epsg == 27700 else (1, 1)

@@ -39,8 +39,14 @@ def test_provenance_round_trips():
     ],
 )
 def test_bad_jobs_are_refused(kwargs, error, says):
-    fields = {"layers": ("Outdoor_27700",), "zooms": (7,), "area_geojson": box_geojson(-4.1, 53.0, -4.0, 53.1),
-              "source": SOURCE, "created": CREATED, **kwargs}
+    fields = {
+        "layers": ("Outdoor_27700",),
+        "zooms": (7,),
+        "area_geojson": box_geojson(-4.1, 53.0, -4.0, 53.1),
+        "source": SOURCE,
+        "created": CREATED,
+        **kwargs,
+    }
     with pytest.raises(error, match=says) as err:
         JobInfo(**fields)
     assert "SECRET" not in str(err.value)

@@ -16,7 +16,7 @@ from ospack.errors import InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
 from ospack.writers.mbtiles import flip_row
-from test_writers_support import bbox_tiles, fill, make_job, quadrant_colour, render_tile
+from test_writers_support import bbox_tiles, finished_package, make_job, quadrant_colour, render_tile
 
 LAYER = "Road_3857"
 ZOOMS = (11, 12, 13)
@@ -25,11 +25,8 @@ UTILES = Path(sys.executable).with_name("utiles")
 
 @pytest.fixture(params=[False, True], ids=["plain", "dedup"])
 def package(request, tmp_path):
-    path = tmp_path / "out.mbtiles"
-    with open_writer(path, make_job(LAYER, ZOOMS), dedup=request.param) as writer:
-        written = fill(writer, LAYER, ZOOMS)
-        writer.mark_complete()
-    return path, written
+    path = finished_package(tmp_path / "out.mbtiles", LAYER, ZOOMS, dedup=request.param)
+    return path, {z: bbox_tiles(LAYER, z) for z in ZOOMS}
 
 
 @given(st.integers(0, 24), st.data())
@@ -66,7 +63,18 @@ def test_metadata_and_identity(package):
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4D504258
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     meta = dict(conn.execute("SELECT name, value FROM metadata"))
-    for key in ("name", "format", "bounds", "center", "minzoom", "maxzoom", "attribution", "description", "type", "version"):
+    for key in (
+        "name",
+        "format",
+        "bounds",
+        "center",
+        "minzoom",
+        "maxzoom",
+        "attribution",
+        "description",
+        "type",
+        "version",
+    ):
         assert meta[key], key
     assert meta["format"] == "png" and (meta["minzoom"], meta["maxzoom"]) == ("11", "13")
     west, south, east, north = map(float, meta["bounds"].split(","))

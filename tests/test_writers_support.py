@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 import math
+import sqlite3
+import sys
+import types
 
 from PIL import Image
 from pyproj import Transformer
 
 from ospack.layers import get_layer
 from ospack.types import Tile
-from ospack.writers import JobInfo
+from ospack.writers import JobInfo, open_writer
 
 SOURCE = "https://api.os.uk/maps/raster/v1/zxy"
 CREATED = "2026-11-30T05:00:00Z"
@@ -68,3 +71,34 @@ def fill(writer, layer: str, zooms, box=AREA_BOX) -> dict[int, list[Tile]]:
         assert writer.write(layer, [(t, render_tile(t)) for t in tiles]) == len(tiles)
         written[z] = tiles
     return written
+
+
+def install_bbox_cover(monkeypatch) -> None:
+    """Stand in for the cover stage (ospack.area / ospack.cover) with the area's bounding-box tiles.
+
+    Lets verify()'s merge-join be tested on its own; tests/test_inspect.py also runs it on the real cover.
+    """
+    area_module = types.ModuleType("ospack.area")
+    area_module.Area = types.SimpleNamespace(from_geojson=lambda text: text)
+    cover_module = types.ModuleType("ospack.cover")
+    cover_module.cover = lambda area, layer, zooms: (t for z in zooms for t in bbox_tiles(layer, z))
+    monkeypatch.setitem(sys.modules, "ospack.area", area_module)
+    monkeypatch.setitem(sys.modules, "ospack.cover", cover_module)
+
+
+def tamper(path, *statements) -> None:
+    """Run SQL statements (text, or (text, params)) straight on a file, as damage from outside would."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        sql, params = (statement, ()) if isinstance(statement, str) else statement
+        conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def finished_package(path, layer: str, zooms, **options):
+    """A complete package at ``path`` holding the bbox tiles of ``zooms``; returns the path."""
+    with open_writer(path, make_job(layer, zooms), **options) as writer:
+        fill(writer, layer, zooms)
+        writer.mark_complete()
+    return path

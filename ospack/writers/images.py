@@ -86,5 +86,7 @@ def check_tile_image(data: bytes, tile_size: int) -> str:
         raise InvalidTileError(f"tile data must be bytes, not {type(data).__name__}")
     fmt, width, height = image_size(data)
     if width != tile_size or height != tile_size:
-        raise InvalidTileError(f"{fmt.upper()} is {width}×{height} pixels; the grid's tiles are {tile_size}×{tile_size}")
+        raise InvalidTileError(
+            f"{fmt.upper()} is {width}×{height} pixels; the grid's tiles are {tile_size}×{tile_size}"
+        )
     return fmt
