@@ -344,7 +344,8 @@ class SqliteTileWriter(ABC):
         if rows:
             with self._transaction():
                 self._conn.executemany(
-                    "INSERT OR IGNORE INTO ospack_absent (layer, zoom_level, tile_row, tile_column) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO ospack_absent (layer, zoom_level, tile_row, tile_column) "
+                    "VALUES (?, ?, ?, ?)",
                     rows,
                 )
 
