@@ -265,3 +265,18 @@ def test_empty_leftover_file_is_recreated(tmp_path):
         assert writer.tile_counts("Outdoor_27700") == {}
     assert read_job(path) is not None
     assert read_job(tmp_path / "missing.gpkg") is None
+
+
+def test_a_second_writer_gets_a_clear_error_while_the_first_holds_a_batch(tmp_path):
+    layer = "Outdoor_27700"
+    path = tmp_path / "busy.gpkg"
+    with open_writer(path, make_job(layer, (7,))) as first:
+        tile = bbox_tiles(layer, 7)[0]
+        blocker = sqlite3.connect(path, timeout=0)
+        blocker.execute("BEGIN IMMEDIATE")  # another process mid-batch
+        first._conn.execute("PRAGMA busy_timeout = 50")
+        with pytest.raises(WriterError, match="is another ospack run writing it"):
+            first.write(layer, [(tile, render_tile(tile))])
+        blocker.rollback()
+        blocker.close()
+        assert first.write(layer, [(tile, render_tile(tile))]) == 1

@@ -300,16 +300,22 @@ class SqliteTileWriter(ABC):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction that first marks the file incomplete (the job is running again)."""
-        if self._complete:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._complete:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise WriterError(f"cannot write to {self.path}: {exc} (is another ospack run writing it?)") from None
         try:
             if self._complete:
                 self._set_state("complete", "0")
             yield
             self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise WriterError(f"writing {self.path} failed ({exc}); that batch was not stored") from exc
             raise
         self._complete = False
 
