@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,3 +18,19 @@ def emulator() -> Iterator[Emulator]:
     """
     with Emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"}) as running:
         yield running
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Emulator]]:
+    """A factory: ``make_emulator(**Emulator keyword arguments)`` returns a started emulator, stopped after the test."""
+    started: list[Emulator] = []
+
+    def make(**settings: Any) -> Emulator:
+        emulator = Emulator(**settings)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()

@@ -201,3 +201,15 @@ def test_async_clients_can_share_the_server():
     with Emulator(limit=1e6) as emu:
         assert asyncio.run(fetch_many(emu.url)) == [200] * 20
         assert emu.stats()["tiles"] == 20
+
+
+def test_token_endpoint_has_its_own_allowance(make_emulator):
+    emu = make_emulator(keys=["k:dev"], secrets={"k": "s"}, window=6)  # 5 per 6 s per API
+    with httpx.Client(base_url=emu.url) as c:
+        assert [c.get(TILE, params={"key": "k"}).status_code for _ in range(6)] == [200] * 5 + [429]
+        grants = [c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).status_code
+                  for _ in range(6)]
+        assert grants == [200] * 5 + [429]
+        capabilities = c.get("/maps/raster/v1/wmts", params={"key": "k", "service": "WMTS",
+                                                             "request": "GetCapabilities"})
+        assert capabilities.status_code == 429  # capabilities are Maps API transactions too

@@ -101,7 +101,7 @@ class _Handlers:
         if isinstance(client, AuthFailure):
             return self._answer(fault(401, client.faultstring, client.errorcode), None)
         if not self.state.limiter.admit(client.key, OAUTH_API, self.state.policies[client.key]):
-            return self._answer(self._too_many(wmts=False), client)
+            return self._answer(self._too_many(), client)
         form = await request.post()
         grant = form.get("grant_type")
         if grant != "client_credentials":
@@ -127,10 +127,10 @@ class _Handlers:
                 return self._answer(ows_exception(401, spec.errorcode.rsplit(".", 1)[-1], spec.faultstring), None)
             return self._answer(fault(401, spec.faultstring, spec.errorcode), None)
         if not self.state.limiter.admit(spec.key, MAPS_API, self.state.policies[spec.key]):
-            return self._answer(self._too_many(wmts=wmts), spec)
+            return self._answer(self._too_many(), spec)
         return spec
 
-    def _too_many(self, *, wmts: bool) -> web.Response:
+    def _too_many(self) -> web.Response:
         if self.config.enforce == "spike":
             text, code = "Spike arrest violation", "policies.ratelimit.SpikeArrestViolation"
         else:
@@ -176,7 +176,7 @@ class _Handlers:
                 spec,
             )
         if name == "burst429":
-            return self._answer(self._too_many(wmts=False), spec)
+            return self._answer(self._too_many(), spec)
         if name == "html200":
             return self._answer(web.Response(text=HTML_ERROR_PAGE, content_type="text/html"), spec)
         if name == "corrupt":

@@ -134,7 +134,7 @@ def _relief(bounds: ProjectedBounds, resolution: float) -> np.ndarray:
     return (np.floor(field * 2.0).astype(np.int64) % 2) == 1
 
 
-_BNG_STEPS = (100_000, 50_000, 10_000, 5_000, 1_000, 500, 100, 50, 10, 5, 1)
+_BNG_STEPS = (100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
 
 
 def _step(span: float, steps: tuple[float, ...]) -> float:
