@@ -92,7 +92,9 @@ class _Handlers:
             return self._answer(self._bad_request(operation, wmts=True), spec)
         if operation == "GetTile":
             return await self._serve_tile(request, spec, parse_get_tile(params), wmts=True)
-        key = request.query.get("key")  # echoed only when the caller sent it in the URL, as OS does
+        # OS echoes the URL's key; what it writes for a header key or a token is unknown
+        # (research/os-maps-api.md §2.4), so those callers get hrefs without a key
+        key = request.query.get("key")
         body = capabilities_xml(f"{request.scheme}://{request.host}", key)
         return self._answer(web.Response(body=body, content_type="application/xml", charset="utf-8"), spec)
 
