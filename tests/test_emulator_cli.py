@@ -67,6 +67,7 @@ def test_cli_options_reach_the_server():
         (["--key", "k:gold"], "cannot read key option"),
         (["--secret", "other=s"], "not configured"),
         (["--key", "d:dev", "--window", "0.5"], "less than one request"),
+        (["--key", "k", "--secret", "k:hunter2"], "cannot read secret;"),
     ],
 )
 def test_cli_bad_options_give_one_error_line(args, message):
@@ -74,6 +75,7 @@ def test_cli_bad_options_give_one_error_line(args, message):
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error:") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert "hunter2" not in result.output
 
 
 def test_key_spec_parsing():

@@ -78,7 +78,8 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     """Split ``NAME=VALUE`` (for --secret and --fault)."""
     name, sep, value = text.partition("=")
     if not sep or not name or not value:
-        raise EmulatorError(f"cannot read {what} {text!r}; write {what.upper()}=VALUE")
+        shown = "" if what == "secret" else f" {text!r}"  # a malformed secret may still be a secret
+        raise EmulatorError(f"cannot read {what}{shown}; write {'KEY=SECRET' if what == 'secret' else 'NAME=VALUE'}")
     return name, value
 
 
