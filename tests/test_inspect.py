@@ -184,3 +184,23 @@ def test_a_geopackage_from_gdal_is_described_and_flagged_as_not_ospack(tmp_path)
     assert report["layers"][0]["crs"] == "EPSG:27700" and sum(report["layers"][0]["zooms"].values()) >= 1
     problems = verify(path).problems
     assert problems == ["no ospack job recorded, so the area cover cannot be checked (not made by ospack?)"]
+
+
+def test_verify_against_the_real_cover(tmp_path):
+    """The stored tiles are compared with ospack.cover's exact cover of the recorded area."""
+    cover_module = pytest.importorskip("ospack.cover", reason="the cover stage is not merged yet")
+    from ospack.area import Area
+
+    job = make_job(GPKG_LAYER, GPKG_ZOOMS)
+    tiles = list(cover_module.cover(Area.from_geojson(job.area_geojson), GPKG_LAYER, GPKG_ZOOMS))
+    path = tmp_path / "real.gpkg"
+    with open_writer(path, job) as writer:
+        writer.write(GPKG_LAYER, [(t, render_tile(t)) for t in tiles])
+        writer.mark_complete()
+    report = verify(path)
+    assert report.ok and report.notes == [], report.problems + report.notes
+    last = tiles[-1]
+    tamper(path, ("DELETE FROM outdoor_27700 WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", last))
+    assert verify(path).problems == [
+        f"{GPKG_LAYER} zoom {last.z}: 1 tiles of the area's cover are missing (e.g. {last.z}/{last.x}/{last.y})"
+    ]

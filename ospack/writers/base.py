@@ -135,8 +135,9 @@ class SqliteTileWriter(ABC):
     def _transaction(self) -> Iterator[None]:
         """One write transaction that first marks the file incomplete (the job is running again)."""
         try:
-            if self._complete:
+            if self._complete:  # the job runs again: back to the session's journal
                 self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise WriterError(f"cannot write to {self.path}: {exc} (is another ospack run writing it?)") from None
@@ -239,18 +240,28 @@ class SqliteTileWriter(ABC):
         with self._transaction():
             self._finish()
         conn = self._conn
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("ANALYZE")
-        conn.execute("VACUUM")
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        if problems != ["ok"]:
-            raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
-        if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
-            raise WriterError(f"{self.path} failed SQLite's foreign key check")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("BEGIN IMMEDIATE")
-        self._set_state("complete", "1")
-        conn.execute("COMMIT")
+        try:
+            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            if mode != "delete":
+                raise WriterError(
+                    f"cannot finish {self.path}: the journal stays {mode}; close other readers "
+                    "(e.g. an unfinished done() iteration) and retry"
+                )
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("ANALYZE")
+            conn.execute("VACUUM")
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise WriterError(f"{self.path} failed SQLite's foreign key check")
+            conn.execute("BEGIN IMMEDIATE")
+            self._set_state("complete", "1")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            locked = "locked" in str(exc)
+            hint = "; close other readers (e.g. an unfinished done() iteration) and retry" if locked else ""
+            raise WriterError(f"cannot finish {self.path}: {exc}{hint}") from None
         self._complete = True
 
     def close(self) -> None:
