@@ -14,7 +14,10 @@ from .options import json_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option
 def info(file: str, as_json: bool) -> None:
-    """Describe FILE: format, layers, CRS, zooms with tile counts, bounds, completeness, provenance.
+    """Describe a GeoPackage or MBTiles FILE.
+
+    Format, layers, CRS, zooms with tile counts, bounds, size, completeness,
+    attribution and provenance.
 
     \b
     Example:
