@@ -15,8 +15,11 @@ from .options import json_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option
 def verify(file: str, as_json: bool) -> None:
-    """Check FILE: SQLite integrity, format conformance, every tile image, and the stored tiles
-    against the recorded area's cover. Exits 1 with one line per problem when anything is wrong.
+    """Check a package FILE end to end.
+
+    SQLite integrity, format conformance, every tile image, and the stored tiles
+    against the recorded area's cover. Exits 1 with one line per problem when
+    anything is wrong.
 
     \b
     Example:
