@@ -101,9 +101,13 @@ def open_writer(
                 "pass --overwrite to replace it, or choose another file name"
             )
     conn = cls.connect(path)
-    writer = cls(path, stored or job, conn, new=new, dedup=dedup)
-    if stored is not None:
-        writer.resume_with(job.zooms)
+    try:
+        writer = cls(path, stored or job, conn, new=new, dedup=dedup)
+        if stored is not None:
+            writer.resume_with(job.zooms)
+    except BaseException:
+        conn.close()
+        raise
     return writer
 
 
