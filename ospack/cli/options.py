@@ -41,7 +41,7 @@ def area_options(f: F) -> F:
     f = click.option(
         "--buffer",
         "buffer_m",
-        type=float,
+        type=click.FloatRange(min=0),
         default=0.0,
         metavar="METRES",
         help="Grow the area by this many metres on the ground (needed for routes and points).",
@@ -52,3 +52,9 @@ def area_options(f: F) -> F:
 def json_option(f: F) -> F:
     """``--json``: print one machine-readable JSON object."""
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(f)
+
+
+def echo_notes(notes: tuple[str, ...] | list[str]) -> None:
+    """Tell the user, on stderr, what was done to their input (repairs, buffers …)."""
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
