@@ -354,8 +354,10 @@ def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]
         reason = shapely.is_valid_reason(polygon)
         structure = _polygonal(shapely.make_valid(polygon, method="structure"))
         linework = _polygonal(shapely.make_valid(polygon, method="linework"))
+        if structure.area <= 0 and linework.area <= 0:
+            raise AreaError(f"the area has a polygon that encloses no area ({reason}); check its coordinates")
         difference = shapely.symmetric_difference(structure, linework).area
-        if structure.area <= 0 or difference > 1e-9 * max(structure.area, linework.area):
+        if difference > 1e-9 * max(structure.area, linework.area):
             raise AreaError(
                 f"the area has an invalid polygon ({reason}) that can be repaired in more than one way; "
                 "fix it in a GIS (e.g. QGIS 'Fix geometries') and try again"
