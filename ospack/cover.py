@@ -18,7 +18,7 @@ band, top to bottom, so only one band's intervals are held at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import repeat
+from itertools import chain, repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -35,8 +35,11 @@ from .types import Tile
 EDGE_TOLERANCE = 1e-9
 _MIN_PIECE_AREA = 1e-12
 #: A band is cut no further once rows × vertices is below this.
-_BAND_BUDGET = 2048
+_BAND_BUDGET = 4096
 _ROW_KEY = 1 << 22  # larger than any matrix width (530,533 at 3857 z20)
+#: shapely's clip_by_rect ufunc. The public wrapper refuses arrays of rectangles and costs more
+#: than the clip itself on small pieces; the ufunc underneath broadcasts (shapely 2.0 to 2.2).
+_clip = shapely.lib.clip_by_rect
 
 
 class RowIntervals(NamedTuple):
@@ -50,6 +53,14 @@ class RowIntervals(NamedTuple):
     def count(self) -> int:
         """Number of tiles in these runs."""
         return int((self.stops - self.starts).sum())
+
+    def to_array(self) -> np.ndarray:
+        """The tiles of these runs as an ``(n, 3)`` integer array of ``z, x, y`` rows, in cover order."""
+        lengths = self.stops - self.starts
+        # column of each tile: its run's start plus its position within the run
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        xs = np.repeat(self.starts, lengths) + offsets
+        return np.column_stack((np.full(len(xs), self.zoom), xs, np.repeat(self.rows, lengths)))
 
 
 def cover(area: Area, layer: Layer | str, zooms: object) -> Iterator[Tile]:
@@ -158,7 +169,7 @@ def _bands(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax
         return
     middle = (top + bottom) // 2
     for start, stop in ((top, middle), (middle, bottom)):
-        half = shapely.clip_by_rect(shape, xmin, start, xmax, stop)
+        half = _clip(shape, float(xmin), float(start), float(xmax), float(stop))
         if half.is_empty:
             continue
         _, low, _, high = half.bounds
@@ -166,7 +177,8 @@ def _bands(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax
 
 
 def _rows(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax: float) -> RowIntervals:
-    strips = [shapely.clip_by_rect(shape, xmin, row, xmax, row + 1) for row in range(top, bottom)]
+    edges = np.arange(top, bottom, dtype=np.float64)
+    strips = _clip(shape, float(xmin), edges, float(xmax), edges + 1)
     pieces, index = shapely.get_parts(strips, return_index=True)
     keep = shapely.area(pieces) > _MIN_PIECE_AREA
     bounds = shapely.bounds(pieces[keep])
@@ -191,11 +203,15 @@ def _merged(z: int, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> 
 
 
 def _tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Tile]:
-    new_tile = tuple.__new__  # Tile(z, x, y) without the Python-level __new__, for speed
+    # one C-level map per run, chained: no Python frame per tile, and tuple.__new__ skips Tile's Python __new__
+    return chain.from_iterable(_run_tiles(shapes))
+
+
+def _run_tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Iterator[Tile]]:
     for z, shape in shapes:
         for run in _runs(z, shape):
             for row, start, stop in zip(run.rows.tolist(), run.starts.tolist(), run.stops.tolist()):
-                yield from map(new_tile, repeat(Tile), zip(repeat(z), range(start, stop), repeat(row)))
+                yield map(tuple.__new__, repeat(Tile), zip(repeat(z), range(start, stop), repeat(row)))
 
 
 def _floor(value: float) -> int:

@@ -192,6 +192,8 @@ def test_count_agrees_with_enumeration_and_intervals_for_wales():
     counts = count(area, "Outdoor_27700", "0-10")
     assert sum(counts.values()) == sum(1 for _ in cover(area, "Outdoor_27700", "0-10"))
     assert sum(run.count() for run in row_intervals(area, "Outdoor_27700", "0-10")) == sum(counts.values())
+    arrays = np.concatenate([run.to_array() for run in row_intervals(area, "Outdoor_27700", "0-8")])
+    assert [Tile(*map(int, row)) for row in arrays] == list(cover(area, "Outdoor_27700", "0-8"))
     # Wales is ~21,000 km² and a z10 tile 224 m square: the count must be at least the area's worth
     assert counts[10] * 224**2 > area.in_crs("EPSG:27700").area
 
