@@ -153,9 +153,7 @@ def read_area(source: Any, *, area_crs: str | None = None, buffer_m: float = 0.0
         return _build([_parse_wkt(stripped)], override or WGS84, "WKT", buffer_m)
     if os.sep in text or "." in Path(text).name:
         raise AreaError(f"area file {text} does not exist; check the path")
-    raise AreaError(
-        f"cannot read area {text!r}: give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy"
-    )
+    raise AreaError(f"cannot read area {text!r}: give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
 
 
 @cache
@@ -216,7 +214,7 @@ def _read_file(path: Path) -> tuple[list[BaseGeometry], str | None]:
 
 def _read_with_gdal(path: Path) -> tuple[list[BaseGeometry], str | None]:
     import pyogrio
-    from pyogrio.errors import DataSourceError, DataLayerError
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
         layers = [name for name, _ in pyogrio.list_layers(path) if name not in _REDUNDANT_LAYERS]
@@ -315,7 +313,9 @@ def _build(geometries: list[BaseGeometry], crs: str, source: str, buffer_m: floa
                 "give --buffer METRES to cover the ground around them"
             )
         if others:
-            notes.append(f"ignored {len(others)} line/point part(s) without a buffer; give --buffer METRES to include them")
+            notes.append(
+                f"ignored {len(others)} line/point part(s) without a buffer; give --buffer METRES to include them"
+            )
         geometry = shapely.union_all([_repaired_polygon(notes)(p) for p in polygons])
     geometry = _polygonal(geometry)
     if geometry.is_empty or geometry.area <= 0:
@@ -336,7 +336,9 @@ def _check_lonlat(bounds: np.ndarray, crs: str) -> None:
                 f"latitude and longitude look swapped (x {minx:g}…{maxx:g}, y {miny:g}…{maxy:g}); "
                 "GeoJSON and WKT list longitude first, so swap each coordinate pair"
             )
-        raise AreaError(f"coordinates ({minx:g}, {miny:g}, {maxx:g}, {maxy:g}) are not longitude/latitude; give --area-crs")
+        raise AreaError(
+            f"coordinates ({minx:g}, {miny:g}, {maxx:g}, {maxy:g}) are not longitude/latitude; give --area-crs"
+        )
     west, south, east, north = _GB_LONLAT
     in_gb = west <= minx and maxx <= east and south <= miny and maxy <= north
     swapped_in_gb = west <= miny and maxy <= east and south <= minx and maxx <= north

@@ -50,7 +50,7 @@ class RowIntervals(NamedTuple):
     starts: np.ndarray
     stops: np.ndarray
 
-    def count(self) -> int:
+    def tile_count(self) -> int:
         """Number of tiles in these runs."""
         return int((self.stops - self.starts).sum())
 
@@ -94,7 +94,7 @@ def count(area: Area, layer: Layer | str, zooms: object) -> dict[int, int]:
 
     Takes the same arguments as :func:`cover` and raises the same errors.
     """
-    return {z: sum(run.count() for run in _runs(z, shape)) for z, shape in _shapes(area, layer, zooms)}
+    return {z: sum(run.tile_count() for run in _runs(z, shape)) for z, shape in _shapes(area, layer, zooms)}
 
 
 def row_intervals(area: Area, layer: Layer | str, zooms: object) -> Iterator[RowIntervals]:
@@ -112,7 +112,9 @@ def layer_extent_wgs84(layer: Layer, z: int) -> tuple[float, float, float, float
     grid, served = layer.grid, layer.tile_range(z)
     left, _, _, top = grid.tile_bounds(Tile(z, served.min_col, served.min_row))
     _, bottom, right, _ = grid.tile_bounds(Tile(z, served.max_col, served.max_row))
-    west, south, east, north = transformer(grid.crs, WGS84).transform_bounds(left, bottom, right, top, densify_pts=21)
+    west, south, east, north = transformer(grid.crs, WGS84).transform_bounds(
+        left, bottom, right, top, densify_pts=21
+    )
     return west, south, east, north
 
 
@@ -210,7 +212,7 @@ def _tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Tile]:
 def _run_tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Iterator[Tile]]:
     for z, shape in shapes:
         for run in _runs(z, shape):
-            for row, start, stop in zip(run.rows.tolist(), run.starts.tolist(), run.stops.tolist()):
+            for row, start, stop in zip(run.rows.tolist(), run.starts.tolist(), run.stops.tolist(), strict=True):
                 yield map(tuple.__new__, repeat(Tile), zip(repeat(z), range(start, stop), repeat(row)))
 
 

@@ -91,7 +91,11 @@ class Estimate:
             "approx_bytes": self.approx_bytes,
             "bytes_per_tile": self.bytes_per_tile,
             "size_basis": self._size_basis(),
-            "area": {"source": self.area_source, "bounds_wgs84": list(self.area_bounds), "notes": list(self.area_notes)},
+            "area": {
+                "source": self.area_source,
+                "bounds_wgs84": list(self.area_bounds),
+                "notes": list(self.area_notes),
+            },
         }
 
     def _size_basis(self) -> str:

@@ -28,7 +28,10 @@ def write_json(tmp_path, data, name="area.geojson"):
     [
         SQUARE_GEOMETRY,
         {"type": "Feature", "properties": {}, "geometry": SQUARE_GEOMETRY},
-        {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": SQUARE_GEOMETRY}]},
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {}, "geometry": SQUARE_GEOMETRY}],
+        },
     ],
     ids=["geometry", "feature", "collection"],
 )
@@ -65,7 +68,15 @@ def test_vector_files_read_through_gdal(tmp_path, driver, suffix):
     crs = "EPSG:4326" if driver == "KML" else "EPSG:27700"
     if driver == "KML":
         box = shapely.box(-4.1, 53.05, -4.05, 53.09)
-    pyogrio.raw.write(path, np.array([shapely.to_wkb(box)], dtype=object), [], [], driver=driver, geometry_type="Polygon", crs=crs)
+    pyogrio.raw.write(
+        path,
+        np.array([shapely.to_wkb(box)], dtype=object),
+        [],
+        [],
+        driver=driver,
+        geometry_type="Polygon",
+        crs=crs,
+    )
     area = read_area(path)
     assert area.crs == crs
     assert area.geometry.equals_exact(box, 1e-9) or area.geometry.normalize().equals_exact(box.normalize(), 1e-9)
@@ -86,7 +97,9 @@ def test_gpx_track_needs_a_buffer_and_then_covers_the_corridor(tmp_path):
 
 
 def _to_27700(xy):
-    return np.column_stack(Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True).transform(xy[:, 0], xy[:, 1]))
+    return np.column_stack(
+        Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    )
 
 
 def test_buffer_is_measured_on_the_ground():

@@ -16,14 +16,18 @@ def runner():
 
 
 def test_quick_start_command(runner):
-    result = runner.invoke(cli, ["estimate", SNOWDON, "--layer", "Outdoor_27700", "--zoom", "0-9"], catch_exceptions=False)
+    result = runner.invoke(
+        cli, ["estimate", SNOWDON, "--layer", "Outdoor_27700", "--zoom", "0-9"], catch_exceptions=False
+    )
     assert result.exit_code == 0
     assert "Outdoor_27700 (EPSG:27700)" in result.stdout
     assert "total" in result.stdout and "600/min" in result.stdout and "about" in result.stdout
 
 
 def test_json_output(runner):
-    result = runner.invoke(cli, ["estimate", SNOWDON, "-l", "Road_3857", "-z", "7,9,17", "--json"], catch_exceptions=False)
+    result = runner.invoke(
+        cli, ["estimate", SNOWDON, "-l", "Road_3857", "-z", "7,9,17", "--json"], catch_exceptions=False
+    )
     data = json.loads(result.stdout)
     assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(data)
     assert list(data["zooms"]) == ["7", "9", "17"]
@@ -35,7 +39,20 @@ def test_buffer_area_crs_and_notes(runner):
     result = runner.invoke(cli, ["estimate", route, "-l", "Outdoor_27700", "-z", "8", "--buffer", "250"])
     assert result.exit_code == 0
     assert "Note: grew the area by 250 m" in result.stderr
-    bng = runner.invoke(cli, ["estimate", "216000,770000,218000,772000", "--area-crs", "EPSG:27700", "-l", "Road_27700", "-z", "7", "--json"])
+    bng = runner.invoke(
+        cli,
+        [
+            "estimate",
+            "216000,770000,218000,772000",
+            "--area-crs",
+            "EPSG:27700",
+            "-l",
+            "Road_27700",
+            "-z",
+            "7",
+            "--json",
+        ],
+    )
     assert json.loads(bng.stdout)["total"] == 4
 
 

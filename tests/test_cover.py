@@ -102,7 +102,8 @@ def lattice_areas(draw, layer_name):
     grid = layer.grid
     span = grid.tile_span(z)
     metres = shapely.transform(
-        in_tiles, lambda xy: np.c_[grid.origin_x + (col0 + xy[:, 0]) * span, grid.origin_y - (row0 + xy[:, 1]) * span]
+        in_tiles,
+        lambda xy: np.c_[grid.origin_x + (col0 + xy[:, 0]) * span, grid.origin_y - (row0 + xy[:, 1]) * span],
     )
     zooms = sorted({z, min(z + draw(st.integers(0, 2)), layer.max_zoom)})
     return Area(geometry=metres, crs=grid.crs, source="lattice"), zooms
@@ -140,7 +141,9 @@ def tile_square(layer_name, z, x0, y0, x1, y1):
     """An Area whose corners are exactly on tile corners x0,y0 … x1,y1 (tile units)."""
     grid = get_layer(layer_name).grid
     span = grid.tile_span(z)
-    box = shapely.box(grid.origin_x + x0 * span, grid.origin_y - y1 * span, grid.origin_x + x1 * span, grid.origin_y - y0 * span)
+    box = shapely.box(
+        grid.origin_x + x0 * span, grid.origin_y - y1 * span, grid.origin_x + x1 * span, grid.origin_y - y0 * span
+    )
     return Area(geometry=box, crs=grid.crs)
 
 
@@ -164,7 +167,9 @@ def test_holes_and_multipolygons_are_honoured():
     grid = get_layer("Road_27700").grid
     span = grid.tile_span(8)
     ox, oy = grid.origin_x + 300 * span, grid.origin_y - 400 * span
-    ring = shapely.box(ox, oy - 5 * span, ox + 5 * span, oy).difference(shapely.box(ox + span, oy - 4 * span, ox + 4 * span, oy - span))
+    ring = shapely.box(ox, oy - 5 * span, ox + 5 * span, oy).difference(
+        shapely.box(ox + span, oy - 4 * span, ox + 4 * span, oy - span)
+    )
     island = shapely.box(ox + 2.25 * span, oy - 2.75 * span, ox + 2.75 * span, oy - 2.25 * span)  # inside the hole
     area = Area(geometry=shapely.MultiPolygon([ring, island]), crs=grid.crs)
     tiles = {(t.x - 300, t.y - 400) for t in cover(area, "Road_27700", 8)}
@@ -182,16 +187,19 @@ def test_web_mercator_numbering_agrees_with_mercantile(name):
         expected = [
             Tile(t.z, t.x, t.y)
             for t in mercantile.tiles(west, south, east, north, [z])
-            if geometry.intersection(shapely.box(*mercantile.xy_bounds(t))).area > 0 and layer.serves(Tile(t.z, t.x, t.y))
+            if geometry.intersection(shapely.box(*mercantile.xy_bounds(t))).area > 0
+            and layer.serves(Tile(t.z, t.x, t.y))
         ]
-        assert sorted(cover(area, layer, z), key=lambda t: (t.y, t.x)) == sorted(expected, key=lambda t: (t.y, t.x))
+        assert sorted(cover(area, layer, z), key=lambda t: (t.y, t.x)) == sorted(
+            expected, key=lambda t: (t.y, t.x)
+        )
 
 
 def test_count_agrees_with_enumeration_and_intervals_for_wales():
     area = read_area(ROOT / "sample_areas" / "wales.geojson")
     counts = count(area, "Outdoor_27700", "0-10")
     assert sum(counts.values()) == sum(1 for _ in cover(area, "Outdoor_27700", "0-10"))
-    assert sum(run.count() for run in row_intervals(area, "Outdoor_27700", "0-10")) == sum(counts.values())
+    assert sum(run.tile_count() for run in row_intervals(area, "Outdoor_27700", "0-10")) == sum(counts.values())
     arrays = np.concatenate([run.to_array() for run in row_intervals(area, "Outdoor_27700", "0-8")])
     assert [Tile(*map(int, row)) for row in arrays] == list(cover(area, "Outdoor_27700", "0-8"))
     # Wales is ~21,000 km² and a z10 tile 224 m square: the count must be at least the area's worth

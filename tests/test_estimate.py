@@ -60,12 +60,15 @@ def test_whole_of_great_britain_counts_at_every_zoom():
 
 
 @pytest.mark.parametrize(
-    "seconds, text", [(42, "42 s"), (200, "3 min 20 s"), (5 * 3600 + 120, "5 h 02 min"), (10 * 86400 + 7200, "10 days 2 h")]
+    "seconds, text",
+    [(42, "42 s"), (200, "3 min 20 s"), (5 * 3600 + 120, "5 h 02 min"), (10 * 86400 + 7200, "10 days 2 h")],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
 
 
-@pytest.mark.parametrize("size, text", [(850, "850 B"), (1_200_000, "1.2 MB"), (3.4e12, "3.4 TB"), (5e15, "5000.0 TB")])
+@pytest.mark.parametrize(
+    "size, text", [(850, "850 B"), (1_200_000, "1.2 MB"), (3.4e12, "3.4 TB"), (5e15, "5000.0 TB")]
+)
 def test_format_size(size, text):
     assert format_size(size) == text
