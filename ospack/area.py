@@ -151,6 +151,8 @@ def read_area(source: Any, *, area_crs: str | None = None, buffer_m: float = 0.0
         return _build(geometries, override or crs or WGS84, "GeoJSON", buffer_m)
     if _WKT_START.match(stripped):
         return _build([_parse_wkt(stripped)], override or WGS84, "WKT", buffer_m)
+    if Path(text).exists():
+        raise AreaError(f"{text} is a folder, not an area file; give the file inside it")
     if os.sep in text or "." in Path(text).name:
         raise AreaError(f"area file {text} does not exist; check the path")
     raise AreaError(f"cannot read area {text!r}: give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
@@ -198,7 +200,8 @@ def _reproject(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry
 
 def _read_file(path: Path) -> tuple[list[BaseGeometry], str | None]:
     try:
-        head = path.read_bytes()[:64].lstrip()
+        with path.open("rb") as file:
+            head = file.read(64).lstrip()
     except OSError as exc:
         raise AreaError(f"cannot read area file {path}: {exc.strerror or exc}") from None
     if path.suffix.lower() in {".geojson", ".json"} or head.startswith(b"{"):

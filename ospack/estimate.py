@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .area import Area, read_area
-from .cover import count
+from .cover import count, make_module_callable
 from .layers import Layer, get_layer
 from .types import GeoBounds
 
@@ -173,3 +173,6 @@ def format_size(size: float) -> str:
         size /= 1000
         step += 1
     return f"{size:.0f} B" if step == 0 else f"{size:.1f} {units[step]}"
+
+
+make_module_callable(__name__)

@@ -190,6 +190,8 @@ def test_bad_files_raise_area_errors(tmp_path):
         read_area(tmp_path / "photo.shp")
     with pytest.raises(AreaError, match="cannot read area file"):
         read_area(tmp_path)  # a folder
+    with pytest.raises(AreaError, match="is a folder"):
+        read_area(str(tmp_path))
     with pytest.raises(AreaError, match="unknown CRS"):
         read_area("0,0,1,1", area_crs="EPSG:999999")
     with pytest.raises(AreaError, match="0 metres or more"):

@@ -256,3 +256,12 @@ def write_golden():
 
 if __name__ == "__main__" and "--write-golden" in sys.argv:
     write_golden()
+
+
+def test_ospack_cover_is_the_function_even_after_the_module_is_imported():
+    import ospack
+    import ospack.cover  # binds the module to ospack.cover
+
+    area = read_area(ROOT / "sample_areas" / "yr-wyddfa.geojson")
+    assert list(ospack.cover(area, "Outdoor_27700", 9)) == list(cover(area, "Outdoor_27700", 9))
+    assert ospack.count(area, "Outdoor_27700", 9) == {9: 34}

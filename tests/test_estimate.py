@@ -72,3 +72,10 @@ def test_format_duration(seconds, text):
 )
 def test_format_size(size, text):
     assert format_size(size) == text
+
+
+def test_ospack_estimate_is_the_function_even_after_the_module_is_imported(snowdon):
+    import ospack
+    import ospack.estimate  # binds the module to ospack.estimate
+
+    assert ospack.estimate(snowdon, "Outdoor_27700", 9) == estimate(snowdon, "Outdoor_27700", 9)
