@@ -36,7 +36,7 @@ def area_options(f: F) -> F:
         "--area-crs",
         metavar="CRS",
         default=None,
-        help="CRS of the area's coordinates when the file does not say, e.g. EPSG:27700.",
+        help="CRS of the area's coordinates, overriding the file's (default WGS84), e.g. EPSG:27700.",
     )(f)
     f = click.option(
         "--buffer",
