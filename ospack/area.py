@@ -13,7 +13,7 @@ import math
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from .errors import AreaError
 from .types import GeoBounds
 
 WGS84 = "EPSG:4326"
+#: Foreign member of :meth:`Area.to_geojson` that lets :meth:`Area.from_geojson` restore an area exactly.
+_RECORD = "ospack:area"
 
 #: Longest edge allowed before reprojecting, in source units. Straight edges bend when
 #: reprojected; at these lengths the bend is a few centimetres, far below a tile.
@@ -93,18 +95,40 @@ class Area:
         return GeoBounds(*self.in_crs(WGS84).bounds)
 
     def to_geojson(self) -> str:
-        """The area as a GeoJSON geometry in WGS84 (RFC 7946), for provenance."""
-        return str(shapely.to_geojson(self.in_crs(WGS84)))
+        """The area as a GeoJSON geometry in WGS84 (RFC 7946), for provenance.
+
+        A foreign member ``"ospack:area"`` records the CRS, source and notes and, when the
+        area is not in WGS84, its exact WKT, so :meth:`from_geojson` gives back this very
+        area: a cover recomputed from it is identical, even where an edge lies exactly on
+        a tile edge (a trip through WGS84 alone moves edges by micrometres).
+        """
+        record: dict[str, Any] = {"crs": self.crs, "source": self.source, "notes": list(self.notes)}
+        if self.crs != WGS84:
+            record["wkt"] = self.to_wkt()
+        geometry = json.loads(shapely.to_geojson(self.in_crs(WGS84)))
+        return json.dumps({**geometry, _RECORD: record})
 
     def to_wkt(self) -> str:
-        """The area as WKT, in the area's own CRS (``crs``)."""
+        """The area as WKT, in the area's own CRS (``crs``), at full precision."""
         return str(shapely.to_wkt(self.geometry, rounding_precision=-1))
 
     @classmethod
     def from_geojson(cls, text: str, source: str = "GeoJSON") -> Area:
-        """Read an area back from GeoJSON text (e.g. one written by :meth:`to_geojson`)."""
+        """Read an area from GeoJSON text, e.g. one written by :meth:`to_geojson`.
+
+        Text from :meth:`to_geojson` gives back the same area (geometry, CRS, source and
+        notes); any other GeoJSON is read as :func:`read_area` would.
+        """
         geometries, crs = _parse_geojson(text, source)
-        return _build(geometries, crs or WGS84, source, buffer_m=0.0)
+        data = json.loads(text)
+        record = data.get(_RECORD) if isinstance(data, dict) else None
+        if not isinstance(record, dict):
+            return _build(geometries, crs or WGS84, source, buffer_m=0.0)
+        native_crs = normalise_crs(str(record.get("crs", WGS84)))
+        if "wkt" in record:
+            geometries = [_parse_wkt(str(record["wkt"]))]
+        area = _build(geometries, native_crs, str(record.get("source", source)), buffer_m=0.0)
+        return replace(area, notes=tuple(str(note) for note in record.get("notes", [])))
 
 
 def read_area(source: Any, *, area_crs: str | None = None, buffer_m: float = 0.0) -> Area:

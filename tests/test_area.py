@@ -9,6 +9,7 @@ import shapely
 from pyproj import Transformer
 
 from ospack.area import Area, read_area
+from ospack.cover import count
 from ospack.errors import AreaError
 from ospack.types import GeoBounds
 
@@ -124,19 +125,33 @@ def test_reprojection_densifies_long_edges():
 def test_geojson_round_trip():
     area = read_area(SAMPLES / "bala-lake-shore.geojson")
     again = Area.from_geojson(area.to_geojson())
-    assert again.geometry.equals(area.geometry)
+    assert again == area
     assert again.to_geojson() == area.to_geojson()
     assert len(again.geometry.interiors) == 1  # the hole survives
     assert shapely.from_wkt(area.to_wkt()).equals(area.geometry)
 
 
-def test_round_trip_of_a_27700_area_is_in_wgs84():
+def test_round_trip_of_a_27700_area_is_exact():
+    # northing 770000 is a zoom-13 tile edge: a trip through WGS84 alone would add a row of tiles
+    area = read_area("216000,770000,218000,772000", area_crs="EPSG:27700", buffer_m=0)
+    text = area.to_geojson()
+    assert json.loads(text)["type"] == "Polygon"  # still a plain WGS84 GeoJSON geometry
+    west, south, east, north = shapely.from_geojson(text).bounds
+    assert -5.1 < west < east < -4.9 and 56.7 < south < north < 56.9
+    again = Area.from_geojson(text)
+    assert (again.crs, again.source, again.notes) == (area.crs, area.source, area.notes)
+    assert shapely.equals_exact(again.geometry, area.geometry, tolerance=0)
+    assert count(again, "Road_27700", 13) == count(area, "Road_27700", 13) == {13: 72 * 73}
+
+
+def test_plain_geojson_of_a_27700_area_moves_edges_by_micrometres_only():
     area = read_area(SAMPLES / "ben-nevis-27700.geojson")
-    again = Area.from_geojson(area.to_geojson())
+    plain = json.loads(area.to_geojson())
+    del plain["ospack:area"]
+    again = Area.from_geojson(json.dumps(plain))
     assert again.crs == "EPSG:4326"
-    # edges move by millimetres on the way through WGS84: mean offset under 2 cm
     moved = again.in_crs("EPSG:27700").symmetric_difference(area.geometry).area
-    assert moved / area.geometry.length < 0.02
+    assert moved / area.geometry.length < 0.02  # mean offset under 2 cm
 
 
 def test_invalid_polygon_is_repaired_and_said_so():
