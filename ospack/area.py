@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
+from .area_formats import parse_geojson, parse_wkt, read_source
 from .errors import AreaError
 from .types import GeoBounds
 
@@ -39,13 +38,6 @@ _DENSIFY_METRES = 1000.0
 #: Where Great Britain lies, used to recognise swapped latitude/longitude.
 _GB_LONLAT = (-11.0, 49.0, 3.0, 62.0)
 _MERCATOR_MAX_LAT = 85.0511287798066
-
-_BBOX = re.compile(r"^\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*$")
-_WKT_START = re.compile(
-    r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING|GEOMETRYCOLLECTION)\b", re.IGNORECASE
-)
-#: GPX point layers repeat the vertices of its tracks and routes.
-_REDUNDANT_LAYERS = {"track_points", "route_points"}
 
 
 @dataclass(frozen=True)
@@ -119,14 +111,14 @@ class Area:
         Text from :meth:`to_geojson` gives back the same area (geometry, CRS, source and
         notes); any other GeoJSON is read as :func:`read_area` would.
         """
-        geometries, crs = _parse_geojson(text, source)
+        geometries, crs = parse_geojson(text, source)
         data = json.loads(text)
         record = data.get(_RECORD) if isinstance(data, dict) else None
         if not isinstance(record, dict):
-            return _build(geometries, crs or WGS84, source, buffer_m=0.0)
+            return _build(geometries, normalise_crs(crs) if crs else WGS84, source, buffer_m=0.0)
         native_crs = normalise_crs(str(record.get("crs", WGS84)))
         if "wkt" in record:
-            geometries = [_parse_wkt(str(record["wkt"]))]
+            geometries = [parse_wkt(str(record["wkt"]))]
         area = _build(geometries, native_crs, str(record.get("source", source)), buffer_m=0.0)
         return replace(area, notes=tuple(str(note) for note in record.get("notes", [])))
 
@@ -163,23 +155,8 @@ def read_area(source: Any, *, area_crs: str | None = None, buffer_m: float = 0.0
         return _build([source], override or WGS84, "shapely geometry", buffer_m)
     if not isinstance(source, (str, os.PathLike)):
         raise AreaError(f"cannot read an area from a {type(source).__name__}; give a path, GeoJSON, WKT or a bbox")
-    text = os.fspath(source)
-    if isinstance(source, os.PathLike) or Path(text).is_file():
-        geometries, crs = _read_file(Path(text))
-        return _build(geometries, override or crs or WGS84, text, buffer_m)
-    stripped = text.strip()
-    if match := _BBOX.match(stripped):
-        return _build([_bbox(match.groups(), stripped)], override or WGS84, f"bbox {stripped}", buffer_m)
-    if stripped.startswith("{"):
-        geometries, crs = _parse_geojson(stripped, "GeoJSON text")
-        return _build(geometries, override or crs or WGS84, "GeoJSON", buffer_m)
-    if _WKT_START.match(stripped):
-        return _build([_parse_wkt(stripped)], override or WGS84, "WKT", buffer_m)
-    if Path(text).exists():
-        raise AreaError(f"{text} is a folder, not an area file; give the file inside it")
-    if os.sep in text or "." in Path(text).name:
-        raise AreaError(f"area file {text} does not exist; check the path")
-    raise AreaError(f"cannot read area {text!r}: give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
+    geometries, crs, label = read_source(os.fspath(source))
+    return _build(geometries, override or (normalise_crs(crs) if crs else WGS84), label, buffer_m)
 
 
 @cache
@@ -217,104 +194,6 @@ def _reproject(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry
     if not projected.is_valid:
         projected = _polygonal(shapely.make_valid(projected))
     return projected
-
-
-# --- reading ---------------------------------------------------------------------------
-
-
-def _read_file(path: Path) -> tuple[list[BaseGeometry], str | None]:
-    try:
-        with path.open("rb") as file:
-            head = file.read(64).lstrip()
-    except OSError as exc:
-        raise AreaError(f"cannot read area file {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() in {".geojson", ".json"} or head.startswith(b"{"):
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AreaError(f"cannot read area file {path} as UTF-8 GeoJSON: {exc}") from None
-        return _parse_geojson(text, str(path))
-    if path.suffix.lower() in {".wkt", ".txt"}:
-        return [_parse_wkt(path.read_text(encoding="utf-8"))], None
-    return _read_with_gdal(path)
-
-
-def _read_with_gdal(path: Path) -> tuple[list[BaseGeometry], str | None]:
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
-
-    try:
-        layers = [name for name, _ in pyogrio.list_layers(path) if name not in _REDUNDANT_LAYERS]
-        geometries: list[BaseGeometry] = []
-        crs = None
-        for layer in layers:
-            meta, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
-            if wkb is None:
-                continue
-            geometries.extend(g for g in shapely.from_wkb(wkb) if g is not None)
-            crs = crs or meta.get("crs")
-    except (DataSourceError, DataLayerError) as exc:
-        raise AreaError(
-            f"cannot read area file {path}: GDAL does not recognise it as a vector file ({_first_line(exc)})"
-        ) from None
-    return geometries, normalise_crs(crs) if crs else None
-
-
-def _parse_geojson(text: str, source: str) -> tuple[list[BaseGeometry], str | None]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AreaError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}); give GeoJSON") from None
-    if not isinstance(data, dict) or "type" not in data:
-        raise AreaError(f"{source} is JSON but not GeoJSON: it has no 'type' member")
-    return list(_geojson_geometries(data, source)), _legacy_crs(data, source)
-
-
-def _geojson_geometries(data: dict[str, Any], source: str) -> Iterable[BaseGeometry]:
-    kind = data.get("type")
-    if kind == "FeatureCollection":
-        for feature in data.get("features") or []:
-            yield from _geojson_geometries(feature, source)
-    elif kind == "Feature":
-        if data.get("geometry"):
-            yield from _geojson_geometries(data["geometry"], source)
-    else:
-        try:
-            yield shapely.from_geojson(json.dumps(data))
-        except shapely.errors.GEOSException as exc:
-            raise AreaError(f"{source} holds a GeoJSON object shapely cannot read: {_first_line(exc)}") from None
-
-
-def _legacy_crs(data: dict[str, Any], source: str) -> str | None:
-    crs = data.get("crs")
-    if not crs:
-        return None
-    name = (crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None
-    if not name:
-        raise AreaError(f"{source} has a 'crs' member without a name; remove it or give --area-crs")
-    return normalise_crs(name)
-
-
-def _parse_wkt(text: str) -> BaseGeometry:
-    text = re.sub(r"^\s*SRID=\d+;", "", text.strip(), flags=re.IGNORECASE)
-    try:
-        return shapely.from_wkt(text)
-    except shapely.errors.GEOSException as exc:
-        raise AreaError(f"cannot read the area as WKT: {_first_line(exc)}") from None
-
-
-def _bbox(parts: Iterable[str], text: str) -> BaseGeometry:
-    try:
-        minx, miny, maxx, maxy = (float(p) for p in parts)
-    except ValueError:
-        raise AreaError(f"cannot read bbox {text!r}; write minx,miny,maxx,maxy") from None
-    if not (minx < maxx and miny < maxy):
-        raise AreaError(f"bbox {text!r} is empty or reversed; write minx,miny,maxx,maxy with min < max")
-    return shapely.box(minx, miny, maxx, maxy)
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # --- checking, buffering, repairing ----------------------------------------------------

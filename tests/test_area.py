@@ -203,10 +203,12 @@ def test_bad_files_raise_area_errors(tmp_path):
     (tmp_path / "photo.shp").write_bytes(b"\x89PNG not a shapefile")
     with pytest.raises(AreaError, match="GDAL does not recognise"):
         read_area(tmp_path / "photo.shp")
-    with pytest.raises(AreaError, match="cannot read area file"):
-        read_area(tmp_path)  # a folder
-    with pytest.raises(AreaError, match="is a folder"):
-        read_area(str(tmp_path))
+    for folder in (tmp_path, str(tmp_path)):
+        with pytest.raises(AreaError, match="is a folder"):
+            read_area(folder)
+    (tmp_path / "latin1.geojson").write_bytes(b'{"type": "Point", "name": "\xe9"}')
+    with pytest.raises(AreaError, match="cannot read area file .* as UTF-8"):
+        read_area(tmp_path / "latin1.geojson")
     with pytest.raises(AreaError, match="unknown CRS"):
         read_area("0,0,1,1", area_crs="EPSG:999999")
     with pytest.raises(AreaError, match="0 metres or more"):
