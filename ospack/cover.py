@@ -17,8 +17,6 @@ band, top to bottom, so only one band's intervals are held at a time.
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterable, Iterator
 from itertools import chain, repeat
 from typing import NamedTuple
@@ -226,21 +224,3 @@ def _ceil(value: float) -> int:
     return int(np.ceil(value - EDGE_TOLERANCE))
 
 
-class _CallableModule(types.ModuleType):
-    """A module that calls its namesake function.
-
-    ``import ospack.cover`` makes Python bind the *module* to ``ospack.cover``,
-    hiding the public function of the same name; this keeps ``ospack.cover(...)``
-    and ``ospack.estimate(...)`` working whatever was imported first.
-    """
-
-    def __call__(self, *args: object, **kwargs: object) -> object:
-        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
-
-
-def make_module_callable(module_name: str) -> None:
-    """Let the module ``module_name`` be called as its namesake function (see _CallableModule)."""
-    sys.modules[module_name].__class__ = _CallableModule
-
-
-make_module_callable(__name__)

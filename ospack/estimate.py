@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .area import Area, read_area
-from .cover import count, make_module_callable
+from .cover import count
 from .layers import Layer, get_layer
 from .types import GeoBounds
 
@@ -174,5 +174,3 @@ def format_size(size: float) -> str:
         step += 1
     return f"{size:.0f} B" if step == 0 else f"{size:.1f} {units[step]}"
 
-
-make_module_callable(__name__)
