@@ -20,6 +20,7 @@ _EXPORTS = {
     "GeoBounds": "types",
     "Grid": "grids",
     "IncompatibleOutputError": "errors",
+    "JobInfo": "writers",
     "Layer": "layers",
     "OspackError": "errors",
     "ProjectedBounds": "types",
@@ -35,6 +36,7 @@ _EXPORTS = {
     "package": "pipeline",
     "parse_zooms": "layers",
     "read_area": "area",
+    "read_job": "writers",
     "verify": "inspect",
 }
 
