@@ -249,9 +249,17 @@ class _Run:
                 if self.stopping.is_set():
                     break
                 await queue.put(tile)
-        finally:
             for _ in range(workers):
                 await queue.put(None)
+        except BaseException:
+            # the tile iterator failed or the run is over: release workers waiting on an empty queue
+            self.stopping.set()
+            for _ in range(workers):
+                try:
+                    queue.put_nowait(None)
+                except asyncio.QueueFull:
+                    break
+            raise
 
     async def _work(self, client: httpx.AsyncClient, queue: asyncio.Queue[Tile | None]) -> None:
         while True:
