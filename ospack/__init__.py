@@ -27,21 +27,24 @@ _EXPORTS = {
     "TileRange": "types",
     "WriterError": "errors",
     "attribution": "layers",
-    "count": "cover",
-    "cover": "cover",
-    "estimate": "estimate",
     "get_grid": "grids",
     "get_layer": "layers",
     "info": "inspect",
     "list_layers": "layers",
     "open_writer": "writers",
-    "package": "package",
+    "package": "pipeline",
     "parse_zooms": "layers",
     "read_area": "area",
     "verify": "inspect",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# These functions share their module's name. Importing ospack.cover (which any
+# user of ospack.cover.count does) binds the *module* to ospack.cover, so they are
+# bound eagerly here, after their modules load, rather than lazily.
+from .cover import count, cover  # noqa: E402
+from .estimate import estimate  # noqa: E402
+
+__all__ = sorted([*_EXPORTS, "count", "cover", "estimate", "__version__"])
 
 
 def __getattr__(name: str) -> Any:

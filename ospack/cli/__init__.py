@@ -32,10 +32,11 @@ class OspackGroup(click.Group):
     """A group that loads commands lazily and renders OspackError as one line."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._load(name) is not None]
+        lazy = [name for name in COMMANDS if self._load(name) is not None]
+        return lazy + sorted(set(super().list_commands(ctx)) - set(lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        return self._load(cmd_name) or super().get_command(ctx, cmd_name)
 
     def _load(self, name: str) -> click.Command | None:
         target = COMMANDS.get(name)

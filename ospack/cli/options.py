@@ -36,12 +36,12 @@ def area_options(f: F) -> F:
         "--area-crs",
         metavar="CRS",
         default=None,
-        help="CRS of the area's coordinates when the file does not say, e.g. EPSG:27700.",
+        help="CRS of the area's coordinates, overriding the file's (default WGS84), e.g. EPSG:27700.",
     )(f)
     f = click.option(
         "--buffer",
         "buffer_m",
-        type=float,
+        type=click.FloatRange(min=0),
         default=0.0,
         metavar="METRES",
         help="Grow the area by this many metres on the ground (needed for routes and points).",
@@ -52,3 +52,9 @@ def area_options(f: F) -> F:
 def json_option(f: F) -> F:
     """``--json``: print one machine-readable JSON object."""
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(f)
+
+
+def echo_notes(notes: tuple[str, ...] | list[str]) -> None:
+    """Tell the user, on stderr, what was done to their input (repairs, buffers …)."""
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)

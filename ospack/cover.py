@@ -1,0 +1,226 @@
+"""The exact tile cover of an area: pure maths, no I/O.
+
+A tile is in the cover at zoom ``z`` when the interior of its square meets the
+interior of the area; a tile that only touches the area along an edge or at a
+corner is out. Tiles outside the grid's matrix or the layer's limits are never
+in the cover.
+
+How: the area is scaled to tile units (one tile = 1 × 1, rows counted down
+from the grid's origin) and cut into horizontal bands, halving a band until its
+rows times its vertices is small, so each row's clip handles few vertices. In
+each one-row strip, every polygonal piece of positive area has a connected
+interior, so the columns meeting it are exactly ``floor(minx) … ceil(maxx) − 1``.
+The pieces' column intervals are merged per row. A count sums interval
+lengths, so it never enumerates tiles; enumeration walks the intervals band by
+band, top to bottom, so only one band's intervals are held at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import chain, repeat
+from typing import NamedTuple
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .area import WGS84, Area, transformer
+from .errors import AreaError, AreaOutsideGridError
+from .layers import Layer, get_layer, parse_zooms
+from .types import Tile
+
+#: A piece must reach this far (in tile widths) into a tile to count: it absorbs the
+#: last-bit rounding of clipping, so a polygon edge lying on a tile edge stays "touching".
+EDGE_TOLERANCE = 1e-9
+_MIN_PIECE_AREA = 1e-12
+#: A band is cut no further once rows × vertices is below this.
+_BAND_BUDGET = 4096
+_ROW_KEY = 1 << 22  # larger than any matrix width (530,533 at 3857 z20)
+#: shapely's clip_by_rect ufunc. The public wrapper refuses arrays of rectangles and costs more
+#: than the clip itself on small pieces; the ufunc underneath broadcasts (shapely 2.0 to 2.2).
+_clip = shapely.lib.clip_by_rect
+
+
+class RowIntervals(NamedTuple):
+    """Runs of covered tiles at one zoom: row ``rows[i]`` holds columns ``starts[i] … stops[i] − 1``."""
+
+    zoom: int
+    rows: np.ndarray
+    starts: np.ndarray
+    stops: np.ndarray
+
+    def tile_count(self) -> int:
+        """Number of tiles in these runs."""
+        return int((self.stops - self.starts).sum())
+
+    def to_array(self) -> np.ndarray:
+        """The tiles of these runs as an ``(n, 3)`` integer array of ``z, x, y`` rows, in cover order."""
+        lengths = self.stops - self.starts
+        # column of each tile: its run's start plus its position within the run
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        xs = np.repeat(self.starts, lengths) + offsets
+        return np.column_stack((np.full(len(xs), self.zoom), xs, np.repeat(self.rows, lengths)))
+
+
+def cover(area: Area, layer: Layer | str, zooms: object) -> Iterator[Tile]:
+    """Yield the tiles of ``layer`` covering ``area``, in (zoom, row, column) order.
+
+    Parameters
+    ----------
+    area : Area
+        The area, e.g. from :func:`ospack.read_area`.
+    layer : Layer or str
+        The layer (or its name) whose grid and limits the tiles come from.
+    zooms : str, int or sequence of int
+        Anything :func:`ospack.parse_zooms` accepts: ``7``, ``"7-12"``, ``"7,9,11"``, ``range(7, 13)``.
+
+    Returns
+    -------
+    Iterator[Tile]
+        A generator; the tile set is never held in memory.
+
+    Raises
+    ------
+    AreaOutsideGridError
+        When the area lies wholly outside the layer's grid or limits at every zoom asked for.
+    """
+    shapes = _shapes(area, layer, zooms)  # eager, so a bad area fails at the call
+    return _tiles(shapes)
+
+
+def count(area: Area, layer: Layer | str, zooms: object) -> dict[int, int]:
+    """Return the number of tiles in the cover per zoom, without enumerating them.
+
+    Takes the same arguments as :func:`cover` and raises the same errors.
+    """
+    return {z: sum(run.tile_count() for run in _runs(z, shape)) for z, shape in _shapes(area, layer, zooms)}
+
+
+def row_intervals(area: Area, layer: Layer | str, zooms: object) -> Iterator[RowIntervals]:
+    """Yield the cover as runs of tiles per row, band by band, in (zoom, row) order.
+
+    The compact form of :func:`cover` (one entry per run of adjacent tiles), for
+    callers that work on many tiles at once.
+    """
+    shapes = _shapes(area, layer, zooms)
+    return (run for z, shape in shapes for run in _runs(z, shape))
+
+
+def layer_extent_wgs84(layer: Layer, z: int) -> tuple[float, float, float, float]:
+    """The lon/lat box of the tiles ``layer`` serves at zoom ``z`` (west, south, east, north)."""
+    grid, served = layer.grid, layer.tile_range(z)
+    left, _, _, top = grid.tile_bounds(Tile(z, served.min_col, served.min_row))
+    _, bottom, right, _ = grid.tile_bounds(Tile(z, served.max_col, served.max_row))
+    west, south, east, north = transformer(grid.crs, WGS84).transform_bounds(
+        left, bottom, right, top, densify_pts=21
+    )
+    return west, south, east, north
+
+
+# --- per zoom: the area in tile units, clipped to what the layer serves ----------------
+
+
+def _shapes(area: Area, layer: Layer | str, zooms: object) -> list[tuple[int, BaseGeometry]]:
+    layer = get_layer(layer) if isinstance(layer, str) else layer
+    levels = parse_zooms(zooms, layer)  # type: ignore[arg-type]
+    try:
+        projected = area.in_crs(layer.grid.crs)
+    except AreaError:
+        projected = None
+    shapes = [(z, _in_tile_units(projected, layer, z)) for z in levels] if projected is not None else []
+    if not any(shape.area > _MIN_PIECE_AREA for _, shape in shapes):
+        west, south, east, north = area.bounds_wgs84()
+        lw, ls, le, ln = layer_extent_wgs84(layer, levels[0])
+        raise AreaOutsideGridError(
+            f"the area (lon {west:.4f}…{east:.4f}, lat {south:.4f}…{north:.4f}) lies wholly outside layer "
+            f"{layer.name}, which covers lon {lw:.2f}…{le:.2f}, lat {ls:.2f}…{ln:.2f} ({layer.grid.crs}); "
+            "check the area's coordinates or choose another layer"
+        )
+    return shapes
+
+
+def _in_tile_units(geometry: BaseGeometry, layer: Layer, z: int) -> BaseGeometry:
+    grid, served = layer.grid, layer.tile_range(z)
+    span, x0, y0 = grid.tile_span(z), grid.origin_x, grid.origin_y
+
+    def scale(xy: np.ndarray) -> np.ndarray:
+        # subtract then divide: exact whenever a coordinate lies exactly on a tile edge
+        return np.column_stack(((xy[:, 0] - x0) / span, (y0 - xy[:, 1]) / span))
+
+    in_tiles = shapely.transform(geometry, scale)
+    return shapely.clip_by_rect(in_tiles, served.min_col, served.min_row, served.max_col + 1, served.max_row + 1)
+
+
+# --- bands and rows ----------------------------------------------------------------------
+
+
+def _runs(z: int, shape: BaseGeometry) -> Iterator[RowIntervals]:
+    if shape.area <= _MIN_PIECE_AREA:
+        return
+    minx, miny, maxx, maxy = shape.bounds
+    yield from _bands(z, shape, _floor(miny), _ceil(maxy), minx - 1, maxx + 1)
+
+
+def _bands(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax: float) -> Iterator[RowIntervals]:
+    rows = bottom - top
+    if rows <= 0 or shape.is_empty:
+        return
+    if rows == 1 or rows * shapely.get_num_coordinates(shape) <= _BAND_BUDGET:
+        yield _rows(z, shape, top, bottom, xmin, xmax)
+        return
+    middle = (top + bottom) // 2
+    for start, stop in ((top, middle), (middle, bottom)):
+        half = _clip(shape, float(xmin), float(start), float(xmax), float(stop))
+        if half.is_empty:
+            continue
+        _, low, _, high = half.bounds
+        yield from _bands(z, half, max(start, _floor(low)), min(stop, _ceil(high)), xmin, xmax)
+
+
+def _rows(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax: float) -> RowIntervals:
+    edges = np.arange(top, bottom, dtype=np.float64)
+    strips = _clip(shape, float(xmin), edges, float(xmax), edges + 1)
+    pieces, index = shapely.get_parts(strips, return_index=True)
+    keep = shapely.area(pieces) > _MIN_PIECE_AREA
+    bounds = shapely.bounds(pieces[keep])
+    rows = index[keep].astype(np.int64) + top
+    starts = np.floor(bounds[:, 0] + EDGE_TOLERANCE).astype(np.int64)
+    stops = np.ceil(bounds[:, 2] - EDGE_TOLERANCE).astype(np.int64)
+    return _merged(z, rows, starts, stops)
+
+
+def _merged(z: int, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> RowIntervals:
+    """Union overlapping or adjacent runs within each row; sort by row, then column."""
+    order = np.lexsort((starts, rows))
+    rows, starts, stops = rows[order], starts[order], stops[order]
+    if len(rows) > 1:
+        # running furthest stop per row: rows only grow, so one cumulative max over row-keyed stops does it
+        reach = np.maximum.accumulate(rows * _ROW_KEY + stops) - rows * _ROW_KEY
+        new = np.ones(len(rows), dtype=bool)
+        new[1:] = (rows[1:] != rows[:-1]) | (starts[1:] > reach[:-1])
+        first = np.flatnonzero(new)
+        rows, starts, stops = rows[first], starts[first], np.maximum.reduceat(stops, first)
+    return RowIntervals(z, rows, starts, stops)
+
+
+def _tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Tile]:
+    # one C-level map per run, chained: no Python frame per tile, and tuple.__new__ skips Tile's Python __new__
+    return chain.from_iterable(_run_tiles(shapes))
+
+
+def _run_tiles(shapes: Iterable[tuple[int, BaseGeometry]]) -> Iterator[Iterator[Tile]]:
+    for z, shape in shapes:
+        for run in _runs(z, shape):
+            for row, start, stop in zip(run.rows.tolist(), run.starts.tolist(), run.stops.tolist(), strict=True):
+                yield map(tuple.__new__, repeat(Tile), zip(repeat(z), range(start, stop), repeat(row)))
+
+
+def _floor(value: float) -> int:
+    return int(np.floor(value + EDGE_TOLERANCE))
+
+
+def _ceil(value: float) -> int:
+    return int(np.ceil(value - EDGE_TOLERANCE))
+
+

@@ -1,0 +1,46 @@
+"""A faithful local stand-in for the OS Maps API (raster), for tests, demos and benchmarks.
+
+Serves, on a real HTTP/1.1 server (aiohttp) bound to 127.0.0.1 by default:
+
+- ``GET /maps/raster/v1/zxy/{layer}/{z}/{x}/{y}.png``
+- ``GET /maps/raster/v1/wmts?service=wmts&request=GetCapabilities|GetTile&…`` (KVP, WMTS 1.0.0)
+- ``POST /oauth2/token/v1`` (client credentials, HTTP Basic key:secret)
+- ``GET /__emulator__/stats`` → ``{"requests", "by_status", "by_key", "tiles", "tokens", "faults"}``
+- ``POST /__emulator__/reset`` (zeroes the stats, forgets rate-limit history, restarts faults)
+
+Python API::
+
+    from ospack.emulator import Emulator
+    with Emulator(keys=["demo", "paid:premium:dev"], limit=6000, faults={"503": 0.1}) as emu:
+        emu.url            # 'http://127.0.0.1:40123'
+        emu.stats()        # dict as served at /__emulator__/stats
+        emu.reset()
+
+``Emulator(*, host="127.0.0.1", port=0, keys=("demo",), enforce="sliding", limit=None,
+window=60.0, retry_after=None, premium_status=401, secrets=None, token_ttl=299.0,
+faults=None, seed=0, slow_seconds=2.0, zxy_error_status=404, wmts_error_status=400,
+wmts_error_format="ows", clock=None)``; ``start() -> str``, ``stop()``, ``url``,
+``stats() -> dict``, ``reset()``, and use as a context manager.
+
+The API key is never logged (no access log); only the capabilities document
+echoes the caller's key, as the real service does.
+"""
+
+from __future__ import annotations
+
+from .config import ENFORCEMENTS, FAULT_NAMES, MODE_RATES, KeySpec, make_config, parse_key_spec
+from .render import render_tile, sea_tile
+from .server import Emulator, serve
+
+__all__ = [
+    "ENFORCEMENTS",
+    "FAULT_NAMES",
+    "MODE_RATES",
+    "Emulator",
+    "KeySpec",
+    "make_config",
+    "parse_key_spec",
+    "render_tile",
+    "sea_tile",
+    "serve",
+]

@@ -1,0 +1,240 @@
+"""Emulator settings as immutable values, parsed from the CLI's text forms.
+
+Pure: no I/O. Every bad value raises :class:`~ospack.errors.EmulatorError`
+with one line saying what is wrong and what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..errors import EmulatorError
+
+PLANS = ("opendata", "premium")
+MODES = ("live", "dev")
+#: requests per minute per API per project, by mode (research/os-maps-api.md §5)
+MODE_RATES = {"live": 600, "dev": 50}
+ENFORCEMENTS = ("sliding", "fixed", "spike")
+#: fault names in the order a request's one random draw is matched against them
+FAULT_NAMES = ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")
+
+_MODE_ALIASES = {"live": "live", "dev": "dev", "development": "dev"}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One API key of an emulated OS Data Hub project.
+
+    Parameters
+    ----------
+    key : str
+        The key string clients send.
+    plan : str
+        ``"opendata"`` (premium zooms refused) or ``"premium"``.
+    mode : str
+        ``"live"`` (600 requests/min) or ``"dev"`` (50 requests/min).
+    """
+
+    key: str
+    plan: str = "opendata"
+    mode: str = "live"
+
+    def __post_init__(self) -> None:
+        if not self.key or any(c in self.key for c in ":=&# \t\r\n"):
+            raise EmulatorError("an emulator key must be non-empty without ':', '=', '&', '#' or spaces")
+        if self.plan not in PLANS:
+            raise EmulatorError(f"unknown plan {self.plan!r}; use opendata or premium")
+        if self.mode not in MODES:
+            raise EmulatorError(f"unknown mode {self.mode!r}; use live or dev")
+
+    @property
+    def premium(self) -> bool:
+        """True where the key may fetch premium zooms."""
+        return self.plan == "premium"
+
+
+def parse_key_spec(text: str | KeySpec) -> KeySpec:
+    """Read ``KEY[:opendata|premium][:live|dev]`` (either order after the key) into a KeySpec."""
+    if isinstance(text, KeySpec):
+        return text
+    key, *words = text.split(":")
+    plan, mode = "opendata", "live"
+    for word in words:
+        low = word.strip().lower()
+        if low in PLANS:
+            plan = low
+        elif low in _MODE_ALIASES:
+            mode = _MODE_ALIASES[low]
+        else:
+            raise EmulatorError(
+                f"cannot read key option {word!r}; write KEY[:opendata|premium][:live|dev]"
+            )
+    return KeySpec(key, plan, mode)
+
+
+def parse_assignment(text: str, what: str) -> tuple[str, str]:
+    """Split ``NAME=VALUE`` (for --secret and --fault)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        shown = "" if what == "secret" else f" {text!r}"  # a malformed secret may still be a secret
+        raise EmulatorError(f"cannot read {what}{shown}; write {'KEY=SECRET' if what == 'secret' else 'NAME=VALUE'}")
+    return name, value
+
+
+def parse_faults(faults: Mapping[str, float] | Iterable[str] | None) -> dict[str, float]:
+    """Validate fault probabilities (a mapping, or ``NAME=P`` strings), in FAULT_NAMES order."""
+    if faults is None:
+        return {}
+    items: Iterable[tuple[str, object]]
+    if isinstance(faults, Mapping):
+        items = faults.items()
+    else:
+        items = (parse_assignment(text, "fault") for text in faults)
+    chosen: dict[str, float] = {}
+    for name, raw in items:
+        name = str(name)
+        if name not in FAULT_NAMES:
+            raise EmulatorError(f"unknown fault {name!r}; choose from {', '.join(FAULT_NAMES)}")
+        try:
+            probability = float(raw)  # type: ignore[arg-type]
+        except ValueError:
+            raise EmulatorError(f"fault {name} probability {raw!r} is not a number") from None
+        if not 0.0 <= probability <= 1.0:
+            raise EmulatorError(f"fault {name} probability {probability} must be between 0 and 1")
+        chosen[name] = probability
+    if sum(chosen.values()) > 1.0 + 1e-9:
+        raise EmulatorError("fault probabilities add up to more than 1; lower some of them")
+    return {name: chosen[name] for name in FAULT_NAMES if chosen.get(name)}
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """How many requests a key may make per API, and how that is enforced.
+
+    ``per_minute`` requests per 60 s is the rate; ``window`` seconds is the accounting
+    period, which holds ``per_minute * window / 60`` requests (the same rate).
+    """
+
+    per_minute: float
+    window: float
+    enforce: str
+
+    @property
+    def allowance(self) -> int:
+        """Requests allowed in one window (sliding or fixed)."""
+        return math.floor(self.per_minute * self.window / 60.0 + 1e-9)
+
+    @property
+    def interval(self) -> float:
+        """Spike arrest: the least spacing between two accepted requests, in seconds."""
+        return 60.0 / self.per_minute
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything the emulator's behaviour depends on. Build it with :func:`make_config`."""
+
+    keys: tuple[KeySpec, ...]
+    enforce: str = "sliding"
+    limit: float | None = None
+    window: float = 60.0
+    retry_after: float | None = None
+    premium_status: int = 401
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    token_ttl: float = 299.0
+    faults: Mapping[str, float] = field(default_factory=dict)
+    seed: int = 0
+    slow_seconds: float = 2.0
+    zxy_error_status: int = 404
+    wmts_error_status: int = 400
+    wmts_error_format: str = "ows"
+
+    def rate_policy(self, spec: KeySpec) -> RatePolicy:
+        """The rate policy of one key: --limit, else its mode's rate."""
+        per_minute = self.limit if self.limit is not None else MODE_RATES[spec.mode]
+        return RatePolicy(float(per_minute), self.window, self.enforce)
+
+
+def make_config(
+    *,
+    keys: Iterable[str | KeySpec] = ("demo",),
+    enforce: str = "sliding",
+    limit: float | None = None,
+    window: float = 60.0,
+    retry_after: float | None = None,
+    premium_status: int = 401,
+    secrets: Mapping[str, str] | Iterable[str] | None = None,
+    token_ttl: float = 299.0,
+    faults: Mapping[str, float] | Iterable[str] | None = None,
+    seed: int = 0,
+    slow_seconds: float = 2.0,
+    zxy_error_status: int = 404,
+    wmts_error_status: int = 400,
+    wmts_error_format: str = "ows",
+) -> EmulatorConfig:
+    """Validate every setting and return an :class:`EmulatorConfig`.
+
+    ``secrets`` is a mapping key → secret or ``KEY=SECRET`` strings; ``faults`` a
+    mapping name → probability or ``NAME=P`` strings. Raises EmulatorError.
+    """
+    specs = tuple(parse_key_spec(k) for k in keys)
+    if not specs:
+        raise EmulatorError("the emulator needs at least one key")
+    names = [spec.key for spec in specs]
+    if len(set(names)) != len(names):
+        raise EmulatorError("a key is given twice; give each --key once")
+    if enforce not in ENFORCEMENTS:
+        raise EmulatorError(f"unknown enforcement {enforce!r}; choose sliding, fixed or spike")
+    if limit is not None and not limit > 0:
+        raise EmulatorError(f"--limit must be a positive number of requests per minute, not {limit}")
+    if not window > 0:
+        raise EmulatorError(f"--window must be a positive number of seconds, not {window}")
+    if retry_after is not None and retry_after < 0:
+        raise EmulatorError("--retry-after must be zero or more seconds")
+    if premium_status not in (401, 403):
+        raise EmulatorError(f"--premium-status must be 401 or 403, not {premium_status}")
+    if not token_ttl > 0:
+        raise EmulatorError("--token-ttl must be a positive number of seconds")
+    if zxy_error_status not in (400, 404) or wmts_error_status not in (400, 404):
+        raise EmulatorError("out-of-range error statuses must be 400 or 404")
+    if wmts_error_format not in ("ows", "json"):
+        raise EmulatorError("wmts_error_format must be 'ows' or 'json'")
+    if slow_seconds < 0:
+        raise EmulatorError("slow_seconds must be zero or more")
+    secret_map = _secrets(secrets)
+    for key in secret_map:
+        if key not in names:
+            raise EmulatorError("a --secret names a key that is not configured; add it with --key")
+    config = EmulatorConfig(
+        keys=specs,
+        enforce=enforce,
+        limit=limit,
+        window=float(window),
+        retry_after=retry_after,
+        premium_status=premium_status,
+        secrets=secret_map,
+        token_ttl=float(token_ttl),
+        faults=parse_faults(faults),
+        seed=int(seed),
+        slow_seconds=float(slow_seconds),
+        zxy_error_status=zxy_error_status,
+        wmts_error_status=wmts_error_status,
+        wmts_error_format=wmts_error_format,
+    )
+    for spec in specs:
+        if enforce != "spike" and config.rate_policy(spec).allowance < 1:
+            raise EmulatorError(
+                f"a {window:g} s window holds less than one request at the {spec.mode} rate; "
+                "lengthen --window or raise --limit"
+            )
+    return config
+
+
+def _secrets(secrets: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+    if secrets is None:
+        return {}
+    if isinstance(secrets, Mapping):
+        return {str(k): str(v) for k, v in secrets.items()}
+    return dict(parse_assignment(text, "secret") for text in secrets)

@@ -1,0 +1,176 @@
+"""How many tiles a job needs, how long the OS rate limits make it take, and roughly how big it is.
+
+Counts come from :func:`ospack.cover.count`, so nothing is enumerated or fetched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .area import Area, read_area
+from .cover import count
+from .layers import Layer, get_layer
+from .types import GeoBounds
+
+#: OS Maps API transaction limits per minute and project [os-maps-api.md §5].
+LIVE_RATE_PER_MINUTE = 600
+DEVELOPMENT_RATE_PER_MINUTE = 50
+
+#: Assumed average size of one 256×256 PNG tile, in bytes. This is NOT measured on the OS API
+#: (no sample was available offline): it is the usual size of busy 256-pixel raster map tiles
+#: (roughly 10–30 kB; the project's benchmark tile is 15 kB). Sea and empty tiles are far smaller
+#: and dense town tiles larger, so treat sizes as ±50 %.
+BYTES_PER_TILE = 20_000
+SIZE_BASIS = "at an assumed 20 kB a tile, typical of 256-px PNG map tiles; not measured on the OS API"
+
+
+@dataclass(frozen=True)
+class ZoomEstimate:
+    """Tiles needed at one zoom, and whether that zoom needs a Premium plan."""
+
+    zoom: int
+    tiles: int
+    premium: bool
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The size of a job: tiles per zoom, totals, download times and an approximate size."""
+
+    layer: str
+    crs: str
+    zooms: tuple[ZoomEstimate, ...]
+    bytes_per_tile: int
+    area_source: str
+    area_bounds: GeoBounds
+    area_notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """All tiles, every zoom."""
+        return sum(z.tiles for z in self.zooms)
+
+    @property
+    def premium_total(self) -> int:
+        """Tiles at zooms that need a Premium plan."""
+        return sum(z.tiles for z in self.zooms if z.premium)
+
+    @property
+    def opendata_total(self) -> int:
+        """Tiles an OpenData plan may fetch."""
+        return self.total - self.premium_total
+
+    @property
+    def seconds_live(self) -> float:
+        """Download time at the live-mode limit (600 tiles a minute)."""
+        return self.total * 60 / LIVE_RATE_PER_MINUTE
+
+    @property
+    def seconds_development(self) -> float:
+        """Download time at the development-mode limit (50 tiles a minute)."""
+        return self.total * 60 / DEVELOPMENT_RATE_PER_MINUTE
+
+    @property
+    def approx_bytes(self) -> int:
+        """Approximate size of the tiles (see :data:`BYTES_PER_TILE`)."""
+        return self.total * self.bytes_per_tile
+
+    def to_dict(self) -> dict[str, Any]:
+        """The estimate as plain JSON-ready data (the ``--json`` output)."""
+        return {
+            "layer": self.layer,
+            "crs": self.crs,
+            "total": self.total,
+            "premium_total": self.premium_total,
+            "opendata_total": self.opendata_total,
+            "zooms": {str(z.zoom): {"tiles": z.tiles, "premium": z.premium} for z in self.zooms},
+            "seconds_live": self.seconds_live,
+            "seconds_development": self.seconds_development,
+            "rates_per_minute": {"live": LIVE_RATE_PER_MINUTE, "development": DEVELOPMENT_RATE_PER_MINUTE},
+            "approx_bytes": self.approx_bytes,
+            "bytes_per_tile": self.bytes_per_tile,
+            "size_basis": self._size_basis(),
+            "area": {
+                "source": self.area_source,
+                "bounds_wgs84": list(self.area_bounds),
+                "notes": list(self.area_notes),
+            },
+        }
+
+    def _size_basis(self) -> str:
+        if self.bytes_per_tile == BYTES_PER_TILE:
+            return SIZE_BASIS
+        return f"at {self.bytes_per_tile:,} bytes a tile, as given"
+
+    def to_text(self) -> str:
+        """The estimate as a short table for people."""
+        lines = [f"{self.layer} ({self.crs}) for {self.area_source}", f"{'zoom':>4} {'tiles':>14}  plan"]
+        lines += [f"{z.zoom:>4} {z.tiles:>14,}  {'Premium' if z.premium else 'OpenData'}" for z in self.zooms]
+        lines += [
+            f"total {self.total:,} tiles (OpenData {self.opendata_total:,}, Premium {self.premium_total:,})",
+            f"time  {format_duration(self.seconds_live)} at {LIVE_RATE_PER_MINUTE}/min (live), "
+            f"{format_duration(self.seconds_development)} at {DEVELOPMENT_RATE_PER_MINUTE}/min (development)",
+            f"size  about {format_size(self.approx_bytes)} ({self._size_basis()})",
+        ]
+        return "\n".join(lines)
+
+
+def estimate(
+    area: Area | Any, layer: Layer | str, zooms: object, *, bytes_per_tile: int = BYTES_PER_TILE
+) -> Estimate:
+    """Estimate a job without fetching anything.
+
+    Parameters
+    ----------
+    area : Area or anything :func:`ospack.read_area` reads
+        The area to cover.
+    layer : Layer or str
+        The OS Maps API layer.
+    zooms : str, int or sequence of int
+        ``7``, ``"7-12"``, ``"7,9,11"`` or a sequence of zooms.
+    bytes_per_tile : int
+        Assumed average tile size; the default is explained at :data:`BYTES_PER_TILE`.
+
+    Returns
+    -------
+    Estimate
+    """
+    area = area if isinstance(area, Area) else read_area(area)
+    layer = get_layer(layer) if isinstance(layer, str) else layer
+    counts = count(area, layer, zooms)
+    return Estimate(
+        layer=layer.name,
+        crs=layer.grid.crs,
+        zooms=tuple(ZoomEstimate(z, n, layer.is_premium(z)) for z, n in counts.items()),
+        bytes_per_tile=bytes_per_tile,
+        area_source=area.source,
+        area_bounds=area.bounds_wgs84(),
+        area_notes=area.notes,
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 20 s``, ``5 h 02 min``, ``12 days 3 h``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days:,} days {hours} h"
+
+
+def format_size(size: float) -> str:
+    """Bytes in decimal units: ``850 B``, ``1.2 MB``, ``3.4 GB``."""
+    units = ("B", "kB", "MB", "GB", "TB")
+    step = 0
+    while size >= 1000 and step < len(units) - 1:
+        size /= 1000
+        step += 1
+    return f"{size:.0f} B" if step == 0 else f"{size:.1f} {units[step]}"
+

@@ -1,0 +1,199 @@
+"""Tile writers: one module per output format behind one interface (:class:`TileWriter`).
+
+>>> with open_writer("peaks.gpkg", job) as writer:          # doctest: +SKIP
+...     writer.write("Outdoor_27700", [(Tile(7, 356, 595), png_bytes)])
+...     writer.mark_complete()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from ..errors import IncompatibleOutputError, WriterError
+from .base import JobInfo, SqliteTileWriter, TileWriter
+from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
+from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
+
+__all__ = ["JobInfo", "TileWriter", "open_writer", "read_job", "detect_format", "flip_row", "FORMATS"]
+
+#: format name → writer class
+FORMATS: dict[str, type[SqliteTileWriter]] = {"gpkg": GeoPackageWriter, "mbtiles": MBTilesWriter}
+_SUFFIXES = {".gpkg": "gpkg", ".mbtiles": "mbtiles"}
+_APPLICATION_IDS = {GPKG_APPLICATION_ID: "gpkg", MBTILES_APPLICATION_ID: "mbtiles"}
+
+
+def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The output format for ``path``: ``format`` if given, else from the extension."""
+    suffix = Path(path).suffix.lower()
+    if format is None:
+        if suffix not in _SUFFIXES:
+            raise WriterError(f"cannot tell the format of {os.fspath(path)!r}; name it .gpkg or .mbtiles")
+        return _SUFFIXES[suffix]
+    fmt = format.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise WriterError(f"unknown output format {format!r}; choose gpkg or mbtiles")
+    if suffix in _SUFFIXES and _SUFFIXES[suffix] != fmt:
+        raise WriterError(f"{os.fspath(path)!r} has a {suffix} name but format {fmt} was asked; make them agree")
+    return fmt
+
+
+def open_writer(
+    path: str | os.PathLike[str],
+    job: JobInfo,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    dedup: bool = False,
+) -> TileWriter:
+    """Create an output file for ``job``, or resume the compatible one already at ``path``.
+
+    Parameters
+    ----------
+    path
+        Output file, ``.gpkg`` or ``.mbtiles``.
+    job
+        What the package holds.
+    format
+        ``"gpkg"`` or ``"mbtiles"``; taken from the extension when None.
+    overwrite
+        Replace whatever is at ``path``.
+    dedup
+        MBTiles only: store identical images once (map/images tables behind a ``tiles`` view).
+        An existing file keeps its layout.
+
+    Returns
+    -------
+    TileWriter
+        The open writer (also a context manager). A resumed file holds the union of the stored
+        and asked zooms, and is marked incomplete when zooms were added.
+
+    Raises
+    ------
+    WriterError
+        When the format cannot hold the job (MBTiles: one Web Mercator layer).
+    IncompatibleOutputError
+        When ``path`` holds something else (another grid, layers, area, or not an ospack file)
+        and ``overwrite`` is False.
+    """
+    path = Path(path)
+    fmt = format_for(path, format)
+    cls = FORMATS[fmt]
+    cls.check_job(job)
+    if dedup and fmt != "mbtiles":
+        raise WriterError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
+    if overwrite:
+        remove_package(path)
+    if path.is_dir():
+        raise WriterError(f"{path} is a folder; give a file name ending .{fmt}")
+    if not path.parent.is_dir():
+        raise WriterError(f"folder {path.parent} does not exist; create it first")
+    new = not path.exists() or _is_empty_database(path)
+    stored: JobInfo | None = None
+    if not new:
+        stored = _stored_job(path, fmt)
+        differences = stored.differences(job)
+        if differences:
+            raise IncompatibleOutputError(
+                f"{path} already holds another package ({'; '.join(differences)}); "
+                "pass --overwrite to replace it, or choose another file name"
+            )
+    conn = cls.connect(path)
+    try:
+        writer = cls(path, stored or job, conn, new=new, dedup=dedup)
+        if stored is not None:
+            writer.resume_with(job.zooms)
+    except BaseException:
+        conn.close()
+        raise
+    return writer
+
+
+def read_job(path: str | os.PathLike[str]) -> JobInfo | None:
+    """The job an ospack output records, or None when ``path`` is missing or not an ospack package.
+
+    Raises
+    ------
+    WriterError
+        When ``path`` exists but is not a readable SQLite database.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with _read_only(path) as conn:
+        return _job_from(conn, path)
+
+
+def detect_format(conn: sqlite3.Connection) -> str | None:
+    """``"gpkg"``, ``"mbtiles"`` or None, from the application id, else the tables present."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id in _APPLICATION_IDS:
+        return _APPLICATION_IDS[app_id]
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "gpkg_contents" in names:
+        return "gpkg"
+    if {"metadata", "tiles"} <= names:
+        return "mbtiles"
+    return None
+
+
+def remove_package(path: Path) -> None:
+    """Delete a package and its SQLite side files (journal, WAL, shared memory)."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_dir():
+            raise WriterError(f"{candidate} is a folder; refusing to overwrite it")
+        candidate.unlink(missing_ok=True)
+
+
+class _read_only:
+    """A read-only connection as a context manager that always closes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise WriterError(f"{self.path} is not a readable SQLite file ({exc})") from None
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ospack_state'").fetchone() is None:
+        return None
+    row = conn.execute("SELECT value FROM ospack_state WHERE name = 'job'").fetchone()
+    if row is None:
+        return None
+    try:
+        return JobInfo.from_dict(json.loads(row[0]))
+    except json.JSONDecodeError:
+        raise WriterError(f"{path}: the recorded job is not valid JSON") from None
+
+
+def _is_empty_database(path: Path) -> bool:
+    if path.stat().st_size == 0:
+        return True
+    with _read_only(path) as conn:
+        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def _stored_job(path: Path, fmt: str) -> JobInfo:
+    with _read_only(path) as conn:
+        found = detect_format(conn)
+        job = _job_from(conn, path)
+    if found != fmt:
+        kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
+        raise IncompatibleOutputError(f"{path} is {kind}, not {fmt}; pass --overwrite to replace it")
+    if job is None:
+        raise IncompatibleOutputError(
+            f"{path} was not made by ospack (no recorded job); pass --overwrite to replace it"
+        )
+    return job

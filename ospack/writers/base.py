@@ -1,0 +1,337 @@
+"""The interface every format writer implements (:class:`TileWriter`), and what a package holds (:class:`JobInfo`).
+
+The shared SQLite machinery — session pragmas, batched transactions, tile checks, the
+absent-tile list, the merge-joinable ``done`` stream and the finishing sequence — lives in
+:class:`SqliteTileWriter`; each format module adds only its tables and its row addressing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Protocol, Self, runtime_checkable
+
+from ..errors import InvalidTileError, WriterError
+from ..resources import read_text
+from ..types import Tile
+from .images import check_tile_image
+from .job import JobInfo
+
+__all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
+
+#: A tile row as the format stores it: (zoom, column, row, data); ``row`` counted from the top (XYZ).
+TileRow = tuple[int, int, int, bytes]
+
+
+def utc_now_ms() -> str:
+    """Now, as GeoPackage DATETIME text (UTC, milliseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@runtime_checkable
+class TileWriter(Protocol):
+    """The interface the packager feeds; one module per format implements it."""
+
+    path: Path
+    job: JobInfo
+
+    def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
+    def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
+    def done(self, layer: str, z: int) -> Iterator[Tile]: ...
+    def contains(self, layer: str, tile: Tile) -> bool: ...
+    def tile_counts(self, layer: str) -> dict[int, int]: ...
+    @property
+    def complete(self) -> bool: ...
+    def mark_complete(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class SqliteTileWriter(ABC):
+    """A tile writer on one SQLite connection, in WAL mode while the job runs.
+
+    Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted,
+    read back and counted, and what is refreshed before completion (:meth:`_finish`).
+    """
+
+    format: ClassVar[str]
+    application_id: ClassVar[int]
+
+    def __init__(self, path: Path, job: JobInfo, conn: sqlite3.Connection, *, new: bool, dedup: bool = False):
+        self.path = path
+        self.job = job
+        self._conn = conn
+        self._tile_size = job.grid.tile_size
+        self._zooms = frozenset(job.zooms)
+        if new:
+            self._create(dedup)
+        self._complete = self._state("complete") == "1"
+
+    # ---- opening -------------------------------------------------------------------------------
+    @classmethod
+    def check_job(cls, job: JobInfo) -> None:
+        """Raise WriterError when the format cannot hold ``job`` (default: any job)."""
+
+    @classmethod
+    def connect(cls, path: Path) -> sqlite3.Connection:
+        """Open ``path`` for a writing session: autocommit (explicit batches), WAL, NORMAL sync."""
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise WriterError(f"cannot open {path}: {exc}") from None
+        # WAL + NORMAL: a crash or kill -9 keeps every committed batch, power loss may drop the
+        # last ones, and neither corrupts the file (sqlite.org/wal.html).
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    def _create(self, dedup: bool) -> None:
+        # one transaction: an interruption leaves an empty database, which the next run recreates
+        self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
+        try:
+            self._conn.execute(f"PRAGMA application_id = {self.application_id}")
+            self._create_tables()
+            self._set_state("job", json.dumps(self.job.to_dict()))
+            self._set_state("complete", "0")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def resume_with(self, zooms: Sequence[int]) -> None:
+        """Add zooms to a stored job (the union is recorded) and mark the file incomplete."""
+        grown = self.job.with_zooms(zooms)
+        if grown.zooms == self.job.zooms:
+            return
+        self.job = grown
+        self._zooms = frozenset(grown.zooms)
+        with self._transaction():
+            self._set_state("job", json.dumps(grown.to_dict()))
+            self._zooms_grown()
+
+    # ---- state ---------------------------------------------------------------------------------
+    def _state(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_state(self, name: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO ospack_state (name, value) VALUES (?, ?)", (name, value))
+
+    @property
+    def complete(self) -> bool:
+        """True once :meth:`mark_complete` has run and nothing was written since."""
+        return self._complete
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction that first marks the file incomplete (the job is running again)."""
+        try:
+            if self._complete:  # the job runs again: back to the session's journal
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise WriterError(f"cannot write to {self.path}: {exc} (is another ospack run writing it?)") from None
+        try:
+            if self._complete:
+                self._set_state("complete", "0")
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise WriterError(f"writing {self.path} failed ({exc}); that batch was not stored") from exc
+            raise
+        self._complete = False
+
+    # ---- the TileWriter interface --------------------------------------------------------------
+    def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int:
+        """Store a batch of tiles in one transaction; returns how many were stored.
+
+        Every image is checked first (PNG/JPEG of the grid's tile size); on the first bad one
+        InvalidTileError is raised and nothing of the batch is stored. A tile already stored is
+        replaced.
+        """
+        name = self._layer(layer)
+        rows: list[TileRow] = []
+        formats: set[str] = set()
+        for tile, data in tiles:
+            z, x, y = self._check_tile(name, tile)
+            try:
+                formats.add(check_tile_image(data, self._tile_size))
+            except InvalidTileError as exc:
+                raise InvalidTileError(f"tile {z}/{x}/{y} of {name}: {exc}; nothing of this batch was stored") from None
+            rows.append((z, x, y, data))
+        if not rows:
+            return 0
+        with self._transaction():
+            self._insert(name, rows, formats)
+        return len(rows)
+
+    def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None:
+        """Record tiles the API says do not exist, so a resume skips them."""
+        name = self._layer(layer)
+        rows = [(name, z, y, x) for z, x, y in (self._check_tile(name, t) for t in tiles)]
+        if rows:
+            with self._transaction():
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO ospack_absent (layer, zoom_level, tile_row, tile_column) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+
+    def done(self, layer: str, z: int) -> Iterator[Tile]:
+        """Stored or recorded-absent tiles at zoom ``z``, ordered by (row, column).
+
+        Reads through its own read-only connection, so it sees one consistent snapshot and the
+        caller may keep writing while iterating; memory stays flat (SQLite sorts on disk).
+        """
+        name = self._layer(layer)
+        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            absent = reader.execute(
+                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
+                "ORDER BY tile_row, tile_column",
+                (name, z),
+            )
+            last = None
+            for key in heapq.merge(self._stored_keys(reader, name, z), absent):
+                if key != last:
+                    yield Tile(z, key[1], key[0])
+                    last = key
+        finally:
+            reader.close()
+
+    def contains(self, layer: str, tile: Tile) -> bool:
+        """True when ``tile`` is stored as an image (recorded-absent tiles are not)."""
+        return self._contains(self._layer(layer), Tile(*tile))
+
+    def tile_counts(self, layer: str) -> dict[int, int]:
+        """Stored tiles per zoom."""
+        return self._counts(self._conn, self._layer(layer))
+
+    def absent_counts(self, layer: str) -> dict[int, int]:
+        """Recorded-absent tiles per zoom."""
+        rows = self._conn.execute(
+            "SELECT zoom_level, count(*) FROM ospack_absent WHERE layer = ? GROUP BY zoom_level ORDER BY zoom_level",
+            (self._layer(layer),),
+        )
+        return dict(rows.fetchall())
+
+    def mark_complete(self) -> None:
+        """Finish the file: refresh extents and metadata, DELETE journal, ANALYZE, VACUUM, check, mark complete.
+
+        Raises
+        ------
+        WriterError
+            When SQLite's integrity or foreign-key check fails (the file stays incomplete).
+        """
+        with self._transaction():
+            self._finish()
+        conn = self._conn
+        try:
+            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            if mode != "delete":
+                raise WriterError(
+                    f"cannot finish {self.path}: the journal stays {mode}; close other readers "
+                    "(e.g. an unfinished done() iteration) and retry"
+                )
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("ANALYZE")
+            conn.execute("VACUUM")
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise WriterError(f"{self.path} failed SQLite's foreign key check")
+            conn.execute("BEGIN IMMEDIATE")
+            self._set_state("complete", "1")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            locked = "locked" in str(exc)
+            hint = "; close other readers (e.g. an unfinished done() iteration) and retry" if locked else ""
+            raise WriterError(f"cannot finish {self.path}: {exc}{hint}") from None
+        self._complete = True
+
+    def close(self) -> None:
+        """Close the file; a complete one is left in DELETE journal mode, ready to ship."""
+        if self._conn is None:
+            return
+        if self._complete:
+            self._conn.execute("PRAGMA journal_mode=DELETE")
+        self._conn.close()
+        self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "complete" if self._complete else "incomplete"
+        return f"<{type(self).__name__} {self.path} {','.join(self.job.layers)} {state}>"
+
+    # ---- checks --------------------------------------------------------------------------------
+    def _layer(self, layer: str) -> str:
+        if self._conn is None:
+            raise WriterError(f"{self.path} is closed")
+        for name in self.job.layers:
+            if name.lower() == layer.lower():
+                return name
+        raise WriterError(f"layer {layer!r} is not part of this package ({', '.join(self.job.layers)})")
+
+    def _check_tile(self, layer: str, tile: Tile) -> tuple[int, int, int]:
+        z, x, y = tile
+        if z not in self._zooms:
+            raise WriterError(f"tile {z}/{x}/{y} of {layer}: zoom {z} is not in the job's zooms {list(self.job.zooms)}")
+        width, height = self.job.grid.pyramid_size(z)
+        if not (0 <= x < width and 0 <= y < height):
+            raise WriterError(f"tile {z}/{x}/{y} of {layer} lies outside grid {self.job.grid.id}")
+        return z, x, y
+
+    # ---- format hooks --------------------------------------------------------------------------
+    @abstractmethod
+    def _schema_sql(self, dedup: bool) -> str:
+        """The format's DDL script."""
+
+    @abstractmethod
+    def _create_tables(self) -> None:
+        """Fill the format's own tables for a new file (inside the creating transaction)."""
+
+    @abstractmethod
+    def _zooms_grown(self) -> None:
+        """Record new zooms in the format's tables (inside a transaction)."""
+
+    @abstractmethod
+    def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
+        """Insert or replace checked tile rows (inside a transaction)."""
+
+    @abstractmethod
+    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
+        """``(row, column)`` of stored tiles at ``z``, XYZ rows, in ascending order."""
+
+    @abstractmethod
+    def _contains(self, layer: str, tile: Tile) -> bool:
+        """Whether the tile is stored."""
+
+    @abstractmethod
+    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
+        """Stored tiles per zoom."""
+
+    @abstractmethod
+    def _finish(self) -> None:
+        """Refresh extents and metadata before completion (inside a transaction)."""

@@ -1,0 +1,200 @@
+"""GeoPackage 1.3 tile writer: one tile pyramid table per layer, the whole grid as the matrix set.
+
+The tile matrix set is the grid's zoom-0 pyramid (:meth:`ospack.grids.Grid.pyramid_bounds`), so a
+stored ``tile_column``/``tile_row`` equals the API's x/y with no arithmetic (research/formats.md §1.5).
+Provenance goes into the metadata extension twice: ospack's JSON for the whole package, and a GDAL
+metadata document per table so GDAL-based readers (QGIS, QField) show the attribution.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator
+from xml.sax.saxutils import escape, quoteattr
+
+from ..layers import get_layer
+from ..resources import read_json, read_text
+from ..types import ProjectedBounds, Tile
+from .base import SqliteTileWriter, TileRow, utc_now_ms
+
+GPKG_APPLICATION_ID = 0x47504B47
+GPKG_USER_VERSION = 10300
+#: md_standard_uri of ospack's provenance JSON in gpkg_metadata
+PROVENANCE_URI = "urn:x-ospack:provenance:1"
+GDAL_METADATA_URI = "http://gdal.org"
+
+
+def table_name(layer: str) -> str:
+    """The tile table holding ``layer`` (lowercase, as the spec recommends)."""
+    return layer.lower()
+
+
+def quote(identifier: str) -> str:
+    """An SQL identifier, quoted."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
+    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending."""
+    return conn.execute(
+        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? ORDER BY tile_row, tile_column",
+        (z,),
+    )
+
+
+class GeoPackageWriter(SqliteTileWriter):
+    """Writes OS tiles into a GeoPackage (``.gpkg``), any grid, several layers per file."""
+
+    format = "gpkg"
+    application_id = GPKG_APPLICATION_ID
+
+    def _schema_sql(self, dedup: bool) -> str:
+        return read_text("gpkg/core.sql")
+
+    def _create_tables(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+        wanted = {-1, 0, 4326, self.job.grid.epsg}
+        conn.executemany(
+            "INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, "
+            "definition, description) VALUES (:srs_name, :srs_id, :organization, :organization_coordsys_id, "
+            ":definition, :description)",
+            [row for row in read_json("gpkg/spatial_ref_sys.json")["rows"] if row["srs_id"] in wanted],
+        )
+        grid = self.job.grid
+        pyramid = grid.pyramid_bounds()
+        extent = self._area_extent()
+        for layer in self.job.layers:
+            info = get_layer(layer)
+            table = table_name(layer)
+            conn.execute(read_text("gpkg/tile_table.sql").format(table=quote(table)))
+            conn.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, "
+                "min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'tiles', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    table,
+                    f"OS {layer}",
+                    f"OS Maps API {info.style} style on {grid.crs}. {self.job.attribution}",
+                    utc_now_ms(),
+                    *extent,
+                    grid.epsg,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO gpkg_tile_matrix_set (table_name, srs_id, min_x, min_y, max_x, max_y) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (table, grid.epsg, *pyramid),
+            )
+        self._zooms_grown()
+
+    def _zooms_grown(self) -> None:
+        grid = self.job.grid
+        rows = []
+        for layer in self.job.layers:
+            for z in range(max(self.job.zooms) + 1):  # every zoom from 0, as GDAL writes (formats.md §1.5)
+                width, height = grid.pyramid_size(z)
+                res = grid.resolutions[z]
+                rows.append((table_name(layer), z, width, height, grid.tile_size, grid.tile_size, res, res))
+        self._conn.executemany("INSERT OR IGNORE INTO gpkg_tile_matrix VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._write_metadata()
+
+    def _write_metadata(self) -> None:
+        conn = self._conn
+        conn.execute("DELETE FROM gpkg_metadata_reference")
+        conn.execute("DELETE FROM gpkg_metadata")
+        provenance = {**self.job.to_dict(), "format": "GeoPackage"}
+        cursor = conn.execute(
+            "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+            "VALUES ('dataset', ?, 'application/json', ?)",
+            (PROVENANCE_URI, json.dumps(provenance, ensure_ascii=False)),
+        )
+        conn.execute(
+            "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, timestamp, md_file_id) "
+            "VALUES ('geopackage', NULL, ?, ?)",
+            (utc_now_ms(), cursor.lastrowid),
+        )
+        for layer in self.job.layers:
+            cursor = conn.execute(
+                "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+                "VALUES ('dataset', ?, 'text/xml', ?)",
+                (GDAL_METADATA_URI, self._gdal_metadata(layer)),
+            )
+            conn.execute(
+                "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, timestamp, md_file_id) "
+                "VALUES ('table', ?, ?, ?)",
+                (table_name(layer), utc_now_ms(), cursor.lastrowid),
+            )
+
+    def _gdal_metadata(self, layer: str) -> str:
+        items = {
+            "ATTRIBUTION": self.job.attribution,
+            "OS_LAYER": layer,
+            "OSPACK_SOURCE": self.job.source,
+            "OSPACK_CREATED": self.job.created,
+            "OSPACK_ZOOMS": ",".join(map(str, self.job.zooms)),
+            "OSPACK_VERSION": self.job.version,
+            "OSPACK_DEMO": "YES" if self.job.demo else "NO",
+        }
+        body = "".join(f"<MDI key={quoteattr(k)}>{escape(v)}</MDI>" for k, v in items.items())
+        return f"<GDALMultiDomainMetadata><Metadata>{body}</Metadata></GDALMultiDomainMetadata>"
+
+    def _area_extent(self) -> ProjectedBounds:
+        """The area's box snapped outwards to whole tiles at the deepest zoom."""
+        grid = self.job.grid
+        box = self.job.projected_bounds()
+        span = grid.tile_span(max(self.job.zooms))
+        left = grid.origin_x + math.floor((box.left - grid.origin_x) / span) * span
+        right = grid.origin_x + math.ceil((box.right - grid.origin_x) / span) * span
+        top = grid.origin_y - math.floor((grid.origin_y - box.top) / span) * span
+        bottom = grid.origin_y - math.ceil((grid.origin_y - box.bottom) / span) * span
+        return ProjectedBounds(left, bottom, right, top)
+
+    def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
+        self._conn.executemany(
+            f"INSERT OR REPLACE INTO {quote(table_name(layer))} (zoom_level, tile_column, tile_row, tile_data) "
+            "VALUES (?, ?, ?, ?)",
+            rows,
+        )
+
+    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
+        return stored_keys(conn, table_name(layer), z)
+
+    def _contains(self, layer: str, tile: Tile) -> bool:
+        row = self._conn.execute(
+            f"SELECT 1 FROM {quote(table_name(layer))} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            tile,
+        ).fetchone()
+        return row is not None
+
+    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
+        rows = conn.execute(
+            f"SELECT zoom_level, count(*) FROM {quote(table_name(layer))} GROUP BY zoom_level ORDER BY zoom_level"
+        )
+        return dict(rows.fetchall())
+
+    def _finish(self) -> None:
+        """Contents bounds = the stored tiles' extent at the deepest zoom holding tiles (GDAL's full resolution)."""
+        grid = self.job.grid
+        for layer in self.job.layers:
+            table = quote(table_name(layer))
+            z = self._conn.execute(f"SELECT max(zoom_level) FROM {table}").fetchone()[0]
+            extent: tuple[float | None, ...] = (None, None, None, None)
+            if z is not None:
+                x0, x1, y0, y1 = self._conn.execute(
+                    f"SELECT min(tile_column), max(tile_column), min(tile_row), max(tile_row) FROM {table} "
+                    "WHERE zoom_level = ?",
+                    (z,),
+                ).fetchone()
+                top_left = grid.tile_bounds(Tile(z, x0, y0))
+                bottom_right = grid.tile_bounds(Tile(z, x1, y1))
+                extent = (top_left.left, bottom_right.bottom, bottom_right.right, top_left.top)
+            else:
+                extent = tuple(self._area_extent())
+            self._conn.execute(
+                "UPDATE gpkg_contents SET last_change = ?, min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+                "WHERE table_name = ?",
+                (utc_now_ms(), *extent, table_name(layer)),
+            )
+        self._write_metadata()

@@ -1,0 +1,180 @@
+"""What a package holds: :class:`JobInfo`, its provenance and the rule for resuming into a file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import shapely
+from pyproj import Transformer
+
+from .. import __version__
+from ..errors import WriterError
+from ..grids import Grid
+from ..layers import attribution, get_layer
+from ..types import GeoBounds, ProjectedBounds
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What a package holds: its provenance, and what "compatible" is compared on.
+
+    Parameters
+    ----------
+    layers
+        OS Maps API layer names, all on one grid (normalised to the catalogue's spelling).
+    zooms
+        Zoom levels (normalised to sorted, unique).
+    area_geojson
+        WGS84 GeoJSON geometry of the (buffered) area.
+    source
+        API base URL; must not carry the API key.
+    created
+        ISO 8601 UTC timestamp of the first run.
+    demo
+        True when the tiles came from the emulator (``--demo``).
+    """
+
+    layers: tuple[str, ...]
+    zooms: tuple[int, ...]
+    area_geojson: str
+    source: str
+    created: str
+    demo: bool = False
+    _area: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise WriterError("a package needs at least one layer")
+        layers = tuple(get_layer(name) for name in self.layers)
+        names = tuple(layer.name for layer in layers)
+        if len(set(names)) != len(names):
+            raise WriterError(f"layer listed twice in {', '.join(names)}")
+        grids = sorted({layer.grid.id for layer in layers})
+        if len(grids) > 1:
+            raise WriterError(
+                f"layers {', '.join(names)} are on different grids ({', '.join(grids)}); "
+                "one package holds one grid, so make one file per grid"
+            )
+        zooms = tuple(sorted({int(z) for z in self.zooms}))
+        if not zooms:
+            raise WriterError("a package needs at least one zoom")
+        for layer in layers:
+            for z in zooms:
+                layer.check_zoom(z)
+        parts = urlsplit(self.source)
+        if parts.password or any(k.lower() == "key" for k in parse_qs(parts.query)):
+            raise WriterError("the source URL must not contain the API key; pass the base URL only")
+        try:
+            stamp = datetime.fromisoformat(self.created.replace("Z", "+00:00"))
+        except ValueError:
+            raise WriterError(f"created {self.created!r} is not an ISO 8601 timestamp") from None
+        if stamp.tzinfo is None:
+            raise WriterError(f"created {self.created!r} has no time zone; give it in UTC")
+        try:
+            area = shapely.from_geojson(self.area_geojson)
+        except shapely.errors.GEOSException as exc:
+            raise WriterError(f"the job's area is not a GeoJSON geometry: {exc}") from None
+        if area.is_empty:
+            raise WriterError("the job's area is empty")
+        object.__setattr__(self, "layers", names)
+        object.__setattr__(self, "zooms", zooms)
+        object.__setattr__(self, "_area", area)
+
+    @property
+    def grid(self) -> Grid:
+        """The one grid every layer of the package is on."""
+        return get_layer(self.layers[0]).grid
+
+    @property
+    def created_at(self) -> datetime:
+        """``created`` as an aware UTC datetime."""
+        return datetime.fromisoformat(self.created.replace("Z", "+00:00")).astimezone(UTC)
+
+    @property
+    def attribution(self) -> str:
+        """The OS attribution statement for the year the tiles were fetched."""
+        return attribution(self.created_at.year)
+
+    @property
+    def version(self) -> str:
+        """The ospack version writing the package."""
+        return __version__
+
+    @property
+    def area(self) -> Any:
+        """The area as a shapely geometry (WGS84 lon/lat)."""
+        return self._area
+
+    def geo_bounds(self) -> GeoBounds:
+        """The area's WGS84 bounding box."""
+        return GeoBounds(*self._area.bounds)
+
+    def projected_bounds(self) -> ProjectedBounds:
+        """The area's bounding box in the grid's CRS, clipped to the grid."""
+        transformer = _to_grid(self.grid.crs)
+        left, bottom, right, top = transformer.transform_bounds(*self._area.bounds, densify_pts=21)
+        pyramid = self.grid.pyramid_bounds()
+        return ProjectedBounds(
+            max(left, pyramid.left), max(bottom, pyramid.bottom), min(right, pyramid.right), min(top, pyramid.top)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data provenance, as stored in the file (derived fields included)."""
+        return {
+            "layers": list(self.layers),
+            "zooms": list(self.zooms),
+            "grid": self.grid.id,
+            "area": json.loads(self.area_geojson),
+            "source": self.source,
+            "created": self.created,
+            "demo": self.demo,
+            "attribution": self.attribution,
+            "ospack_version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobInfo:
+        """Rebuild a job from :meth:`to_dict` output."""
+        try:
+            area = data["area"]
+            return cls(
+                layers=tuple(data["layers"]),
+                zooms=tuple(data["zooms"]),
+                area_geojson=area if isinstance(area, str) else json.dumps(area),
+                source=data["source"],
+                created=data["created"],
+                demo=bool(data.get("demo", False)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise WriterError(f"the package's recorded job is unreadable ({exc})") from None
+
+    def differences(self, other: JobInfo) -> list[str]:
+        """What makes ``other`` incompatible with this job (empty when a resume may proceed).
+
+        Zooms may differ (a resume records their union); the source URL may too, because the
+        emulator's port changes between runs.
+        """
+        found = []
+        if self.grid.id != other.grid.id:
+            found.append(f"grid {self.grid.id} in the file, {other.grid.id} asked")
+        if sorted(self.layers) != sorted(other.layers):
+            found.append(f"layers {', '.join(self.layers)} in the file, {', '.join(other.layers)} asked")
+        if not self._area.equals_exact(other._area, 1e-9) and not self._area.equals(other._area):
+            found.append("a different area")
+        if self.demo != other.demo:
+            found.append("emulator (--demo) tiles" if self.demo else "real OS tiles")
+            found[-1] += " in the file, " + ("emulator tiles asked" if other.demo else "real tiles asked")
+        return found
+
+    def with_zooms(self, zooms: Iterable[int]) -> JobInfo:
+        """This job with ``zooms`` added."""
+        return replace(self, zooms=tuple(sorted({*self.zooms, *zooms})))
+
+
+def _to_grid(crs: str) -> Transformer:
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)

@@ -1,0 +1,160 @@
+"""MBTiles 1.3 tile writer: one Web Mercator layer, TMS rows, optional deduplicated layout.
+
+The XYZ ↔ TMS row flip happens in :func:`flip_row` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+
+from ..errors import InvalidTileError, WriterError
+from ..layers import get_layer
+from ..resources import read_text
+from ..types import Tile
+from .base import JobInfo, SqliteTileWriter, TileRow
+
+MBTILES_APPLICATION_ID = 0x4D504258
+WEB_MERCATOR = "EPSG:3857"
+MAX_LATITUDE = 85.0511287798066
+
+
+def flip_row(z: int, row: int) -> int:
+    """XYZ row ↔ TMS row at zoom ``z`` (the flip is its own inverse)."""
+    return (1 << z) - 1 - row
+
+
+def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
+    """``(row, column)`` of the tiles stored at zoom ``z``, XYZ rows, ascending.
+
+    ``table`` is ``tiles`` (plain layout, or any layout through its view) or ``map`` (dedup layout).
+    """
+    # descending TMS rows are ascending XYZ rows
+    rows = conn.execute(
+        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? ORDER BY tile_row DESC, tile_column", (z,)
+    )
+    return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+
+
+class MBTilesWriter(SqliteTileWriter):
+    """Writes one OS Web Mercator layer into an MBTiles file (``.mbtiles``)."""
+
+    format = "mbtiles"
+    application_id = MBTILES_APPLICATION_ID
+
+    @classmethod
+    def check_job(cls, job: JobInfo) -> None:
+        if job.grid.id != WEB_MERCATOR:
+            raise WriterError(
+                f"MBTiles holds Web Mercator (EPSG:3857) tiles only, and {job.layers[0]} is on {job.grid.id}; "
+                "write a .gpkg file instead, or pick a _3857 layer"
+            )
+        if len(job.layers) != 1:
+            raise WriterError(
+                f"an MBTiles file holds one layer, {len(job.layers)} were asked ({', '.join(job.layers)}); "
+                "write a .gpkg file, or one .mbtiles per layer"
+            )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._dedup = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'map'").fetchone() is not None
+        self._image_format = self._state("format")
+
+    @property
+    def dedup(self) -> bool:
+        """True when the file stores each distinct image once (map/images behind a tiles view)."""
+        return self._dedup
+
+    def _schema_sql(self, dedup: bool) -> str:
+        return read_text("mbtiles/dedup.sql" if dedup else "mbtiles/plain.sql")
+
+    def _create_tables(self) -> None:
+        self._write_metadata(self._metadata())
+
+    def _metadata(self, zooms: tuple[int, ...] | None = None, image_format: str | None = None) -> dict[str, str]:
+        job = self.job
+        layer = get_layer(job.layers[0])
+        west, south, east, north = job.geo_bounds()
+        south, north = max(south, -MAX_LATITUDE), min(north, MAX_LATITUDE)
+        zooms = zooms or job.zooms
+        centre = job.area.representative_point() if not job.area.centroid.within(job.area) else job.area.centroid
+        return {
+            "name": f"OS {layer.name}",
+            "format": image_format or "png",
+            "bounds": f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}",
+            "center": f"{centre.x:.6f},{centre.y:.6f},{min(zooms)}",
+            "minzoom": str(min(zooms)),
+            "maxzoom": str(max(zooms)),
+            "attribution": job.attribution,
+            "description": f"OS Maps API {layer.style} style, {job.grid.crs}. {job.attribution}",
+            "type": "baselayer",
+            "version": "1",
+            "ospack_source": job.source,
+            "ospack_created": job.created,
+            "ospack_layer": layer.name,
+            "ospack_zooms": ",".join(map(str, job.zooms)),
+            "ospack_grid": job.grid.id,
+            "ospack_demo": "true" if job.demo else "false",
+            "ospack_version": job.version,
+            "ospack_area": json.dumps(json.loads(job.area_geojson)),
+        }
+
+    def _write_metadata(self, metadata: dict[str, str]) -> None:
+        self._conn.executemany("INSERT OR REPLACE INTO metadata (name, value) VALUES (?, ?)", metadata.items())
+
+    def _zooms_grown(self) -> None:
+        self._write_metadata(self._metadata(image_format=self._image_format))
+
+    def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
+        if len(formats) > 1 or (self._image_format and formats != {self._image_format}):
+            held = self._image_format or "one image format"
+            raise InvalidTileError(
+                f"an MBTiles file holds one image format ({held}); this batch has {', '.join(sorted(formats))}"
+            )
+        if self._image_format is None:
+            (self._image_format,) = formats
+            self._set_state("format", self._image_format)
+            self._write_metadata({"format": self._image_format})
+        if self._dedup:
+            keyed = [(z, x, flip_row(z, y), hashlib.md5(data).hexdigest(), data) for z, x, y, data in rows]
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO images (tile_id, tile_data) VALUES (?, ?)", [(k[3], k[4]) for k in keyed]
+            )
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO map (zoom_level, tile_column, tile_row, tile_id) VALUES (?, ?, ?, ?)",
+                [k[:4] for k in keyed],
+            )
+        else:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)",
+                [(z, x, flip_row(z, y), data) for z, x, y, data in rows],
+            )
+
+    @property
+    def _key_table(self) -> str:
+        return "map" if self._dedup else "tiles"
+
+    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
+        return stored_keys(conn, self._key_table, z)
+
+    def _contains(self, layer: str, tile: Tile) -> bool:
+        z, x, y = tile
+        row = self._conn.execute(
+            f"SELECT 1 FROM {self._key_table} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, flip_row(z, y)),
+        ).fetchone()
+        return row is not None
+
+    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
+        rows = conn.execute(
+            f"SELECT zoom_level, count(*) FROM {self._key_table} GROUP BY zoom_level ORDER BY zoom_level"
+        )
+        return dict(rows.fetchall())
+
+    def _finish(self) -> None:
+        if self._dedup:
+            self._conn.execute("DELETE FROM images WHERE tile_id NOT IN (SELECT tile_id FROM map)")
+        stored = tuple(self._counts(self._conn, self.job.layers[0])) or None
+        self._write_metadata(self._metadata(zooms=stored, image_format=self._image_format))

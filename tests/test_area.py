@@ -1,0 +1,215 @@
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import pytest
+import shapely
+from pyproj import Transformer
+
+from ospack.area import Area, read_area
+from ospack.cover import count
+from ospack.errors import AreaError
+from ospack.types import GeoBounds
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_areas"
+SQUARE = [[-4.1, 53.05], [-4.05, 53.05], [-4.05, 53.09], [-4.1, 53.09], [-4.1, 53.05]]
+SQUARE_GEOMETRY = {"type": "Polygon", "coordinates": [SQUARE]}
+
+
+def write_json(tmp_path, data, name="area.geojson"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        SQUARE_GEOMETRY,
+        {"type": "Feature", "properties": {}, "geometry": SQUARE_GEOMETRY},
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {}, "geometry": SQUARE_GEOMETRY}],
+        },
+    ],
+    ids=["geometry", "feature", "collection"],
+)
+def test_geojson_shapes_read_alike(tmp_path, document):
+    area = read_area(write_json(tmp_path, document))
+    assert area.crs == "EPSG:4326"
+    assert area.bounds_wgs84() == GeoBounds(-4.1, 53.05, -4.05, 53.09)
+    assert area.notes == ()
+
+
+def test_text_inputs_wkt_bbox_geojson_and_shapely_agree():
+    expected = shapely.box(-4.1, 53.05, -4.05, 53.09)
+    for source in [
+        "-4.1,53.05,-4.05,53.09",
+        "POLYGON ((-4.1 53.05, -4.05 53.05, -4.05 53.09, -4.1 53.09, -4.1 53.05))",
+        json.dumps(SQUARE_GEOMETRY),
+        expected,
+    ]:
+        assert read_area(source).geometry.equals(expected), source
+
+
+def test_legacy_crs_member_and_area_crs_override(tmp_path):
+    area = read_area(SAMPLES / "ben-nevis-27700.geojson")
+    assert area.crs == "EPSG:27700"
+    lon, lat = area.geometry.centroid.coords[0]
+    assert 216000 < lon < 218000 and 770000 < lat < 772000
+    assert read_area("214500,769500,219300,773600", area_crs="EPSG:27700").crs == "EPSG:27700"
+
+
+@pytest.mark.parametrize("driver, suffix", [("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"), ("KML", ".kml")])
+def test_vector_files_read_through_gdal(tmp_path, driver, suffix):
+    path = tmp_path / f"site{suffix}"
+    box = shapely.box(260000, 350000, 262000, 352000)
+    crs = "EPSG:4326" if driver == "KML" else "EPSG:27700"
+    if driver == "KML":
+        box = shapely.box(-4.1, 53.05, -4.05, 53.09)
+    pyogrio.raw.write(
+        path,
+        np.array([shapely.to_wkb(box)], dtype=object),
+        [],
+        [],
+        driver=driver,
+        geometry_type="Polygon",
+        crs=crs,
+    )
+    area = read_area(path)
+    assert area.crs == crs
+    assert area.geometry.equals_exact(box, 1e-9) or area.geometry.normalize().equals_exact(box.normalize(), 1e-9)
+
+
+def test_gpx_track_needs_a_buffer_and_then_covers_the_corridor(tmp_path):
+    path = tmp_path / "walk.gpx"
+    path.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1">'
+        '<trk><trkseg><trkpt lat="53.05" lon="-4.10"/><trkpt lat="53.07" lon="-4.08"/></trkseg></trk></gpx>'
+    )
+    with pytest.raises(AreaError, match="--buffer"):
+        read_area(path)
+    area = read_area(path, buffer_m=100)
+    corridor = area.in_crs("EPSG:27700")
+    track = shapely.transform(shapely.LineString([(-4.10, 53.05), (-4.08, 53.07)]), _to_27700)
+    assert corridor.area == pytest.approx(2 * 100 * track.length + math.pi * 100**2, rel=0.01)
+
+
+def _to_27700(xy):
+    return np.column_stack(
+        Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    )
+
+
+def test_buffer_is_measured_on_the_ground():
+    area = read_area("POINT (-4.0763 53.0685)", buffer_m=1000)
+    ground = area.in_crs("+proj=aeqd +lat_0=53.0685 +lon_0=-4.0763 +datum=WGS84")
+    assert ground.area == pytest.approx(math.pi * 1000**2, rel=0.005)
+    assert area.notes == ("grew the area by 1000 m",)
+
+
+def test_reprojection_densifies_long_edges():
+    # a 4° wide box: its bottom edge is a parallel, which sags southwards of the straight chord
+    # between its corners in British National Grid
+    area = read_area("-6,54,-2,56")
+    projected = area.in_crs("EPSG:27700")
+    mid_bottom = shapely.Point(_to_27700(np.array([[-4.0, 54.0 + 1e-6]]))[0])
+    assert projected.contains(mid_bottom)
+    straight = shapely.transform(shapely.box(-6, 54, -2, 56), _to_27700)
+    assert not straight.contains(mid_bottom)  # what a straight-line shortcut would lose
+    assert area.in_crs("EPSG:27700") is projected  # cached per CRS
+
+
+def test_geojson_round_trip():
+    area = read_area(SAMPLES / "bala-lake-shore.geojson")
+    again = Area.from_geojson(area.to_geojson())
+    assert again == area
+    assert again.to_geojson() == area.to_geojson()
+    assert len(again.geometry.interiors) == 1  # the hole survives
+    assert shapely.from_wkt(area.to_wkt()).equals(area.geometry)
+
+
+def test_round_trip_of_a_27700_area_is_exact():
+    # northing 770000 is a zoom-13 tile edge: a trip through WGS84 alone would add a row of tiles
+    area = read_area("216000,770000,218000,772000", area_crs="EPSG:27700", buffer_m=0)
+    text = area.to_geojson()
+    assert json.loads(text)["type"] == "Polygon"  # still a plain WGS84 GeoJSON geometry
+    west, south, east, north = shapely.from_geojson(text).bounds
+    assert -5.1 < west < east < -4.9 and 56.7 < south < north < 56.9
+    again = Area.from_geojson(text)
+    assert (again.crs, again.source, again.notes) == (area.crs, area.source, area.notes)
+    assert shapely.equals_exact(again.geometry, area.geometry, tolerance=0)
+    assert count(again, "Road_27700", 13) == count(area, "Road_27700", 13) == {13: 72 * 73}
+
+
+def test_plain_geojson_of_a_27700_area_moves_edges_by_micrometres_only():
+    area = read_area(SAMPLES / "ben-nevis-27700.geojson")
+    plain = json.loads(area.to_geojson())
+    del plain["ospack:area"]
+    again = Area.from_geojson(json.dumps(plain))
+    assert again.crs == "EPSG:4326"
+    moved = again.in_crs("EPSG:27700").symmetric_difference(area.geometry).area
+    assert moved / area.geometry.length < 0.02  # mean offset under 2 cm
+
+
+def test_invalid_polygon_is_repaired_and_said_so():
+    area = read_area("POLYGON ((0 50, 2 52, 2 50, 0 52, 0 50))")  # a bow tie
+    assert area.geometry.geom_type == "MultiPolygon" and area.geometry.is_valid
+    assert any("make_valid" in note for note in area.notes)
+
+
+def test_ambiguous_repair_is_refused():
+    with pytest.raises(AreaError, match="more than one way"):
+        read_area("POLYGON ((0 50, 2 50, 2 52, 0 52, 0 50), (1 51, 3 51, 3 53, 1 53, 1 51))")
+
+
+def test_lines_mixed_with_polygons_are_ignored_without_buffer_and_said_so():
+    area = read_area("GEOMETRYCOLLECTION (POLYGON ((0 50, 1 50, 1 51, 0 50)), LINESTRING (0 50, 3 53))")
+    assert area.geometry.geom_type == "Polygon"
+    assert any("--buffer" in note for note in area.notes)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("missing/site.geojson", "does not exist"),
+        ("nonsense", "give a file path, GeoJSON, WKT or a bbox"),
+        ("POINT (-4 53)", "only points.*--buffer"),
+        ("LINESTRING (-4 53, -3 54)", "only linestrings.*--buffer"),
+        ("POLYGON EMPTY", "holds no geometry"),
+        ('{"type": "FeatureCollection", "features": []}', "holds no geometry"),
+        ("53.05,-4.1,53.09,-4.05", "latitude and longitude look swapped"),
+        ("POLYGON ((53 -4, 54 -4, 54 -3, 53 -4))", "swapped"),
+        ("260000,350000,270000,360000", "--area-crs EPSG:27700"),
+        ("-4,53,-5,54", "empty or reversed"),
+        ("POLYGON ((0 50, 1 50, 2 50, 0 50))", "encloses no area"),
+        ("POLYGON ((0 0, 1 1", "WKT"),
+        ('{"type": "Polygon", "coordinates": "x"}', "GeoJSON"),
+        ('{"features": []}', "not GeoJSON"),
+    ],
+)
+def test_bad_areas_raise_one_clear_line(source, message):
+    with pytest.raises(AreaError, match=message) as info:
+        read_area(source)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_files_raise_area_errors(tmp_path):
+    (tmp_path / "notes.geojson").write_text("this is not json")
+    with pytest.raises(AreaError, match="not valid JSON"):
+        read_area(tmp_path / "notes.geojson")
+    (tmp_path / "photo.shp").write_bytes(b"\x89PNG not a shapefile")
+    with pytest.raises(AreaError, match="GDAL does not recognise"):
+        read_area(tmp_path / "photo.shp")
+    for folder in (tmp_path, str(tmp_path)):
+        with pytest.raises(AreaError, match="is a folder"):
+            read_area(folder)
+    (tmp_path / "latin1.geojson").write_bytes(b'{"type": "Point", "name": "\xe9"}')
+    with pytest.raises(AreaError, match="cannot read area file .* as UTF-8"):
+        read_area(tmp_path / "latin1.geojson")
+    with pytest.raises(AreaError, match="unknown CRS"):
+        read_area("0,0,1,1", area_crs="EPSG:999999")
+    with pytest.raises(AreaError, match="0 metres or more"):
+        read_area("-4,53,-3,54", buffer_m=-5)

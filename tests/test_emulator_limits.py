@@ -1,0 +1,215 @@
+"""Rate limiting (three styles, --limit/--window semantics) and seeded fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+
+import httpx
+import pytest
+from PIL import Image
+
+from ospack.emulator import Emulator
+from ospack.emulator.config import RatePolicy, make_config
+from ospack.emulator.ratelimit import RateLimiter
+from ospack.errors import EmulatorError
+
+TILE = "/maps/raster/v1/zxy/Road_3857/7/63/42.png"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_020.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _admitted(limiter, policy, times, clock, key="k", api="maps"):
+    results = []
+    for t in times:
+        clock.now = t
+        results.append(limiter.admit(key, api, policy))
+    return results
+
+
+def test_sliding_window_counts_the_last_window():
+    clock = FakeClock()
+    limiter = RateLimiter(clock)
+    policy = RatePolicy(per_minute=60, window=6, enforce="sliding")  # 6 per 6 s
+    assert policy.allowance == 6
+    t0 = 1000.0
+    assert _admitted(limiter, policy, [t0 + i * 0.1 for i in range(7)], clock) == [True] * 6 + [False]
+    assert _admitted(limiter, policy, [t0 + 5.9], clock) == [False]
+    assert _admitted(limiter, policy, [t0 + 6.0, t0 + 6.05], clock) == [True, False]
+
+
+def test_fixed_window_resets_on_calendar_boundaries():
+    clock = FakeClock()
+    limiter = RateLimiter(clock)
+    policy = RatePolicy(per_minute=600, window=1, enforce="fixed")  # 10 per calendar second
+    start = 2000.5
+    assert _admitted(limiter, policy, [start + i * 0.01 for i in range(11)], clock) == [True] * 10 + [False]
+    # a burst straddling the boundary gets two allowances: the fixed window's known weakness
+    assert _admitted(limiter, policy, [2001.0 + i * 0.01 for i in range(10)], clock) == [True] * 10
+
+
+def test_spike_arrest_spreads_the_allowance():
+    clock = FakeClock()
+    limiter = RateLimiter(clock)
+    policy = RatePolicy(per_minute=600, window=60, enforce="spike")  # one per 100 ms
+    assert _admitted(limiter, policy, [10.0, 10.05, 10.1, 10.15, 10.2], clock) == [True, False, True, False, True]
+
+
+def test_limits_are_per_key_and_per_api():
+    clock = FakeClock()
+    limiter = RateLimiter(clock)
+    policy = RatePolicy(per_minute=60, window=1, enforce="sliding")  # 1 per s
+    assert limiter.admit("a", "maps", policy) and limiter.admit("b", "maps", policy)
+    assert limiter.admit("a", "oauth2", policy)
+    assert not limiter.admit("a", "maps", policy)
+
+
+def test_window_keeps_the_rate():
+    config = make_config(keys=["live", "d:dev"], window=6)
+    live, dev = (config.rate_policy(spec) for spec in config.keys)
+    assert (live.allowance, dev.allowance) == (60, 5)
+    assert make_config(keys=["x"], limit=1200, window=3).rate_policy(config.keys[0]).allowance == 60
+    with pytest.raises(EmulatorError, match="less than one request"):
+        make_config(keys=["d:dev"], window=1)
+
+
+def test_dev_key_gets_429_without_retry_after_over_http():
+    with Emulator(keys=["d:dev"], window=6) as emu, httpx.Client(base_url=emu.url) as c:
+        statuses = [c.get(TILE, params={"key": "d"}).status_code for _ in range(7)]
+        assert statuses == [200] * 5 + [429] * 2
+        refused = c.get(TILE, params={"key": "d"})
+        assert "Retry-After" not in refused.headers
+        assert refused.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.QuotaViolation"
+        assert emu.stats()["by_status"] == {"200": 5, "429": 3}
+        emu.reset()
+        assert c.get(TILE, params={"key": "d"}).status_code == 200
+
+
+def test_limit_window_and_retry_after_over_http():
+    clock = FakeClock()
+    with Emulator(limit=120, window=2, retry_after=1.5, clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
+        assert [c.get(TILE, params={"key": "demo"}).status_code for _ in range(5)] == [200] * 4 + [429]
+        assert c.get(TILE, params={"key": "demo"}).headers["Retry-After"] == "1.5"
+        clock.now += 2.0
+        assert c.get(TILE, params={"key": "demo"}).status_code == 200
+
+
+def test_spike_enforcement_over_http():
+    clock = FakeClock()
+    with Emulator(enforce="spike", clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
+        first, second = (c.get(TILE, params={"key": "demo"}) for _ in range(2))
+        assert (first.status_code, second.status_code) == (200, 429)
+        assert second.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.SpikeArrestViolation"
+        clock.now += 0.1
+        assert c.get(TILE, params={"key": "demo"}).status_code == 200
+
+
+def _statuses(url: str, n: int) -> list[str]:
+    out = []
+    with httpx.Client(base_url=url, timeout=5) as c:
+        for _ in range(n):
+            try:
+                r = c.get(TILE, params={"key": "demo"})
+            except httpx.HTTPError as exc:
+                out.append(type(exc).__name__)
+                continue
+            kind = str(r.status_code)
+            if r.status_code == 200:
+                kind = r.headers["content-type"].split(";")[0]
+                if kind == "image/png":
+                    try:
+                        Image.open(io.BytesIO(r.content)).load()
+                    except Exception:
+                        kind = "corrupt-png"
+            out.append(kind)
+    return out
+
+
+def test_faults_are_seeded_and_reproducible():
+    faults = {"500": 0.1, "503": 0.1, "corrupt": 0.1, "html200": 0.1, "burst429": 0.05}
+    with Emulator(faults=faults, seed=7, limit=1e6) as emu:
+        first = _statuses(emu.url, 80)
+        emu.reset()
+        again = _statuses(emu.url, 80)
+        stats = emu.stats()
+    assert first == again
+    kinds = set(first)
+    assert {"500", "503", "429", "text/html", "corrupt-png", "image/png"} <= kinds
+    with Emulator(faults=faults, seed=8, limit=1e6) as emu:
+        assert _statuses(emu.url, 80) != first
+    assert sum(stats["faults"].values()) == sum(k != "image/png" for k in again)
+
+
+def test_burst429_refuses_several_in_a_row():
+    with Emulator(faults={"burst429": 1.0}, limit=1e6) as emu:
+        assert _statuses(emu.url, 12) == ["429"] * 12
+
+
+def _raw_get(url: str) -> tuple[bytes, int, str]:
+    """Send one request on a raw socket; return what arrived, the announced length and how it ended."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"GET {TILE}?key=demo HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, ending = b"", "eof"
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            ending = "reset"
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    return body, length, ending
+
+
+@pytest.mark.parametrize(("fault", "ending"), [("truncate", "eof"), ("reset", "reset")])
+def test_truncated_and_reset_bodies_fall_short_of_content_length(fault, ending):
+    with Emulator(faults={fault: 1.0}) as emu:
+        body, length, how = _raw_get(emu.url)
+    assert len(body) < length
+    assert how == ending
+
+
+def test_slow_fault_delays_the_tile():
+    with Emulator(faults={"slow": 1.0}, slow_seconds=0.6) as emu:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{emu.url}{TILE}", params={"key": "demo"}, timeout=0.3)
+        response = httpx.get(f"{emu.url}{TILE}", params={"key": "demo"}, timeout=5)
+        assert response.status_code == 200 and response.elapsed.total_seconds() >= 0.5
+
+
+@pytest.mark.parametrize(
+    "faults", [{"teapot": 0.1}, {"500": 1.5}, {"500": 0.6, "503": 0.6}, {"503": "often"}]
+)
+def test_bad_fault_settings_are_refused(faults):
+    with pytest.raises(EmulatorError):
+        Emulator(faults=faults)
+
+
+def test_async_clients_can_share_the_server():
+    async def fetch_many(url: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=url) as c:
+            responses = await asyncio.gather(*(c.get(TILE, params={"key": "demo"}) for _ in range(20)))
+        return [r.status_code for r in responses]
+
+    with Emulator(limit=1e6) as emu:
+        assert asyncio.run(fetch_many(emu.url)) == [200] * 20
+        assert emu.stats()["tiles"] == 20
+
+
+def test_token_endpoint_has_its_own_allowance(make_emulator):
+    emu = make_emulator(keys=["k:dev"], secrets={"k": "s"}, window=6)  # 5 per 6 s per API
+    with httpx.Client(base_url=emu.url) as c:
+        assert [c.get(TILE, params={"key": "k"}).status_code for _ in range(6)] == [200] * 5 + [429]
+        grants = [c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).status_code
+                  for _ in range(6)]
+        assert grants == [200] * 5 + [429]
+        capabilities = c.get("/maps/raster/v1/wmts", params={"key": "k", "service": "WMTS",
+                                                             "request": "GetCapabilities"})
+        assert capabilities.status_code == 429  # capabilities are Maps API transactions too

@@ -1,0 +1,104 @@
+"""Shared helpers for the writer tests (no tests here): tiles rendered with Pillow, jobs, bbox covers."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sqlite3
+import sys
+import types
+
+from PIL import Image
+from pyproj import Transformer
+
+from ospack.layers import get_layer
+from ospack.types import Tile
+from ospack.writers import JobInfo, open_writer
+
+SOURCE = "https://api.os.uk/maps/raster/v1/zxy"
+CREATED = "2026-11-30T05:00:00Z"
+#: around Yr Wyddfa; ~3 × 4 km, so a few tiles per zoom
+AREA_BOX = (-4.10, 53.05, -4.05, 53.09)
+
+
+def box_geojson(west: float, south: float, east: float, north: float) -> str:
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+def make_job(layer: str, zooms, box=AREA_BOX, **kwargs) -> JobInfo:
+    layers = (layer,) if isinstance(layer, str) else tuple(layer)
+    return JobInfo(layers, tuple(zooms), box_geojson(*box), kwargs.pop("source", SOURCE), CREATED, **kwargs)
+
+
+def quadrant_colour(tile: Tile, quadrant: int) -> tuple[int, int, int]:
+    """A colour unique to (tile, quadrant) for small test areas; quadrants 0 TL, 1 TR, 2 BL, 3 BR."""
+    z, x, y = tile
+    return ((x * 37 + quadrant * 61) % 256, (y * 53 + quadrant * 89) % 256, (z * 29 + quadrant * 47) % 256)
+
+
+def render_tile(tile: Tile, size: int = 256, fmt: str = "PNG") -> bytes:
+    """A tile image whose four quadrants have colours derived from its address."""
+    image = Image.new("RGB", (size, size))
+    half = size // 2
+    for q, (left, top) in enumerate([(0, 0), (half, 0), (0, half), (half, half)]):
+        image.paste(quadrant_colour(tile, q), (left, top, left + half, top + half))
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def bbox_tiles(layer: str, z: int, box=AREA_BOX) -> list[Tile]:
+    """Every tile of the layer's grid meeting the box at zoom z, in (row, column) order."""
+    grid = get_layer(layer).grid
+    left, bottom, right, top = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform_bounds(
+        *box, densify_pts=21
+    )
+    span = grid.tile_span(z)
+    x0 = math.floor((left - grid.origin_x) / span)
+    x1 = math.ceil((right - grid.origin_x) / span) - 1
+    y0 = math.floor((grid.origin_y - top) / span)
+    y1 = math.ceil((grid.origin_y - bottom) / span) - 1
+    return [Tile(z, x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)]
+
+
+def fill(writer, layer: str, zooms, box=AREA_BOX) -> dict[int, list[Tile]]:
+    """Write the bbox tiles of every zoom, one batch per zoom; returns them."""
+    written = {}
+    for z in zooms:
+        tiles = bbox_tiles(layer, z, box)
+        assert writer.write(layer, [(t, render_tile(t)) for t in tiles]) == len(tiles)
+        written[z] = tiles
+    return written
+
+
+def install_bbox_cover(monkeypatch) -> None:
+    """Stand in for the cover stage (ospack.area / ospack.cover) with the area's bounding-box tiles.
+
+    Lets verify()'s merge-join be tested on its own; tests/test_inspect.py also runs it on the real cover.
+    """
+    area_module = types.ModuleType("ospack.area")
+    area_module.Area = types.SimpleNamespace(from_geojson=lambda text: text)
+    cover_module = types.ModuleType("ospack.cover")
+    cover_module.cover = lambda area, layer, zooms: (t for z in zooms for t in bbox_tiles(layer, z))
+    monkeypatch.setitem(sys.modules, "ospack.area", area_module)
+    monkeypatch.setitem(sys.modules, "ospack.cover", cover_module)
+
+
+def tamper(path, *statements) -> None:
+    """Run SQL statements (text, or (text, params)) straight on a file, as damage from outside would."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        sql, params = (statement, ()) if isinstance(statement, str) else statement
+        conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def finished_package(path, layer: str, zooms, **options):
+    """A complete package at ``path`` holding the bbox tiles of ``zooms``; returns the path."""
+    with open_writer(path, make_job(layer, zooms), **options) as writer:
+        fill(writer, layer, zooms)
+        writer.mark_complete()
+    return path
