@@ -88,7 +88,8 @@ class OAuth2ClientCredentials(httpx.Auth):
     clock
         Time source for expiry; tests inject a fake one.
     refresh_before
-        Seconds before expiry at which a token is replaced (at most a tenth of its lifetime).
+        Seconds before expiry at which a token is replaced (at most a quarter of its
+        lifetime); it covers the wait for a rate-limiter slot after the token is attached.
     """
 
     def __init__(
@@ -169,5 +170,5 @@ class OAuth2ClientCredentials(httpx.Auth):
         if not token or lifetime <= 0:
             raise TokenUnavailable("the OS API token endpoint sent an empty or expired token")
         self._token = token
-        self._refresh_at = self._clock.now() + lifetime - min(self._refresh_before, lifetime / 10)
+        self._refresh_at = self._clock.now() + lifetime - min(self._refresh_before, lifetime / 4)
         self.tokens_issued += 1

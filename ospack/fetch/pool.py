@@ -19,6 +19,7 @@ truncated or non-PNG bodies
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Callable, Iterable
 from typing import Literal, Protocol
@@ -93,7 +94,8 @@ async def fetch_tiles(
         Requests allowed per ``rate_window_s`` (600 live, 50 development
         projects); ``None`` for no pacing (a self-hosted source).
     rate_window_s
-        Length of the rate window in seconds (60 for the OS API).
+        The server's accounting window in seconds (60 for the OS API); it holds
+        ``rate_per_min * rate_window_s / 60`` requests.
     workers
         Concurrent requests.
     protocol
@@ -139,7 +141,7 @@ async def fetch_tiles(
         layer=layer if isinstance(layer, Layer) else get_layer(layer),
         credentials=credentials,
         endpoints=endpoints if isinstance(endpoints, ApiEndpoints) else ApiEndpoints.from_url(endpoints),
-        limiter=RateLimiter(rate_per_min, rate_window_s, clock=clock),
+        limiter=_limiter(rate_per_min, rate_window_s, clock),
         clock=clock or MonotonicClock(),
         allow_premium=allow_premium,
         max_retries=max_retries,
@@ -160,6 +162,17 @@ async def fetch_tiles(
     )
     async with client:
         return await run.execute(client, tiles, workers, protocol, stop_event)
+
+
+def _limiter(rate_per_min: int | None, window_s: float, clock: Clock | None) -> RateLimiter:
+    # The window holds rate × window / 60 requests, as a server with that window
+    # counts them; too short a window to hold one request falls back to a minute.
+    if rate_per_min is None:
+        return RateLimiter(None, clock=clock)
+    allowance = math.floor(rate_per_min * window_s / 60.0 + 1e-9)
+    if allowance < 1:
+        return RateLimiter(rate_per_min, 60.0, clock=clock)
+    return RateLimiter(allowance, window_s, clock=clock)
 
 
 class _Run:

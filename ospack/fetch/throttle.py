@@ -37,6 +37,9 @@ class RateLimiter:
     margin
         Fraction by which the even spacing is stretched, so timing jitter between
         client and server does not read as a burst.
+    warmup, warmup_margin
+        The first ``warmup`` grants are spaced ``warmup_margin`` wider: new
+        connections and a cold server add the most timing jitter at the start.
     base_backoff, max_backoff
         Pause after a 429 without ``Retry-After``: ``base * 2**(streak-1)``, capped,
         times a random factor in [0.5, 1) (jitter).
@@ -53,9 +56,11 @@ class RateLimiter:
         per: float = 60.0,
         *,
         clock: Clock | None = None,
-        margin: float = 0.01,
+        margin: float = 0.015,
         base_backoff: float | None = None,
         max_backoff: float | None = None,
+        warmup: int = 16,
+        warmup_margin: float = 0.1,
         max_slowdown: float = 16.0,
         recovery_half_life: float | None = None,
         rng: random.Random | None = None,
@@ -67,7 +72,12 @@ class RateLimiter:
         self.requests = requests
         self.per = per
         self.clock = clock or MonotonicClock()
-        self._spacing = 0.0 if requests is None else per / requests * (1.0 + margin)
+        self._min_gap = 0.0 if requests is None else per / requests
+        self._spacing = self._min_gap * (1.0 + margin)
+        self._last_release = -math.inf
+        self._warmup = warmup
+        self._warmup_spacing = self._min_gap * (1.0 + margin + warmup_margin)
+        self.granted = 0
         self._base_backoff = per / 30 if base_backoff is None else base_backoff
         self._max_backoff = per if max_backoff is None else max_backoff
         self._max_slowdown = max_slowdown
@@ -95,10 +105,22 @@ class RateLimiter:
             if slot > now:
                 await self.clock.sleep(slot - now)
             if slot >= self._paused_until:
+                await self._keep_gap()
                 return slot
             # a 429 paused the pool while we waited for a slot inside the pause: give it back
             if slot in self._grants:
                 self._grants.remove(slot)
+
+    async def _keep_gap(self) -> None:
+        # Slots are planned ahead, but a waiter may wake late (a busy event loop)
+        # and the next one on time: the two would leave less than 1/rate apart,
+        # which a spike arrest refuses. Hold each release at least that far from
+        # the previous one; the margin in the plan soon absorbs the delay.
+        if self._min_gap <= 0:
+            return
+        while (wait := self._last_release + self._min_gap - self.clock.now()) > 0:
+            await self.clock.sleep(wait)
+        self._last_release = self.clock.now()
 
     def _reserve(self, now: float) -> float:
         slot = max(now, self._next_free, self._paused_until)
@@ -107,8 +129,10 @@ class RateLimiter:
                 self._grants.popleft()
             if len(self._grants) >= self.requests:
                 slot = max(slot, self._grants[-self.requests] + self.per + _EDGE)
-            self._next_free = slot + self._spacing * self.slowdown(slot)
+            spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
+            self._next_free = slot + spacing * self.slowdown(slot)
             self._grants.append(slot)
+        self.granted += 1
         return slot
 
     def slowdown(self, at: float | None = None) -> float:
