@@ -30,10 +30,11 @@ class ApiEndpoints:
         """Endpoints for ``url``: an API root, or a Maps API base ending in ``/maps/raster/v1``."""
         url = (url or DEFAULT_API_URL).strip().rstrip("/")
         parts = urlsplit(url)
+        # the URL is not echoed: a careless one may carry a key or a password
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"API URL {url!r} is not an http(s) URL; write e.g. http://127.0.0.1:8080")
-        if parts.query or parts.fragment:
-            raise UsageError(f"API URL {url!r} must not carry a query; pass the key with --key")
+            raise UsageError("the API URL is not an http(s) URL; write e.g. http://127.0.0.1:8080")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise UsageError("the API URL must not carry a query or credentials; pass the key with --key")
         for suffix in (_MAPS_PATH + "/zxy", _MAPS_PATH + "/wmts", _MAPS_PATH):
             if url.endswith(suffix):
                 url = url[: -len(suffix)]
