@@ -270,3 +270,45 @@ def test_sync_wrapper_and_option_checks():
         fetch_tiles_sync([], layer=LAYER, credentials=Credentials(KEY), workers=0)
     with pytest.raises(AuthError):
         Credentials(" ")
+
+
+def test_stop_during_a_long_429_pause_returns_promptly():
+    stop = threading.Event()
+
+    def handler(request):
+        threading.Timer(0.2, stop.set).start()
+        return httpx.Response(429, headers={"Retry-After": "60"})
+
+    async def main():
+        return await fetch_tiles(
+            tiles_at(7, 50), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
+            transport=httpx.MockTransport(handler), stop_event=stop,
+        )
+
+    import time
+
+    started = time.monotonic()
+    stats = asyncio.run(main())  # real clock: the pause would last 60 s
+    assert time.monotonic() - started < 5
+    assert stats.stopped and stats.rate_limited >= 1 and stats.tiles_ok == 0
+
+
+def test_an_outcome_callback_error_stops_the_pool_and_propagates():
+    calls = Counter()
+
+    def handler(request):
+        calls["n"] += 1
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    def explode(outcome):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(
+            fetch_tiles(
+                (Tile(7, x, 1) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY),
+                endpoints=ROOT, transport=httpx.MockTransport(handler), clock=FakeClock(),
+                on_outcome=explode, workers=4,
+            )
+        )
+    assert calls["n"] <= 8

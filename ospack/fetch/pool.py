@@ -206,6 +206,7 @@ class _Run:
         self.refused_zooms: dict[int, int] = {}
         self.abort: AuthError | None = None
         self.stopping = asyncio.Event()
+        self.grace_s = 2.0
         self.urls: TileUrls = ZxyUrls(endpoints, layer.name)
 
     # -- hooks for the transport ----------------------------------------------------
@@ -236,7 +237,7 @@ class _Run:
             queue: asyncio.Queue[Tile | None] = asyncio.Queue(maxsize=2 * workers)
             producer = asyncio.create_task(self._produce(tiles, queue, workers))
             pool = [asyncio.create_task(self._work(client, queue)) for _ in range(workers)]
-            await asyncio.gather(*pool)
+            await self._until_done(pool)
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
             if not producer.cancelled() and producer.exception() is not None:
@@ -249,6 +250,27 @@ class _Run:
             self.abort.stats = stats  # type: ignore[attr-defined]
             raise self.abort
         return stats
+
+    async def _until_done(self, pool: list[asyncio.Task[None]]) -> None:
+        # Workers end when the tiles run out. Once stopping (Ctrl-C, bad key), requests in
+        # flight get a short grace; workers still waiting then (a long 429 pause, a
+        # back-off) are cancelled, so stopping never waits out a pause. A worker that
+        # fails (e.g. the outcome callback raised) stops the rest and its error propagates.
+        everything = asyncio.gather(*pool)
+        stop_wait = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        failed = everything.done() and not everything.cancelled() and everything.exception() is not None
+        if not everything.done():
+            await asyncio.wait({everything}, timeout=self.grace_s)
+        stop_wait.cancel()
+        if failed or not everything.done():
+            self.stopping.set()
+            for task in pool:
+                task.cancel()
+        results = await asyncio.gather(*pool, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
 
     async def _watch(self, stop_event: StopSignal) -> None:
         # A threading.Event cannot be awaited; look at it often enough for Ctrl-C to feel instant.
