@@ -4,7 +4,9 @@
    httpx.AsyncClient's own pool, the same sharded into clients of 8 connections, and
    httpx with httpx-aiohttp's transport (the one ospack.fetch uses).
 2. fetch_tiles with no rate limit versus the chosen client's raw rate, in the same run.
-3. Rate discipline: fetch_tiles against the emulator (its own process) enforcing a limit:
+3. Memory: peak RSS of fetch_tiles over a small and a 6× larger streamed plan
+   (mock transport, each in a fresh process): flat means the queue, not the plan, sets it.
+4. Rate discipline: fetch_tiles against the emulator (its own process) enforcing a limit:
    achieved rate / limit and the 429s the emulator counted.
 
     python benchmarks/fetch.py [--requests 4000] [--rate 6000] [--spike-rate 600] [--window 5] [--windows 3]
@@ -105,6 +107,25 @@ def pool_rate(conc: int, n: int, url: str) -> float:
     return n / stats.elapsed_s
 
 
+def memory_run(n: int) -> None:
+    """Fetch ``n`` tiles through a mock transport; print the process's peak RSS in MB."""
+    import resource
+
+    body = tile_png()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    tiles = (Tile(9, k % 2000, k // 2000) for k in range(n))
+    stats = fetch_tiles_sync(
+        tiles, layer="Road_27700", credentials=Credentials("bench"), rate_per_min=None, transport=transport
+    )
+    assert stats.tiles_ok == n
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
+
+
+def peak_rss_mb(n: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "--memory-run", str(n)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def median_of(reps: int, measure) -> float:
     return statistics.median(measure() for _ in range(reps))
 
@@ -136,6 +157,8 @@ def rate_discipline(rate: int, window: float, windows: int, enforce: str) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-tiles", type=int, default=10_000, help="small plan for the memory check")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--rate", type=int, default=6000, help="sliding/fixed limit, requests per minute")
@@ -145,6 +168,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         serve()
+        return
+    if args.memory_run:
+        memory_run(args.memory_run)
         return
 
     with process(__file__, "--serve") as url:
@@ -158,6 +184,12 @@ def main() -> None:
                 "test": "fetch_tiles vs raw", "workers": conc, "raw_req_per_s": round(raw),
                 "fetch_tiles_tiles_per_s": round(pooled), "ratio": round(pooled / raw, 3),
             }), flush=True)
+    small, large = args.memory_tiles, 6 * args.memory_tiles
+    rss_small, rss_large = peak_rss_mb(small), peak_rss_mb(large)
+    print(json.dumps({
+        "test": "memory", "tiles": [small, large], "peak_rss_mb": [round(rss_small, 1), round(rss_large, 1)],
+        "growth_ratio": round(rss_large / rss_small, 3),
+    }), flush=True)
     for enforce, rate in (("sliding", args.rate), ("fixed", args.rate), ("spike", args.spike_rate)):
         print(json.dumps({"test": "rate discipline", **rate_discipline(rate, args.window, args.windows, enforce)}), flush=True)
 

@@ -138,3 +138,20 @@ def test_wmts_tiles_equal_zxy_tiles(emulator, clean_tiles):
     stats, outcomes = fetch(emulator, Z9, protocol="wmts", rate_per_min=None)
     assert {t: o.data for t, o in outcomes.items()} == clean_tiles
     assert stats.requests == len(Z9) + 1  # GetCapabilities, then one GetTile per tile
+
+
+def test_the_key_never_leaks_through_the_real_transport(make_emulator, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret_key = "leakcheck0123456789"
+    emulator = make_emulator(
+        keys=(secret_key,), faults={"500": 0.3, "reset": 0.2, "html200": 0.2}, seed=3
+    )
+    stats, outcomes = fetch(emulator, Z9[:12], key=secret_key, rate_per_min=None, max_retries=1, retry_backoff_s=0.01)
+    assert stats.tiles_failed > 0  # some reasons were produced
+    texts = [caplog.text, repr(stats)] + [repr(o) + str(o.reason) for o in outcomes.values()]
+    assert not [t for t in texts if secret_key in t]
+    with pytest.raises(AuthError) as caught:
+        fetch(emulator, Z9[:4], key=secret_key + "x", rate_per_min=None)
+    assert secret_key not in str(caught.value) + repr(caught.value) + caplog.text
