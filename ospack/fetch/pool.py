@@ -29,10 +29,10 @@ import httpx
 from ..errors import AuthError, DownloadError
 from ..layers import Layer, get_layer
 from ..types import Tile
-from .auth import Credentials, TokenUnavailable
+from .auth import Credentials
 from .clock import Clock, MonotonicClock
 from .outcome import FetchStats, StatsRecorder, TileOutcome
-from .png import png_problem
+from .responses import Attempt, send
 from .throttle import RateLimiter
 from .transport import RequestDropped, ThrottledTransport, default_transport
 from .urls import ApiEndpoints, TileUrls, ZxyUrls
@@ -45,17 +45,6 @@ class StopSignal(Protocol):
     """Anything with ``is_set()``: a ``threading.Event`` (set from a signal handler) or an ``asyncio.Event``."""
 
     def is_set(self) -> bool: ...
-
-
-class _Response:
-    """What one attempt produced: a status and body, or a transport failure."""
-
-    __slots__ = ("status", "body", "problem")
-
-    def __init__(self, status: int | None, body: bytes = b"", problem: str | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.problem = problem
 
 
 async def fetch_tiles(
@@ -328,7 +317,7 @@ class _Run:
                 self.stats.rate_limited += 1
                 self.stats.retries += 1
             status = response.status
-            if status == 200 and response.problem is None:
+            if response.whole:
                 return TileOutcome(tile, "ok", data=response.body, attempts=sent)
             if status in (400, 404):
                 return TileOutcome(tile, "absent", reason=f"HTTP {status}", attempts=sent)
@@ -338,7 +327,7 @@ class _Run:
                     return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, status), attempts=sent)
                 self._refuse(status)
                 return None
-            reason = response.problem or f"HTTP {status}"
+            reason = response.reason
             if failures < self.max_retries:
                 self.stats.retries += 1
                 await self._backoff(failures + 1)
@@ -348,30 +337,17 @@ class _Run:
 
     async def _attempt(
         self, client: httpx.AsyncClient, url: str, extensions: dict[str, object], *, png: bool
-    ) -> _Response | None:
+    ) -> Attempt | None:
         """One request; None when the pool is stopping (or aborted) and it was not sent."""
         if self.stopping.is_set():
             return None
         try:
-            response = await client.get(url, extensions=extensions)
+            return await send(client, url, extensions, tile_size=self.layer.grid.tile_size if png else None)
         except RequestDropped:
             return None
         except AuthError as exc:
             self._abort(exc)
             return None
-        except TokenUnavailable as exc:
-            return _Response(None, problem=str(exc))
-        except httpx.TimeoutException:
-            return _Response(None, problem="request timed out")
-        except httpx.TransportError as exc:
-            return _Response(None, problem=f"connection failed ({type(exc).__name__})")
-        body = response.content
-        problem = None
-        if response.status_code == 200:
-            problem = _length_problem(response, body)
-            if problem is None and png:
-                problem = png_problem(body, self.layer.grid.tile_size)
-        return _Response(response.status_code, body, problem)
 
     async def _capabilities(self, client: httpx.AsyncClient) -> TileUrls:
         url = self.endpoints.capabilities_url()
@@ -381,7 +357,7 @@ class _Run:
                 if self.abort is not None:
                     raise self.abort
                 raise DownloadError("stopped before the WMTS capabilities were read")
-            if response.status == 200 and response.problem is None:
+            if response.whole:
                 return parse_capabilities(response.body, self.layer, self.endpoints)
             if response.status in (401, 403):
                 self._refuse(response.status)
@@ -392,8 +368,7 @@ class _Run:
                 self.stats.rate_limited += 1
             elif failures < self.max_retries:
                 await self._backoff(failures + 1)
-        detail = response.problem or f"HTTP {response.status}"
-        raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({detail})")
+        raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({response.reason})")
 
     async def _backoff(self, retry: int) -> None:
         delay = min(30.0, self.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
@@ -422,19 +397,6 @@ class _Run:
             f"the API refused premium zoom {z} of {layer.name} (HTTP {status}); this project's plan "
             f"does not include premium zooms {zooms}, which --allow-premium requests"
         )
-
-
-def _length_problem(response: httpx.Response, body: bytes) -> str | None:
-    declared = response.headers.get("content-length")
-    if declared is None or response.headers.get("content-encoding"):
-        return None
-    try:
-        expected = int(declared)
-    except ValueError:
-        return f"unreadable Content-Length {declared!r}"
-    if expected != len(body):
-        return f"body truncated ({len(body)} of {expected} bytes)"
-    return None
 
 
 def fetch_tiles_sync(tiles: Iterable[Tile], **options: object) -> FetchStats:
