@@ -1,0 +1,404 @@
+"""The worker pool: tiles in (streamed), one outcome per tile out, figures at the end.
+
+A producer feeds tiles from the caller's iterator into a small bounded queue, so
+memory does not grow with the job. Workers share one client, whose transport
+paces every request through one rate limiter. Each response is classified:
+
+===========================  ==============================================
+200 + whole 256×256 PNG      ok
+429                          pool pauses (limiter); tile retried, never lost
+400, 404                     absent, not retried
+401 / 403 on a premium zoom  that zoom stops; its tiles fail, others go on
+401 / 403 otherwise          AuthError at once, no new requests
+5xx, other statuses,         retried with back-off up to ``max_retries``,
+timeouts, connection errors, then failed (never returned as data)
+truncated or non-PNG bodies
+===========================  ==============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable, Iterable
+from typing import Literal, Protocol
+
+import httpx
+
+from ..errors import AuthError, DownloadError
+from ..layers import Layer, get_layer
+from ..types import Tile
+from .auth import Credentials
+from .clock import Clock, MonotonicClock
+from .outcome import FetchStats, StatsRecorder, TileOutcome
+from .responses import Attempt, send
+from .throttle import RateLimiter
+from .transport import RequestDropped, ThrottledTransport, default_transport
+from .urls import ApiEndpoints, TileUrls, ZxyUrls
+from .wmts import parse_capabilities
+
+_PREMIUM = "ospack.premium"
+
+
+class StopSignal(Protocol):
+    """Anything with ``is_set()``: a ``threading.Event`` (set from a signal handler) or an ``asyncio.Event``."""
+
+    def is_set(self) -> bool: ...
+
+
+async def fetch_tiles(
+    tiles: Iterable[Tile],
+    *,
+    layer: Layer | str,
+    credentials: Credentials,
+    endpoints: ApiEndpoints | str | None = None,
+    rate_per_min: int | None = 600,
+    rate_window_s: float = 60.0,
+    workers: int = 8,
+    protocol: Literal["zxy", "wmts"] = "zxy",
+    allow_premium: bool = False,
+    max_retries: int = 4,
+    timeout: float = 30.0,
+    retry_backoff_s: float = 0.5,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    stop_event: StopSignal | None = None,
+    on_outcome: Callable[[TileOutcome], None] | None = None,
+    rng: random.Random | None = None,
+) -> FetchStats:
+    """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried.
+
+    Parameters
+    ----------
+    tiles
+        Tiles to fetch, consumed lazily (a generator over millions is fine).
+    layer
+        The layer (or its name).
+    credentials
+        Project key (``key`` header) or key and secret (OAuth2 Bearer tokens).
+    endpoints
+        API root; default ``https://api.os.uk``. A URL string is accepted.
+    rate_per_min
+        Requests allowed per ``rate_window_s`` (600 live, 50 development
+        projects); ``None`` for no pacing (a self-hosted source).
+    rate_window_s
+        The server's accounting window in seconds (60 for the OS API); it holds
+        ``rate_per_min * rate_window_s / 60`` requests.
+    workers
+        Concurrent requests.
+    protocol
+        ``"zxy"`` or ``"wmts"`` (KVP GetTile built from GetCapabilities).
+    allow_premium
+        Without it, tiles on premium zooms are reported failed and never requested.
+    max_retries
+        Retries per tile after 5xx, timeouts, connection errors and bad bodies
+        (429s do not count: those tiles wait for the pool and are never lost).
+    timeout
+        Seconds for connect / read / pool waits of each request.
+    retry_backoff_s
+        First retry delay; it doubles per retry (capped at 30 s), with jitter.
+    transport
+        Inner httpx transport (``httpx.MockTransport`` in tests); default aiohttp's.
+    clock
+        Time source for pacing and back-off; tests pass a fake clock.
+    stop_event
+        When set (Ctrl-C), no new tile is started; in-flight ones finish or are dropped.
+    on_outcome
+        Called in the event loop with each tile's outcome as it completes.
+    rng
+        Random source for back-off jitter.
+
+    Returns
+    -------
+    FetchStats
+        Requests, retries, 429s, per-zoom ok/absent/failed, elapsed time.
+
+    Raises
+    ------
+    AuthError
+        The API refused the key (401/403 on a non-premium zoom, or the token
+        endpoint refused key and secret). Its ``stats`` attribute holds the figures so far.
+    DownloadError
+        WMTS capabilities could not be read.
+    """
+    if workers < 1:
+        raise DownloadError(f"workers must be at least 1, not {workers}")
+    if protocol not in ("zxy", "wmts"):
+        raise DownloadError(f"protocol must be 'zxy' or 'wmts', not {protocol!r}")
+    run = _Run(
+        layer=layer if isinstance(layer, Layer) else get_layer(layer),
+        credentials=credentials,
+        endpoints=endpoints if isinstance(endpoints, ApiEndpoints) else ApiEndpoints.from_url(endpoints),
+        limiter=_limiter(rate_per_min, rate_window_s, clock),
+        clock=clock or MonotonicClock(),
+        allow_premium=allow_premium,
+        max_retries=max_retries,
+        retry_backoff_s=retry_backoff_s,
+        rng=rng or random.Random(),
+        on_outcome=on_outcome,
+    )
+    client = httpx.AsyncClient(
+        transport=ThrottledTransport(
+            transport or default_transport(workers),
+            run.limiter,
+            run.endpoints.maps,
+            on_request=run.count_request,
+            should_send=run.accepting,
+        ),
+        auth=credentials.auth(run.endpoints, clock=clock),
+        timeout=httpx.Timeout(timeout),
+    )
+    async with client:
+        return await run.execute(client, tiles, workers, protocol, stop_event)
+
+
+def _limiter(rate_per_min: int | None, window_s: float, clock: Clock | None) -> RateLimiter:
+    # The window holds rate × window / 60 requests, as a server with that window
+    # counts them; too short a window to hold one request falls back to a minute.
+    if rate_per_min is None:
+        return RateLimiter(None, clock=clock)
+    allowance = math.floor(rate_per_min * window_s / 60.0 + 1e-9)
+    if allowance < 1:
+        return RateLimiter(rate_per_min, 60.0, clock=clock)
+    return RateLimiter(allowance, window_s, clock=clock)
+
+
+class _Run:
+    """State of one fetch: limiter, tallies, zooms refused, abort reason."""
+
+    def __init__(
+        self,
+        *,
+        layer: Layer,
+        credentials: Credentials,
+        endpoints: ApiEndpoints,
+        limiter: RateLimiter,
+        clock: Clock,
+        allow_premium: bool,
+        max_retries: int,
+        retry_backoff_s: float,
+        rng: random.Random,
+        on_outcome: Callable[[TileOutcome], None] | None,
+    ) -> None:
+        self.layer = layer
+        self.credentials = credentials
+        self.endpoints = endpoints
+        self.limiter = limiter
+        self.clock = clock
+        self.allow_premium = allow_premium
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.rng = rng
+        self.on_outcome = on_outcome
+        self.stats = StatsRecorder()
+        self.refused_zooms: dict[int, int] = {}
+        self.abort: AuthError | None = None
+        self.stopping = asyncio.Event()
+        self.grace_s = 2.0
+        self.urls: TileUrls = ZxyUrls(endpoints, layer.name)
+
+    # -- hooks for the transport ----------------------------------------------------
+
+    def count_request(self, request: httpx.Request) -> None:
+        self.stats.requests += 1
+        if request.extensions.get(_PREMIUM):
+            self.stats.premium_requests += 1
+
+    def accepting(self) -> bool:
+        return not self.stopping.is_set()
+
+    # -- the run --------------------------------------------------------------------
+
+    async def execute(
+        self,
+        client: httpx.AsyncClient,
+        tiles: Iterable[Tile],
+        workers: int,
+        protocol: str,
+        stop_event: StopSignal | None,
+    ) -> FetchStats:
+        started = self.clock.now()
+        watcher = asyncio.create_task(self._watch(stop_event)) if stop_event is not None else None
+        try:
+            if protocol == "wmts":
+                self.urls = await self._capabilities(client)
+            queue: asyncio.Queue[Tile | None] = asyncio.Queue(maxsize=2 * workers)
+            producer = asyncio.create_task(self._produce(tiles, queue, workers))
+            pool = [asyncio.create_task(self._work(client, queue)) for _ in range(workers)]
+            await self._until_done(pool)
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+            if not producer.cancelled() and producer.exception() is not None:
+                raise producer.exception()  # type: ignore[misc]
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        stats = self.stats.freeze(self.clock.now() - started, stopped=self.stopping.is_set())
+        if self.abort is not None:
+            self.abort.stats = stats  # type: ignore[attr-defined]
+            raise self.abort
+        return stats
+
+    async def _until_done(self, pool: list[asyncio.Task[None]]) -> None:
+        # Workers end when the tiles run out. Once stopping (Ctrl-C, bad key), requests in
+        # flight get a short grace; workers still waiting then (a long 429 pause, a
+        # back-off) are cancelled, so stopping never waits out a pause. A worker that
+        # fails (e.g. the outcome callback raised) stops the rest and its error propagates.
+        everything = asyncio.gather(*pool)
+        stop_wait = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        failed = everything.done() and not everything.cancelled() and everything.exception() is not None
+        if not everything.done():
+            await asyncio.wait({everything}, timeout=self.grace_s)
+        stop_wait.cancel()
+        if failed or not everything.done():
+            self.stopping.set()
+            for task in pool:
+                task.cancel()
+        results = await asyncio.gather(*pool, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+    async def _watch(self, stop_event: StopSignal) -> None:
+        # A threading.Event cannot be awaited; look at it often enough for Ctrl-C to feel instant.
+        while not stop_event.is_set():
+            await asyncio.sleep(0.05)
+        self.stopping.set()
+
+    async def _produce(self, tiles: Iterable[Tile], queue: asyncio.Queue[Tile | None], workers: int) -> None:
+        try:
+            for tile in tiles:
+                if self.stopping.is_set():
+                    break
+                await queue.put(tile)
+            for _ in range(workers):
+                await queue.put(None)
+        except BaseException:
+            # the tile iterator failed or the run is over: release workers waiting on an empty queue
+            self.stopping.set()
+            for _ in range(workers):
+                try:
+                    queue.put_nowait(None)
+                except asyncio.QueueFull:
+                    break
+            raise
+
+    async def _work(self, client: httpx.AsyncClient, queue: asyncio.Queue[Tile | None]) -> None:
+        while True:
+            tile = await queue.get()
+            if tile is None or self.stopping.is_set():
+                return
+            outcome = await self._fetch_tile(client, tile)
+            if outcome is None:
+                return
+            self.stats.record(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+
+    async def _fetch_tile(self, client: httpx.AsyncClient, tile: Tile) -> TileOutcome | None:
+        premium = self.layer.is_premium(tile.z)
+        if premium and not self.allow_premium:
+            return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, None))
+        if tile.z in self.refused_zooms:
+            return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, self.refused_zooms[tile.z]))
+        url = self.urls.url(tile)
+        extensions = {_PREMIUM: True} if premium else {}
+        sent = 0
+        for failures in range(self.max_retries + 1):
+            while True:
+                response = await self._attempt(client, url, extensions, png=True)
+                if response is None:
+                    return None
+                sent += 1
+                if response.status != 429:
+                    break
+                self.stats.rate_limited += 1
+                self.stats.retries += 1
+            status = response.status
+            if response.whole:
+                return TileOutcome(tile, "ok", data=response.body, attempts=sent)
+            if status in (400, 404):
+                return TileOutcome(tile, "absent", reason=f"HTTP {status}", attempts=sent)
+            if status in (401, 403):
+                if premium:
+                    self.refused_zooms.setdefault(tile.z, status)
+                    return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, status), attempts=sent)
+                self._refuse(status)
+                return None
+            reason = response.reason
+            if failures < self.max_retries:
+                self.stats.retries += 1
+                await self._backoff(failures + 1)
+                if self.stopping.is_set():
+                    return None
+        return TileOutcome(tile, "failed", reason=f"{reason} after {sent} attempts", attempts=sent)
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, url: str, extensions: dict[str, object], *, png: bool
+    ) -> Attempt | None:
+        """One request; None when the pool is stopping (or aborted) and it was not sent."""
+        if self.stopping.is_set():
+            return None
+        try:
+            return await send(client, url, extensions, tile_size=self.layer.grid.tile_size if png else None)
+        except RequestDropped:
+            return None
+        except AuthError as exc:
+            self._abort(exc)
+            return None
+
+    async def _capabilities(self, client: httpx.AsyncClient) -> TileUrls:
+        url = self.endpoints.capabilities_url()
+        for failures in range(self.max_retries + 1):
+            response = await self._attempt(client, url, {}, png=False)
+            if response is None:
+                if self.abort is not None:
+                    raise self.abort
+                raise DownloadError("stopped before the WMTS capabilities were read")
+            if response.whole:
+                return parse_capabilities(response.body, self.layer, self.endpoints)
+            if response.status in (401, 403):
+                self._refuse(response.status)
+                raise self.abort  # type: ignore[misc]
+            if response.status in (400, 404):
+                break
+            if response.status == 429:
+                self.stats.rate_limited += 1
+            elif failures < self.max_retries:
+                await self._backoff(failures + 1)
+        raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({response.reason})")
+
+    async def _backoff(self, retry: int) -> None:
+        delay = min(30.0, self.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
+        await self.clock.sleep(delay)
+
+    def _refuse(self, status: int) -> None:
+        how = "the access token (even after renewing it)" if self.credentials.uses_oauth2 else "the API key"
+        self._abort(
+            AuthError(
+                f"the OS Maps API refused {how} (HTTP {status}); check --key (or OS_API_KEY) "
+                "and that the project includes the OS Maps API"
+            )
+        )
+
+    def _abort(self, error: AuthError) -> None:
+        if self.abort is None:
+            self.abort = error
+        self.stopping.set()
+
+    def _premium_reason(self, z: int, status: int | None) -> str:
+        layer = self.layer
+        zooms = f"{layer.premium_from}-{layer.max_zoom}"
+        if status is None:
+            return f"zoom {z} of {layer.name} is premium (zooms {zooms}); pass --allow-premium to fetch it"
+        return (
+            f"the API refused premium zoom {z} of {layer.name} (HTTP {status}); this project's plan "
+            f"does not include premium zooms {zooms}, which --allow-premium requests"
+        )
+
+
+def fetch_tiles_sync(tiles: Iterable[Tile], **options: object) -> FetchStats:
+    """Blocking wrapper of :func:`fetch_tiles` (runs its own event loop); same arguments."""
+    return asyncio.run(fetch_tiles(tiles, **options))  # type: ignore[arg-type]

@@ -1,0 +1,202 @@
+"""One rate limiter shared by every worker of a fetch.
+
+The OS Maps API allows N transactions per minute per project and answers 429
+beyond that; servers enforce it as a sliding window, a fixed window or a spike
+arrest (the minute's allowance spread evenly, bursts refused). Pacing requests
+evenly at slightly under N per window satisfies all three, and a guard over the
+last N grants makes "never more than N in any window" hold even when pacing is
+disturbed (pauses, slow-down changes).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from .clock import Clock, MonotonicClock
+
+#: share of the even spacing kept between two releases even when the first was late
+_GAP_FRACTION = 0.9
+#: seconds added to every window boundary, so a server counting a closed window never sees N + 1
+_EDGE = 1e-3
+
+
+class RateLimiter:
+    """Grant request slots: evenly paced, at most ``requests`` in any ``per``-second window.
+
+    Parameters
+    ----------
+    requests
+        Allowed requests per window; ``None`` paces nothing (a self-hosted source)
+        but still pauses the pool on 429.
+    per
+        Window length in seconds (60 for the OS Maps API).
+    clock
+        Time source and sleeper; tests inject a fake one.
+    margin
+        Fraction by which the even spacing is stretched, so timing jitter between
+        client and server does not read as a burst.
+    warmup, warmup_margin
+        The first ``warmup`` grants are spaced ``warmup_margin`` wider: new
+        connections and a cold server add the most timing jitter at the start.
+    base_backoff, max_backoff
+        Pause after a 429 without ``Retry-After``: ``base * 2**(streak-1)``, capped,
+        times a random factor in [0.5, 1) (jitter).
+    max_slowdown, recovery_half_life
+        Each new 429 episode doubles the spacing (up to ``max_slowdown`` ×); the extra
+        spacing then halves every ``recovery_half_life`` seconds (default ``per / 6``).
+    rng
+        Random source for jitter.
+    """
+
+    def __init__(
+        self,
+        requests: int | None,
+        per: float = 60.0,
+        *,
+        clock: Clock | None = None,
+        margin: float = 0.015,
+        base_backoff: float | None = None,
+        max_backoff: float | None = None,
+        warmup: int = 16,
+        warmup_margin: float = 0.1,
+        max_slowdown: float = 16.0,
+        recovery_half_life: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if requests is not None and requests < 1:
+            raise ValueError(f"rate must be at least 1 request per window, not {requests}")
+        if per <= 0:
+            raise ValueError(f"window must be positive, not {per}")
+        self.requests = requests
+        self.per = per
+        self.clock = clock or MonotonicClock()
+        self._min_gap = 0.0 if requests is None else per / requests
+        self._spacing = self._min_gap * (1.0 + margin)
+        self._last_release = -math.inf
+        self._warmup = warmup
+        self._warmup_spacing = self._min_gap * (1.0 + margin + warmup_margin)
+        self.granted = 0
+        self._base_backoff = per / 30 if base_backoff is None else base_backoff
+        self._max_backoff = per if max_backoff is None else max_backoff
+        self._max_slowdown = max_slowdown
+        self._half_life = per / 6 if recovery_half_life is None else recovery_half_life
+        self._rng = rng or random.Random()
+        self._grants: deque[float] = deque()
+        self._next_free = -math.inf
+        self._paused_until = -math.inf
+        self._pause_started = -math.inf
+        self._peak_slowdown = 1.0
+        self._peak_at = -math.inf
+        self._streak = 0
+        self.pauses = 0
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(requests={self.requests}, per={self.per})"
+
+    # -- granting -------------------------------------------------------------------
+
+    async def acquire(self) -> float:
+        """Wait for a slot and return the time it was granted (on this limiter's clock)."""
+        while True:
+            now = self.clock.now()
+            slot = self._reserve(now)
+            if slot > now:
+                await self.clock.sleep(slot - now)
+            if slot >= self._paused_until:
+                await self._keep_gap()
+                return slot
+            # a 429 paused the pool while we waited for a slot inside the pause: give it back
+            if slot in self._grants:
+                self._grants.remove(slot)
+
+    async def _keep_gap(self) -> None:
+        # Slots are planned ahead, but a waiter may wake late (a busy event loop)
+        # and the next one on time: the two would leave less than 1/rate apart,
+        # which a spike arrest refuses. Hold each release nearly that far from the
+        # previous one (a full gap would turn every small wake-up jitter into lost
+        # rate at high rates: measured 0.93 instead of 0.98 of 6000/min).
+        if self._min_gap <= 0:
+            return
+        while (wait := self._last_release + self._min_gap * _GAP_FRACTION - self.clock.now()) > 0:
+            await self.clock.sleep(wait)
+        self._last_release = self.clock.now()
+
+    def _reserve(self, now: float) -> float:
+        slot = max(now, self._next_free, self._paused_until)
+        if self.requests is not None:
+            while self._grants and self._grants[0] < now - 2 * self.per:
+                self._grants.popleft()
+            if len(self._grants) >= self.requests:
+                slot = max(slot, self._grants[-self.requests] + self.per + _EDGE)
+            spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
+            self._next_free = slot + spacing * self.slowdown(slot)
+            self._grants.append(slot)
+        self.granted += 1
+        return slot
+
+    def slowdown(self, at: float | None = None) -> float:
+        """Current spacing multiplier (1.0 = full rate); decays back to 1 after a 429."""
+        at = self.clock.now() if at is None else at
+        if self._peak_slowdown <= 1.0 or at <= self._peak_at:
+            return self._peak_slowdown
+        return 1.0 + (self._peak_slowdown - 1.0) * 0.5 ** ((at - self._peak_at) / self._half_life)
+
+    # -- feedback from responses ----------------------------------------------------
+
+    def rate_limited(self, granted_at: float, retry_after: float | None = None) -> float:
+        """Record a 429 for a request granted at ``granted_at``; return the pool's pause in seconds.
+
+        Requests granted before the current pause began belong to the same episode:
+        they extend the pause to honour their ``Retry-After`` but do not slow down further.
+        """
+        now = self.clock.now()
+        same_episode = granted_at < self._pause_started
+        if same_episode:
+            pause = 0.0 if retry_after is None else retry_after
+        else:
+            self._streak += 1
+            self.pauses += 1
+            if retry_after is not None:
+                pause = retry_after
+            else:
+                backoff = min(self._max_backoff, self._base_backoff * 2 ** (self._streak - 1))
+                pause = backoff * self._rng.uniform(0.5, 1.0)
+            self._peak_slowdown = min(self._max_slowdown, self.slowdown(now) * 2.0)
+            self._peak_at = now + pause
+            self._pause_started = now
+        self._paused_until = max(self._paused_until, now + pause)
+        self._next_free = max(self._next_free, self._paused_until)
+        return max(0.0, self._paused_until - now)
+
+    def succeeded(self) -> None:
+        """Record a response that was not a 429: the next 429 starts the back-off afresh."""
+        self._streak = 0
+
+    @property
+    def paused_until(self) -> float:
+        """Clock time before which no slot is granted."""
+        return self._paused_until
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)

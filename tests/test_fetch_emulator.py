@@ -1,0 +1,157 @@
+"""fetch_tiles end to end against the OS Maps API emulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from contextlib import contextmanager
+
+import pytest
+
+from ospack.errors import AuthError
+from ospack.fetch import ApiEndpoints, Credentials, fetch_tiles_sync
+from ospack.layers import get_layer
+from ospack.types import Tile
+
+ROAD = get_layer("Road_27700")
+# a block of land tiles around Snowdonia at zoom 9 (open) and 10 (premium)
+Z9 = [Tile(9, x, y) for x in range(1060, 1068) for y in range(1900, 1906)]
+Z10 = [Tile(10, x, y) for x in range(2120, 2124) for y in range(3800, 3802)]
+
+
+def fetch(emulator, tiles, key="demo", secret=None, **options):
+    outcomes = {}
+    options.setdefault("layer", ROAD)
+    stats = fetch_tiles_sync(
+        tiles,
+        credentials=Credentials(key, secret),
+        endpoints=ApiEndpoints.from_url(emulator.url),
+        on_outcome=lambda o: outcomes.__setitem__(o.tile, o),
+        **options,
+    )
+    return stats, outcomes
+
+
+@pytest.fixture
+def clean_tiles(emulator):
+    stats, outcomes = fetch(emulator, Z9, rate_per_min=None)
+    assert stats.tiles_ok == len(Z9)
+    return {t: o.data for t, o in outcomes.items()}
+
+
+def test_injected_faults_still_give_every_tile_byte_identical(make_emulator, clean_tiles):
+    faults = {name: 0.06 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
+    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7)
+    stats, outcomes = fetch(emulator, Z9, rate_per_min=None, timeout=0.5, max_retries=10, retry_backoff_s=0.01)
+    assert {t: o.data for t, o in outcomes.items()} == clean_tiles
+    seen = emulator.stats()
+    assert sum(seen["faults"].values()) > 5  # the faults did happen
+    assert stats.retries > 0 and stats.tiles_failed == 0
+
+
+@contextmanager
+def emulator_process(*args: str):
+    """The emulator in its own process (its own GIL), so its request timestamps are not
+    delayed by the client's thread; yields (url, stats function)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ospack", "emulator", *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+
+        def stats():
+            with urllib.request.urlopen(url + "/__emulator__/stats", timeout=10) as response:
+                return json.load(response)
+
+        yield url, stats
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "enforce,rate,count",
+    # spike arrest refuses any gap under 60/rate s; the wider gap keeps a busy CI machine's
+    # timing jitter inside the limiter's margin (1.5 % of the gap)
+    [("spike", 300, 15), ("sliding", 600, 30), ("fixed", 600, 30)],
+)
+def test_paced_fetch_sees_zero_429s(enforce, rate, count):
+    args = ("--key", "demo", "--enforce", enforce, "--limit", str(rate), "--window", "2")
+    with emulator_process(*args) as (url, stats):
+        tiles = Z9[:count]
+        result = fetch_tiles_sync(
+            tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=url, rate_per_min=rate, rate_window_s=2.0
+        )
+        assert result.tiles_ok == len(tiles)
+        assert result.rate_limited == 0
+        assert stats()["by_status"].get("429", 0) == 0
+
+
+def test_unpaced_fetch_against_a_limit_recovers_from_429s(make_emulator, clean_tiles):
+    emulator = make_emulator(keys=("demo",), enforce="sliding", limit=1200, window=1.0)
+    stats, outcomes = fetch(emulator, Z9, rate_per_min=None, workers=8)
+    assert {t: o.data for t, o in outcomes.items()} == clean_tiles
+    assert stats.rate_limited > 0 and stats.tiles_failed == 0
+
+
+def test_oauth2_token_is_renewed_before_it_expires_mid_run(make_emulator):
+    emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=2.0)
+    stats, _ = fetch(emulator, Z9[:40], key="paid", secret="paid-secret", rate_per_min=1200, workers=4)
+    assert stats.tiles_ok == 40
+    seen = emulator.stats()
+    assert seen["tokens"] >= 2
+    assert seen["by_status"].get("401", 0) == 0  # renewed before expiry, never refused
+
+
+def test_oauth2_token_expired_in_flight_is_renewed_after_a_401(make_emulator):
+    # a lifetime shorter than the wait for a rate slot: some requests carry a stale token
+    emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=1.0)
+    stats, _ = fetch(emulator, Z9[:20], key="paid", secret="paid-secret", rate_per_min=1200, workers=8)
+    assert stats.tiles_ok == 20 and stats.tiles_failed == 0
+    assert emulator.stats()["tokens"] >= 2
+
+
+def test_bad_key_fails_fast_with_at_most_one_request_per_worker(emulator):
+    with pytest.raises(AuthError) as caught:
+        fetch(emulator, iter(Z9 * 50), key="not-a-key", workers=4, rate_per_min=None)
+    assert emulator.stats()["requests"] <= 4
+    assert "not-a-key" not in str(caught.value)
+
+
+def test_premium_zoom_refused_stops_only_that_zoom(emulator):
+    stats, outcomes = fetch(emulator, Z9[:6] + Z10, allow_premium=True, rate_per_min=None, workers=2)
+    assert stats.zooms[9].ok == 6
+    assert stats.zooms[10].failed == len(Z10)
+    assert stats.premium_requests <= 2
+    assert all("--allow-premium" in outcomes[t].reason for t in Z10)
+
+
+def test_premium_key_gets_premium_zooms(emulator):
+    stats, _ = fetch(emulator, Z10, key="paid", allow_premium=True, rate_per_min=None)
+    assert stats.zooms[10].ok == len(Z10) and stats.premium_requests == len(Z10)
+
+
+def test_wmts_tiles_equal_zxy_tiles(emulator, clean_tiles):
+    stats, outcomes = fetch(emulator, Z9, protocol="wmts", rate_per_min=None)
+    assert {t: o.data for t, o in outcomes.items()} == clean_tiles
+    assert stats.requests == len(Z9) + 1  # GetCapabilities, then one GetTile per tile
+
+
+def test_the_key_never_leaks_through_the_real_transport(make_emulator, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret_key = "leakcheck0123456789"
+    emulator = make_emulator(
+        keys=(secret_key,), faults={"500": 0.3, "reset": 0.2, "html200": 0.2}, seed=3
+    )
+    stats, outcomes = fetch(emulator, Z9[:12], key=secret_key, rate_per_min=None, max_retries=1, retry_backoff_s=0.01)
+    assert stats.tiles_failed > 0  # some reasons were produced
+    texts = [caplog.text, repr(stats)] + [repr(o) + str(o.reason) for o in outcomes.values()]
+    assert not [t for t in texts if secret_key in t]
+    with pytest.raises(AuthError) as caught:
+        fetch(emulator, Z9[:4], key=secret_key + "x", rate_per_min=None)
+    assert secret_key not in str(caught.value) + repr(caught.value) + caplog.text

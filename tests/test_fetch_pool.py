@@ -1,0 +1,314 @@
+"""The worker pool against httpx.MockTransport: classification, fail-fast, premium, stop, streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from collections import Counter
+
+import httpx
+import pytest
+from PIL import Image
+
+from ospack.errors import AuthError, DownloadError
+from ospack.fetch import ApiEndpoints, Credentials, FakeClock, fetch_tiles, fetch_tiles_sync
+from ospack.layers import get_layer
+from ospack.types import Tile
+
+KEY = "SeCrEtKeY-0123456789abcdef"
+ROOT = "http://api.test"
+LAYER = get_layer("Road_27700")  # premium from zoom 10
+
+
+def png(tile: Tile, size: int = 256) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (tile.z * 10, tile.x % 256, tile.y % 256)).save(out, "PNG")
+    return out.getvalue()
+
+
+def tile_of(request: httpx.Request) -> Tile:
+    z, x, y = request.url.path.removesuffix(".png").split("/")[-3:]
+    return Tile(int(z), int(x), int(y))
+
+
+def run(handler, tiles, **options):
+    """fetch_tiles with a mock transport and a fake clock; returns (stats, outcomes)."""
+    outcomes = []
+    options.setdefault("credentials", Credentials(KEY))
+    options.setdefault("layer", LAYER)
+    stats = asyncio.run(
+        fetch_tiles(
+            tiles,
+            endpoints=ApiEndpoints.from_url(ROOT),
+            transport=httpx.MockTransport(handler),
+            clock=FakeClock(),
+            on_outcome=outcomes.append,
+            **options,
+        )
+    )
+    return stats, {o.tile: o for o in outcomes}
+
+
+def tiles_at(z: int, n: int) -> list[Tile]:
+    return [Tile(z, x, 100) for x in range(300, 300 + n)]
+
+
+def test_clean_fetch_returns_every_tile_with_the_key_in_the_header_only():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, content=png(tile_of(request)), headers={"Content-Type": "image/png"})
+
+    tiles = tiles_at(7, 20)
+    stats, outcomes = run(handler, tiles)
+    assert {t: o.data for t, o in outcomes.items()} == {t: png(t) for t in tiles}
+    assert all(o.kind == "ok" and o.attempts == 1 for o in outcomes.values())
+    assert stats.requests == 20 and stats.retries == 0 and stats.tiles_ok == 20
+    assert stats.zooms[7].ok == 20
+    for request in seen:
+        assert request.headers["key"] == KEY
+        assert KEY not in str(request.url)
+        assert request.url.path.startswith("/maps/raster/v1/zxy/Road_27700/7/")
+
+
+FAULTS = {
+    "500": lambda t: httpx.Response(500, text="oops"),
+    "503": lambda t: httpx.Response(503),
+    "html200": lambda t: httpx.Response(200, html="<!DOCTYPE html><html>maintenance</html>"),
+    "json200": lambda t: httpx.Response(200, json={"fault": {"faultstring": "x"}}),
+    "truncate": lambda t: httpx.Response(
+        200, content=png(t)[:-40], headers={"Content-Length": str(len(png(t)))}
+    ),
+    "corrupt": lambda t: httpx.Response(200, content=png(t)[:60] + b"\x00" * 8 + png(t)[68:]),
+    "wrong-size": lambda t: httpx.Response(200, content=png(t, 512)),
+    "redirect": lambda t: httpx.Response(302, headers={"Location": "http://elsewhere.test/"}),
+}
+
+
+def raise_(exc):
+    raise exc
+
+
+FAULTS["timeout"] = lambda t: raise_(httpx.ReadTimeout("slow"))
+FAULTS["reset"] = lambda t: raise_(httpx.ReadError("connection reset by peer"))
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_transient_faults_are_retried_until_the_tile_is_whole(fault):
+    tries = Counter()
+
+    def handler(request):
+        tile = tile_of(request)
+        tries[tile] += 1
+        if tries[tile] <= 2:
+            return FAULTS[fault](tile)
+        return httpx.Response(200, content=png(tile))
+
+    tiles = tiles_at(8, 6)
+    stats, outcomes = run(handler, tiles, max_retries=4)
+    assert all(outcomes[t].kind == "ok" and outcomes[t].data == png(t) for t in tiles)
+    assert all(outcomes[t].attempts == 3 for t in tiles)
+    assert stats.retries == 12 and stats.requests == 18
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_persistent_faults_fail_the_tile_and_never_return_data(fault):
+    def handler(request):
+        return FAULTS[fault](tile_of(request))
+
+    stats, outcomes = run(handler, tiles_at(8, 3), max_retries=2)
+    assert all(o.kind == "failed" and o.data is None and o.attempts == 3 for o in outcomes.values())
+    assert all("after 3 attempts" in o.reason for o in outcomes.values())
+    assert stats.tiles_failed == 3 and stats.requests == 9 and stats.zooms[8].failed == 3
+
+
+def test_html_body_reason_says_what_came_back():
+    _, outcomes = run(FAULTS["html200"] and (lambda r: FAULTS["html200"](None)), tiles_at(8, 1), max_retries=0)
+    assert "HTML" in next(iter(outcomes.values())).reason
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_outside_coverage_is_absent_and_not_retried(status):
+    stats, outcomes = run(lambda r: httpx.Response(status), tiles_at(9, 4))
+    assert all(o.kind == "absent" and o.attempts == 1 for o in outcomes.values())
+    assert stats.requests == 4 and stats.tiles_absent == 4 and stats.retries == 0
+
+
+def test_429_pauses_the_pool_and_the_tile_is_never_lost():
+    served = Counter()
+
+    def handler(request):
+        served["n"] += 1
+        if served["n"] in (5, 6, 7, 30):
+            return httpx.Response(429, headers={"Retry-After": "2"})
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    tiles = tiles_at(7, 40)
+    stats, outcomes = run(handler, tiles, max_retries=0)  # 429s do not use up retries
+    assert all(outcomes[t].kind == "ok" for t in tiles)
+    assert stats.rate_limited == 4 and stats.requests == 44 and stats.tiles_ok == 40
+
+
+def test_bad_key_stops_at_once_without_a_retry_storm():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(401, json={"fault": {"faultstring": "Invalid ApiKey"}})
+
+    tiles = (Tile(7, x, 5) for x in range(10_000))
+    with pytest.raises(AuthError) as caught:
+        run(handler, tiles, workers=4)
+    assert len(calls) <= 4
+    message = str(caught.value)
+    assert "refused the API key" in message and "--key" in message and KEY not in message
+    assert caught.value.stats.requests == len(calls)
+
+
+def test_premium_zooms_are_never_requested_without_allow_premium():
+    calls = []
+
+    def handler(request):
+        calls.append(tile_of(request))
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    tiles = tiles_at(9, 3) + tiles_at(10, 3) + tiles_at(11, 2)
+    stats, outcomes = run(handler, tiles)
+    assert {t.z for t in calls} == {9}
+    premium = [outcomes[t] for t in tiles if t.z >= 10]
+    assert all(o.kind == "failed" and "--allow-premium" in o.reason for o in premium)
+    assert "zooms 10-13" in premium[0].reason
+    assert stats.premium_requests == 0 and stats.zooms[10].failed == 3 and stats.zooms[9].ok == 3
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_premium_zoom_stops_that_zoom_and_others_go_on(status):
+    calls = Counter()
+
+    def handler(request):
+        tile = tile_of(request)
+        calls[tile.z] += 1
+        if tile.z >= 10:
+            return httpx.Response(status)
+        return httpx.Response(200, content=png(tile))
+
+    tiles = [t for x in range(30) for t in (Tile(9, x, 1), Tile(10, x, 1))]
+    stats, outcomes = run(handler, tiles, allow_premium=True, workers=2)
+    assert calls[10] <= 2  # at most the requests in flight when the first refusal came back
+    assert all(outcomes[t].kind == "ok" for t in tiles if t.z == 9)
+    refused = [outcomes[t] for t in tiles if t.z == 10]
+    assert all(o.kind == "failed" and "premium" in o.reason and "--allow-premium" in o.reason for o in refused)
+    assert stats.premium_requests == calls[10]
+
+
+def test_stop_event_stops_taking_tiles_and_returns_stats():
+    stop = threading.Event()
+
+    async def handler(request):
+        if tile_of(request).x == 305:
+            stop.set()
+        await asyncio.sleep(0.01)
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    stats, outcomes = run(handler, (Tile(7, x, 1) for x in range(300, 100_000)), workers=2, stop_event=stop)
+    assert stats.stopped
+    assert 5 < stats.tiles_ok < 100
+    assert all(o.kind == "ok" for o in outcomes.values())
+
+
+def test_tile_iterator_is_consumed_lazily():
+    pulled = []
+    in_flight_max = []
+
+    def tiles():
+        for x in range(500):
+            pulled.append(x)
+            yield Tile(7, x, 1)
+
+    def handler(request):
+        in_flight_max.append(len(pulled) - tile_of(request).x)
+        return httpx.Response(200, content=png(Tile(7, 0, 0)))
+
+    stats, _ = run(handler, tiles(), workers=4, rate_per_min=None)
+    assert stats.tiles_ok == 500
+    # the producer never runs ahead of the workers by more than the queue and the pool
+    assert max(in_flight_max) <= 4 * 3 + 2
+
+
+def test_the_key_never_leaks_into_logs_errors_or_reprs(caplog):
+    caplog.set_level(logging.DEBUG)
+    credentials = Credentials(KEY, "sEcReT-987")
+
+    def handler(request):
+        if request.url.path.endswith("/oauth2/token/v1"):
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": "299"})
+        if tile_of(request).x == 301:
+            raise httpx.ConnectError(f"cannot reach {request.url}")
+        return httpx.Response(401)
+
+    with pytest.raises(AuthError) as caught:
+        run(handler, tiles_at(7, 3), credentials=credentials, workers=1)
+    texts = [caplog.text, str(caught.value), repr(caught.value), repr(credentials),
+             repr(credentials.auth(ApiEndpoints())), repr(Credentials(KEY))]
+    assert not [t for t in texts if KEY in t or "sEcReT-987" in t]
+
+
+def test_sync_wrapper_and_option_checks():
+    stats = fetch_tiles_sync(
+        tiles_at(7, 2),
+        layer="Road_27700",
+        credentials=Credentials(KEY),
+        endpoints=ROOT,
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=png(tile_of(r)))),
+        clock=FakeClock(),
+    )
+    assert stats.tiles_ok == 2 and stats.achieved_rate_per_min > 0
+    with pytest.raises(DownloadError):
+        fetch_tiles_sync([], layer=LAYER, credentials=Credentials(KEY), workers=0)
+    with pytest.raises(AuthError):
+        Credentials(" ")
+
+
+def test_stop_during_a_long_429_pause_returns_promptly():
+    stop = threading.Event()
+
+    def handler(request):
+        threading.Timer(0.2, stop.set).start()
+        return httpx.Response(429, headers={"Retry-After": "60"})
+
+    async def main():
+        return await fetch_tiles(
+            tiles_at(7, 50), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
+            transport=httpx.MockTransport(handler), stop_event=stop,
+        )
+
+    import time
+
+    started = time.monotonic()
+    stats = asyncio.run(main())  # real clock: the pause would last 60 s
+    assert time.monotonic() - started < 5
+    assert stats.stopped and stats.rate_limited >= 1 and stats.tiles_ok == 0
+
+
+def test_an_outcome_callback_error_stops_the_pool_and_propagates():
+    calls = Counter()
+
+    def handler(request):
+        calls["n"] += 1
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    def explode(outcome):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(
+            fetch_tiles(
+                (Tile(7, x, 1) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY),
+                endpoints=ROOT, transport=httpx.MockTransport(handler), clock=FakeClock(),
+                on_outcome=explode, workers=4,
+            )
+        )
+    assert calls["n"] <= 8

@@ -1,0 +1,166 @@
+"""The shared rate limiter, driven by a fake clock: no test here sleeps for real."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ospack.fetch import FakeClock, RateLimiter, parse_retry_after
+
+
+def run_workers(limiter: RateLimiter, workers: int, grants: int, events=()) -> list[float]:
+    """Let ``workers`` tasks take ``grants`` slots in all; ``events`` are (after_n_grants, callable)."""
+    times: list[float] = []
+    pending = sorted(events, key=lambda e: e[0])
+
+    async def worker() -> None:
+        while len(times) < grants:
+            times.append(await limiter.acquire())
+            while pending and len(times) >= pending[0][0]:
+                pending.pop(0)[1]()
+
+    async def main() -> None:
+        await asyncio.gather(*(worker() for _ in range(workers)))
+
+    asyncio.run(main())
+    return sorted(times)
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """Most grants in any closed window of ``window`` seconds."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_paces_evenly_at_just_under_the_limit():
+    clock = FakeClock()
+    times = run_workers(RateLimiter(600, 60.0, clock=clock), workers=8, grants=1500)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.1 * 1.015 - 1e-9
+    assert max(gaps) <= 0.1 * 1.115 + 1e-9  # the first 16 grants warm up 10 % wider
+    achieved = (len(times) - 1) / (times[-1] - times[0]) * 60
+    assert 0.98 * 600 <= achieved <= 600
+    assert max_in_window(times, 60.0) <= 600
+
+
+def test_no_window_exceeds_the_limit_across_pauses_and_slowdowns():
+    clock = FakeClock()
+    limiter = RateLimiter(50, 60.0, clock=clock, rng=random.Random(1))
+    events = [(n, lambda: limiter.rate_limited(clock.now() - 0.5)) for n in (40, 45, 120)]
+    times = run_workers(limiter, workers=16, grants=300, events=events)
+    assert max_in_window(times, 60.0) <= 50
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rate=st.integers(1, 40),
+    workers=st.integers(1, 12),
+    margin=st.floats(0.0, 0.05),
+    idles=st.lists(st.tuples(st.integers(1, 100), st.floats(0.0, 90.0)), max_size=4),
+    penalties=st.lists(st.tuples(st.integers(1, 100), st.sampled_from([None, 0.0, 3.0, 30.0])), max_size=4),
+)
+def test_property_never_more_than_n_in_any_window(rate, workers, margin, idles, penalties):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, 60.0, clock=clock, margin=margin, rng=random.Random(0))
+    events = [(n, lambda d=d: clock.advance(d)) for n, d in idles]
+    events += [(n, lambda ra=ra: limiter.rate_limited(clock.now(), ra)) for n, ra in penalties]
+    times = run_workers(limiter, workers=workers, grants=120, events=events)
+    assert max_in_window(times, 60.0) <= rate
+
+
+def test_a_429_pauses_everyone_then_slows_down_and_recovers():
+    clock = FakeClock()
+    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(3), recovery_half_life=10.0)
+    state = {}
+
+    def penalise():
+        state["at"] = clock.now()
+        state["pause"] = limiter.rate_limited(clock.now())
+
+    times = run_workers(limiter, workers=8, grants=400, events=[(100, penalise)])
+    at, pause = state["at"], state["pause"]
+    # no backoff header: base 2 s (per/30) with jitter in [0.5, 1)
+    assert 1.0 <= pause < 2.0
+    assert not [t for t in times if at < t < at + pause]
+    after = [t for t in times if t >= at + pause]
+    first_gaps = [b - a for a, b in zip(after, after[1:])][:3]
+    assert all(g > 0.19 for g in first_gaps)  # spacing doubled right after the pause
+    assert limiter.slowdown(after[-1]) < 1.2  # and recovering towards full rate
+    late_gaps = [b - a for a, b in zip(after[-20:], after[-19:])]
+    assert max(late_gaps) < 0.12
+
+
+def test_retry_after_is_honoured_and_backoff_grows_per_streak():
+    clock = FakeClock()
+    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(0))
+    assert limiter.rate_limited(0.0, retry_after=7.0) == pytest.approx(7.0)
+    assert limiter.paused_until == pytest.approx(7.0)
+    clock.advance(8.0)
+    pauses = [limiter.rate_limited(clock.now()) for _ in range(1)]
+    clock.advance(pauses[0] + 0.1)
+    second = limiter.rate_limited(clock.now())
+    assert second >= 2.0  # third episode in a row: base 2 s × 2**2 × jitter ≥ 0.5
+    limiter.succeeded()
+    clock.advance(second + 0.1)
+    assert limiter.rate_limited(clock.now()) < 2.0  # streak reset by a success
+
+
+def test_429s_from_one_burst_count_as_one_episode():
+    clock = FakeClock()
+    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(0))
+    clock.advance(10.0)
+    limiter.rate_limited(granted_at=9.9)
+    slowdown = limiter.slowdown()
+    limiter.rate_limited(granted_at=9.8)  # sent before the pause began: same burst
+    assert limiter.slowdown() == slowdown
+    assert limiter.pauses == 1
+
+
+def test_waiters_inside_a_new_pause_give_their_slot_back():
+    clock = FakeClock()
+    limiter = RateLimiter(60, 60.0, clock=clock, margin=0.0)
+
+    async def main():
+        first = await limiter.acquire()
+        waiting = asyncio.create_task(limiter.acquire())  # would get t=1
+        await asyncio.sleep(0)
+        limiter.rate_limited(first, retry_after=5.0)
+        return first, await waiting
+
+    first, second = asyncio.run(main())
+    assert first == 0.0 and second >= 5.0
+
+
+def test_unpaced_limiter_still_pauses_on_429():
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock)
+    times = run_workers(limiter, workers=4, grants=50, events=[(10, lambda: limiter.rate_limited(clock.now(), 3.0))])
+    assert times[9] == 0.0 and times[10] == pytest.approx(3.0)
+
+
+def test_rejects_nonsense_rates():
+    with pytest.raises(ValueError):
+        RateLimiter(0)
+    with pytest.raises(ValueError):
+        RateLimiter(10, per=0)
+
+
+def test_parse_retry_after():
+    now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("12") == 12.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    later = (now + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert parse_retry_after(later, now=now) == pytest.approx(30.0)
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
