@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .auth import Credentials, KeyHeaderAuth, OAuth2ClientCredentials
 from .clock import Clock, FakeClock, MonotonicClock
-from .outcome import FetchStats, TileOutcome, ZoomCounts
+from .outcome import FetchStats, StatsRecorder, TileOutcome, ZoomCounts
 from .png import png_problem
 from .pool import fetch_tiles, fetch_tiles_sync
 from .throttle import RateLimiter, parse_retry_after
@@ -28,6 +28,7 @@ __all__ = [
     "MonotonicClock",
     "OAuth2ClientCredentials",
     "RateLimiter",
+    "StatsRecorder",
     "ThrottledTransport",
     "TileOutcome",
     "TileUrls",

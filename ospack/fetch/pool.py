@@ -66,6 +66,7 @@ async def fetch_tiles(
     stop_event: StopSignal | None = None,
     on_outcome: Callable[[TileOutcome], None] | None = None,
     rng: random.Random | None = None,
+    recorder: StatsRecorder | None = None,
 ) -> FetchStats:
     """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried.
 
@@ -108,6 +109,9 @@ async def fetch_tiles(
         Called in the event loop with each tile's outcome as it completes.
     rng
         Random source for back-off jitter.
+    recorder
+        Where the running figures are tallied; pass one to read requests, retries
+        and 429s live (for progress lines) while the fetch runs.
 
     Returns
     -------
@@ -137,6 +141,7 @@ async def fetch_tiles(
         retry_backoff_s=retry_backoff_s,
         rng=rng or random.Random(),
         on_outcome=on_outcome,
+        recorder=recorder or StatsRecorder(),
     )
     client = httpx.AsyncClient(
         transport=ThrottledTransport(
@@ -180,6 +185,7 @@ class _Run:
         retry_backoff_s: float,
         rng: random.Random,
         on_outcome: Callable[[TileOutcome], None] | None,
+        recorder: StatsRecorder,
     ) -> None:
         self.layer = layer
         self.credentials = credentials
@@ -191,7 +197,7 @@ class _Run:
         self.retry_backoff_s = retry_backoff_s
         self.rng = rng
         self.on_outcome = on_outcome
-        self.stats = StatsRecorder()
+        self.stats = recorder
         self.refused_zooms: dict[int, int] = {}
         self.abort: AuthError | None = None
         self.stopping = asyncio.Event()

@@ -1,0 +1,70 @@
+"""``ospack package``: the main job, a thin wrapper over :func:`ospack.package`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+import click
+
+from ..pipeline import DEV_RATE, LIVE_RATE, package
+from .options import area_options, layer_option, zoom_option
+from .progress import ProgressPrinter, summary_text
+
+EXIT_TILES_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+@click.command("package")
+@area_options
+@click.option("--output", "-o", required=True, metavar="OUTPUT", help="The .gpkg or .mbtiles file to create or resume.")
+@layer_option(multiple=True)
+@zoom_option
+@click.option("--format", "fmt", type=click.Choice(["gpkg", "mbtiles"]), help="Default: from OUTPUT's extension.")
+@click.option("--key", metavar="KEY", help="OS Data Hub project API key (default: the OS_API_KEY variable; prefer it).")
+@click.option("--secret", metavar="SECRET", help="Project secret for OAuth2 (default: the OS_API_SECRET variable).")
+@click.option("--dev-project", is_flag=True, help=f"The project is in development mode: {DEV_RATE} requests/min.")
+@click.option("--rate", type=click.IntRange(min=1), help=f"Requests per minute never to exceed (default {LIVE_RATE}).")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
+@click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
+@click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
+@click.option("--protocol", type=click.Choice(["zxy", "wmts"]), default="zxy", show_default=True)
+@click.option("--demo", is_flag=True, help="Run against the built-in emulator with a demo key (no key needed).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT that holds a different job.")
+@click.option("--dedup", is_flag=True, help="MBTiles: store identical tiles once.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary only.")
+def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, secret, dev_project, rate, workers,
+                    allow_premium, api_url, protocol, demo, overwrite, dedup, quiet, as_json):
+    """Download the OS tiles covering AREA into one offline file.
+
+    Rerunning the same command resumes an unfinished file and fetches only what is missing.
+    Ctrl-C stops cleanly: what was downloaded is kept, and the rerun completes it.
+
+    \b
+    Example:
+      ospack package sample_areas/yr-wyddfa.geojson -o yr-wyddfa.gpkg \\
+          --layer Outdoor_27700 --zoom 0-9 --demo
+    """
+    if dev_project and rate:
+        raise click.UsageError("give --dev-project or --rate, not both")
+    printer = ProgressPrinter(enabled=not (quiet or as_json))
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        summary = package(
+            area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
+            secret=secret, rate_per_min=rate or (DEV_RATE if dev_project else LIVE_RATE), workers=workers,
+            allow_premium=allow_premium, api_url=api_url, protocol=protocol, demo=demo, overwrite=overwrite,
+            dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        printer.close()
+    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary_text(summary))
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if summary.tiles_failed:
+        sys.exit(EXIT_TILES_FAILED)

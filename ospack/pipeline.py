@@ -1,0 +1,417 @@
+"""``package()``: the one function that runs the pipeline ``area → cover → fetch → write``.
+
+The CLI's ``ospack package`` is a thin wrapper over it; it is also the Python API::
+
+    import ospack
+    summary = ospack.package("site.geojson", "site.gpkg", layers=["Outdoor_27700"], zooms="0-9", key=...)
+    print(summary.to_dict())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .area import Area, read_area
+from .cover import count, cover
+from .errors import AuthError, PremiumError, UsageError
+from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
+from .layers import Layer, get_layer, parse_zooms
+from .types import Tile
+from .writers import JobInfo, TileWriter, open_writer
+
+LIVE_RATE = 600
+DEV_RATE = 50
+BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
+BATCH_SECONDS = 2.0  # …or this long, so a slow job still commits often
+
+
+@dataclass
+class ZoomTally:
+    """Tiles written, absent and failed at one zoom."""
+
+    written: int = 0
+    absent: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Progress:
+    """A snapshot handed to the progress callback while a job runs."""
+
+    layer: str
+    done: int
+    total: int
+    written: int
+    absent: int
+    failed: int
+    requests: int
+    retries: int
+    rate_limited: int
+    elapsed_s: float
+    rate_per_min: float
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the current rate, or None before there is a rate."""
+        if self.rate_per_min <= 0:
+            return None
+        return (self.total - self.done) / self.rate_per_min * 60
+
+
+@dataclass
+class PackageSummary:
+    """What a packaging run did; ``to_dict()`` is the ``--json`` output."""
+
+    output: str
+    format: str
+    layers: tuple[str, ...]
+    complete: bool = False
+    already_complete: bool = False
+    interrupted: bool = False
+    demo: bool = False
+    tiles_planned: int = 0
+    tiles_already_stored: int = 0
+    requests: int = 0
+    premium_requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    elapsed_s: float = 0.0
+    zooms: dict[int, ZoomTally] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tiles_written(self) -> int:
+        return sum(t.written for t in self.zooms.values())
+
+    @property
+    def tiles_absent(self) -> int:
+        return sum(t.absent for t in self.zooms.values())
+
+    @property
+    def tiles_failed(self) -> int:
+        return sum(t.failed for t in self.zooms.values())
+
+    @property
+    def achieved_rate_per_min(self) -> float:
+        return self.requests / self.elapsed_s * 60 if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``; scripts rely on these keys."""
+        return {
+            "output": self.output,
+            "format": self.format,
+            "layers": list(self.layers),
+            "complete": self.complete,
+            "already_complete": self.already_complete,
+            "interrupted": self.interrupted,
+            "demo": self.demo,
+            "tiles_planned": self.tiles_planned,
+            "tiles_already_stored": self.tiles_already_stored,
+            "tiles_written": self.tiles_written,
+            "tiles_absent": self.tiles_absent,
+            "tiles_failed": self.tiles_failed,
+            "requests": self.requests,
+            "premium_requests": self.premium_requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "achieved_rate_per_min": round(self.achieved_rate_per_min, 1),
+            "zooms": {str(z): vars(t).copy() for z, t in sorted(self.zooms.items())},
+            "failures": self.failures[:50],
+            "notes": self.notes,
+        }
+
+
+def package(
+    area: str | os.PathLike[str] | Area,
+    output: str | os.PathLike[str],
+    *,
+    layers: str | Sequence[str],
+    zooms: str | int | Sequence[int],
+    format: str | None = None,
+    buffer_m: float = 0.0,
+    area_crs: str | None = None,
+    key: str | None = None,
+    secret: str | None = None,
+    rate_per_min: int = LIVE_RATE,
+    workers: int = 8,
+    allow_premium: bool = False,
+    api_url: str | None = None,
+    protocol: str = "zxy",
+    demo: bool = False,
+    overwrite: bool = False,
+    dedup: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+    stop_event: threading.Event | None = None,
+    transport: Any = None,
+) -> PackageSummary:
+    """Download every tile covering ``area`` at ``zooms`` for each layer into ``output``.
+
+    Parameters
+    ----------
+    area
+        A path, WKT, bbox string or :class:`~ospack.area.Area` (see :func:`ospack.read_area`).
+    output
+        The ``.gpkg`` or ``.mbtiles`` file to create or resume.
+    layers, zooms
+        OS layer name(s) on one grid, and zooms as ``7``, ``7-12``, ``7,9,11`` or a sequence.
+    key, secret
+        The project API key (default: ``OS_API_KEY``); with a secret (default ``OS_API_SECRET``)
+        ospack authenticates with OAuth2 client credentials instead of sending the key.
+    rate_per_min
+        Requests per minute never to exceed: 600 for live projects, 50 in development mode.
+    allow_premium
+        Premium zooms are refused before any request unless this is set.
+    api_url
+        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL.
+    demo
+        Start the embedded emulator on loopback with a demo key and package from it.
+    progress, announce
+        Callbacks for progress snapshots and one-off messages (premium count, resume state).
+    stop_event
+        Set it (the CLI does on Ctrl-C) to stop taking new tiles; stored tiles are committed.
+
+    Returns
+    -------
+    PackageSummary
+        Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
+    """
+    say = announce or (lambda message: None)
+    started = time.monotonic()
+    the_area = area if isinstance(area, Area) else read_area(area, area_crs=area_crs, buffer_m=buffer_m)
+    for note in the_area.notes:
+        say(note)
+    chosen = _layers_on_one_grid(layers)
+    wanted = {layer.name: parse_zooms(zooms, layer) for layer in chosen}
+    planned = {layer.name: count(the_area, layer, wanted[layer.name]) for layer in chosen}
+    _refuse_premium_unless_allowed(chosen, planned, allow_premium)
+
+    with ExitStack() as stack:
+        if demo:
+            api_url, key, secret = _start_demo_emulator(stack)
+        key = key or os.environ.get("OS_API_KEY")
+        secret = secret or os.environ.get("OS_API_SECRET")
+        if not key:
+            raise UsageError("no API key: set OS_API_KEY or pass --key (or try --demo, which needs none)")
+        endpoints = ApiEndpoints.from_url(api_url)
+        job = JobInfo(
+            layers=tuple(layer.name for layer in chosen),
+            zooms=tuple(sorted({z for zs in wanted.values() for z in zs})),
+            area_geojson=the_area.to_geojson(),
+            source=endpoints.maps,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            demo=demo,
+        )
+        writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
+        summary = PackageSummary(
+            output=str(Path(output)),
+            format=Path(output).suffix.lstrip(".").lower() if format is None else format,
+            layers=job.layers,
+            demo=demo,
+            tiles_planned=sum(sum(c.values()) for c in planned.values()),
+        )
+        if writer.complete:
+            summary.complete = summary.already_complete = True
+            summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
+            summary.notes.append(f"{output} is already complete: no requests made")
+            say(summary.notes[-1])
+            return _finish(summary, started)
+        premium = sum(n for layer in chosen for z, n in planned[layer.name].items() if layer.is_premium(z))
+        say(f"{summary.tiles_planned} tiles planned, {premium} of them at Premium zooms")
+        credentials = Credentials(key=key, secret=secret)
+        for layer in chosen:
+            _package_layer(
+                layer, the_area, wanted[layer.name], writer, summary,
+                endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min, workers=workers,
+                allow_premium=allow_premium, protocol=protocol, progress=progress, stop_event=stop_event,
+                transport=transport, planned=sum(planned[layer.name].values()),
+            )
+            if summary.interrupted:
+                break
+        if not summary.interrupted and summary.tiles_failed == 0:
+            writer.mark_complete()
+            summary.complete = True
+    return _finish(summary, started)
+
+
+def _finish(summary: PackageSummary, started: float) -> PackageSummary:
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _layers_on_one_grid(names: str | Sequence[str]) -> list[Layer]:
+    chosen = [get_layer(name) for name in ([names] if isinstance(names, str) else names)]
+    if not chosen:
+        raise UsageError("no layer given; pass --layer, e.g. --layer Outdoor_27700")
+    grids = {layer.grid.id for layer in chosen}
+    if len(grids) > 1:
+        raise UsageError(
+            f"layers {', '.join(layer.name for layer in chosen)} are on different grids ({', '.join(sorted(grids))});"
+            " package each grid into its own file"
+        )
+    return list({layer.name: layer for layer in chosen}.values())
+
+
+def _refuse_premium_unless_allowed(chosen: list[Layer], planned: dict[str, dict[int, int]], allow: bool) -> None:
+    if allow:
+        return
+    for layer in chosen:
+        premium = {z: n for z, n in planned[layer.name].items() if layer.is_premium(z) and n}
+        if premium:
+            zooms = sorted(premium)
+            raise PremiumError(
+                f"{_zoom_text(zooms)} of {layer.name} {'are' if len(zooms) > 1 else 'is'} Premium ({sum(premium.values())} tiles);"
+                f" add --allow-premium if your project has a Premium plan, or ask for zooms"
+                f" {layer.open_zooms.start}-{layer.open_zooms.stop - 1} only"
+            )
+
+
+def _zoom_text(zooms: Sequence[int]) -> str:
+    return f"zooms {zooms[0]}-{zooms[-1]}" if len(zooms) > 1 else f"zoom {zooms[0]}"
+
+
+def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
+    from .emulator import Emulator
+
+    emulator = stack.enter_context(Emulator(keys=("demo",)))
+    return emulator.url, "demo", None
+
+
+def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:
+    """The cover minus what the file already holds (stored or known absent), streamed in cover order."""
+    for z in zooms:
+        held = _held_keys(writer, layer, z)
+        i = 0
+        width = layer.grid.pyramid_size(z)[0]
+        for tile in cover(area, layer, [z]):
+            key = tile.y * width + tile.x
+            while i < len(held) and held[i] < key:
+                i += 1
+            if i == len(held) or held[i] != key:
+                yield tile
+
+
+def _held_keys(writer: TileWriter, layer: Layer, z: int) -> np.ndarray:
+    """Sorted ``row * width + column`` keys of the tiles held at zoom ``z``: 8 bytes a tile.
+
+    Read in one go so the reader's snapshot closes at once; a snapshot held open
+    through a long zoom would stop SQLite from recycling its write-ahead log.
+    """
+    width = layer.grid.pyramid_size(z)[0]
+    return np.fromiter((t.y * width + t.x for t in writer.done(layer.name, z)), dtype=np.int64)
+
+
+class _BatchingSink:
+    """Takes fetch outcomes as they complete, commits them in batches, reports progress."""
+
+    def __init__(
+        self,
+        writer: TileWriter,
+        layer: Layer,
+        summary: PackageSummary,
+        recorder: StatsRecorder,
+        total: int,
+        progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.writer, self.layer, self.summary = writer, layer, summary
+        self.recorder, self.total, self.progress = recorder, total, progress
+        self.tiles: list[tuple[Tile, bytes]] = []
+        self.absent: list[Tile] = []
+        self.started = self.last_flush = time.monotonic()
+        self.done = 0
+
+    def __call__(self, outcome: TileOutcome) -> None:
+        tally = self.summary.zooms.setdefault(outcome.tile.z, ZoomTally())
+        if outcome.kind == "ok" and outcome.data is not None:
+            self.tiles.append((outcome.tile, outcome.data))
+            tally.written += 1
+        elif outcome.kind == "absent":
+            self.absent.append(outcome.tile)
+            tally.absent += 1
+        else:
+            tally.failed += 1
+            t = outcome.tile
+            self.summary.failures.append(f"{self.layer.name} {t.z}/{t.x}/{t.y}: {outcome.reason}")
+        self.done += 1
+        if len(self.tiles) + len(self.absent) >= BATCH_TILES or time.monotonic() - self.last_flush >= BATCH_SECONDS:
+            self.flush()
+        if self.progress:
+            self.progress(self.snapshot())
+
+    def flush(self) -> None:
+        """Commit what has arrived: one transaction, so a crash loses at most this batch."""
+        if self.tiles:
+            self.writer.write(self.layer.name, self.tiles)
+            self.tiles = []
+        if self.absent:
+            self.writer.record_absent(self.layer.name, self.absent)
+            self.absent = []
+        self.last_flush = time.monotonic()
+
+    def snapshot(self) -> Progress:
+        elapsed = time.monotonic() - self.started
+        zooms = self.summary.zooms.values()
+        return Progress(
+            layer=self.layer.name,
+            done=self.done,
+            total=self.total,
+            written=sum(t.written for t in zooms),
+            absent=sum(t.absent for t in zooms),
+            failed=sum(t.failed for t in zooms),
+            requests=self.recorder.requests,
+            retries=self.recorder.retries,
+            rate_limited=self.recorder.rate_limited,
+            elapsed_s=elapsed,
+            rate_per_min=self.done / elapsed * 60 if elapsed > 0 else 0.0,
+        )
+
+
+def _package_layer(
+    layer: Layer,
+    area: Area,
+    zooms: Sequence[int],
+    writer: TileWriter,
+    summary: PackageSummary,
+    *,
+    planned: int,
+    progress: Callable[[Progress], None] | None,
+    **fetch_options: Any,
+) -> None:
+    already = sum(writer.tile_counts(layer.name).get(z, 0) + writer.absent_counts(layer.name).get(z, 0) for z in zooms)
+    recorder = StatsRecorder()
+    sink = _BatchingSink(writer, layer, summary, recorder, max(planned - already, 0), progress)
+    try:
+        stats: FetchStats = asyncio.run(
+            fetch_tiles(_missing(layer, area, zooms, writer), layer=layer, on_outcome=sink, recorder=recorder,
+                        **fetch_options)
+        )
+    except AuthError as exc:
+        _add_fetch_figures(summary, getattr(exc, "stats", None))
+        raise
+    finally:
+        sink.flush()
+    _add_fetch_figures(summary, stats)
+    summary.tiles_already_stored += already
+    summary.interrupted = summary.interrupted or stats.stopped
+
+
+def _add_fetch_figures(summary: PackageSummary, stats: FetchStats | None) -> None:
+    if stats is None:
+        return
+    summary.requests += stats.requests
+    summary.premium_requests += stats.premium_requests
+    summary.retries += stats.retries
+    summary.rate_limited += stats.rate_limited
