@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +34,7 @@ from .writers import JobInfo, TileWriter, open_writer
 LIVE_RATE = 600
 DEV_RATE = 50
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
-BATCH_SECONDS = 2.0  # …or this long, so a slow job still commits often
+BATCH_SECONDS = 1.0  # …or this long, so a paced job loses at most ~10 tiles (600/min) to a crash
 
 
 @dataclass
@@ -145,8 +146,10 @@ def package(
     area_crs: str | None = None,
     key: str | None = None,
     secret: str | None = None,
-    rate_per_min: int = LIVE_RATE,
+    rate_per_min: int | None = LIVE_RATE,
+    rate_window_s: float = 60.0,
     workers: int = 8,
+    max_retries: int = 6,
     allow_premium: bool = False,
     api_url: str | None = None,
     protocol: str = "zxy",
@@ -171,8 +174,13 @@ def package(
     key, secret
         The project API key (default: ``OS_API_KEY``); with a secret (default ``OS_API_SECRET``)
         ospack authenticates with OAuth2 client credentials instead of sending the key.
-    rate_per_min
-        Requests per minute never to exceed: 600 for live projects, 50 in development mode.
+    rate_per_min, rate_window_s
+        Requests per minute never to exceed: 600 for live projects, 50 in development mode
+        (``None``: no pacing, for a self-hosted source). The window is the server's
+        accounting period (60 s for the OS API; shorter for a quick emulator run).
+    workers, max_retries
+        Requests in flight, and retries of a tile after 5xx, timeouts, dropped connections
+        and bad bodies before it is reported failed (429s wait and never count).
     allow_premium
         Premium zooms are refused before any request unless this is set.
     api_url
@@ -235,7 +243,8 @@ def package(
         for layer in chosen:
             _package_layer(
                 layer, the_area, wanted[layer.name], writer, summary,
-                endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min, workers=workers,
+                endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min,
+                rate_window_s=rate_window_s, workers=workers, max_retries=max_retries,
                 allow_premium=allow_premium, protocol=protocol, progress=progress, stop_event=stop_event,
                 transport=transport, planned=sum(planned[layer.name].values()),
             )
@@ -315,7 +324,12 @@ def _held_keys(writer: TileWriter, layer: Layer, z: int) -> np.ndarray:
 
 
 class _BatchingSink:
-    """Takes fetch outcomes as they complete, commits them in batches, reports progress."""
+    """Takes fetch outcomes as they complete, commits them in batches, reports progress.
+
+    Commits run on one background thread: a batch write must not stall the event
+    loop, or the requests released just after it would leave closer together than
+    the rate allows and a spike-arrest server would refuse them.
+    """
 
     def __init__(
         self,
@@ -332,6 +346,8 @@ class _BatchingSink:
         self.absent: list[Tile] = []
         self.started = self.last_flush = time.monotonic()
         self.done = 0
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ospack-commit")
+        self._pending: Future[None] | None = None
 
     def __call__(self, outcome: TileOutcome) -> None:
         tally = self.summary.zooms.setdefault(outcome.tile.z, ZoomTally())
@@ -352,14 +368,32 @@ class _BatchingSink:
             self.progress(self.snapshot())
 
     def flush(self) -> None:
-        """Commit what has arrived: one transaction, so a crash loses at most this batch."""
-        if self.tiles:
-            self.writer.write(self.layer.name, self.tiles)
-            self.tiles = []
-        if self.absent:
-            self.writer.record_absent(self.layer.name, self.absent)
-            self.absent = []
+        """Hand what has arrived to the commit thread: one transaction, so a crash loses at most this batch."""
+        self._raise_failed_commit()
+        if self.tiles or self.absent:
+            self._pending = self._committer.submit(self._commit, self.tiles, self.absent)
+            self.tiles, self.absent = [], []
         self.last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Commit the rest and wait for every commit; raise the first commit error."""
+        try:
+            self.flush()
+        finally:
+            self._committer.shutdown(wait=True)
+        self._raise_failed_commit()
+
+    def _commit(self, tiles: list[tuple[Tile, bytes]], absent: list[Tile]) -> None:
+        if tiles:
+            self.writer.write(self.layer.name, tiles)
+        if absent:
+            self.writer.record_absent(self.layer.name, absent)
+
+    def _raise_failed_commit(self) -> None:
+        # raising from the outcome callback stops the fetch pool: no point fetching what cannot be stored
+        if self._pending is not None and self._pending.done():
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def snapshot(self) -> Progress:
         elapsed = time.monotonic() - self.started
@@ -402,7 +436,7 @@ def _package_layer(
         _add_fetch_figures(summary, getattr(exc, "stats", None))
         raise
     finally:
-        sink.flush()
+        sink.close()
     _add_fetch_figures(summary, stats)
     summary.tiles_already_stored += already
     summary.interrupted = summary.interrupted or stats.stopped

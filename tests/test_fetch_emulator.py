@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import urllib.request
-from contextlib import contextmanager
 
 import pytest
 
@@ -51,43 +46,22 @@ def test_injected_faults_still_give_every_tile_byte_identical(make_emulator, cle
     assert stats.retries > 0 and stats.tiles_failed == 0
 
 
-@contextmanager
-def emulator_process(*args: str):
-    """The emulator in its own process (its own GIL), so its request timestamps are not
-    delayed by the client's thread; yields (url, stats function)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ospack", "emulator", *args], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-
-        def stats():
-            with urllib.request.urlopen(url + "/__emulator__/stats", timeout=10) as response:
-                return json.load(response)
-
-        yield url, stats
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.mark.parametrize(
     "enforce,rate,count",
     # spike arrest refuses any gap under 60/rate s; the wider gap keeps a busy CI machine's
     # timing jitter inside the limiter's margin (1.5 % of the gap)
     [("spike", 300, 15), ("sliding", 600, 30), ("fixed", 600, 30)],
 )
-def test_paced_fetch_sees_zero_429s(enforce, rate, count):
-    args = ("--key", "demo", "--enforce", enforce, "--limit", str(rate), "--window", "2")
-    with emulator_process(*args) as (url, stats):
-        tiles = Z9[:count]
-        result = fetch_tiles_sync(
-            tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=url, rate_per_min=rate, rate_window_s=2.0
-        )
-        assert result.tiles_ok == len(tiles)
-        assert result.rate_limited == 0
-        assert stats()["by_status"].get("429", 0) == 0
+def test_paced_fetch_sees_zero_429s(spawn_emulator, enforce, rate, count):
+    emulator = spawn_emulator("--key", "demo", "--enforce", enforce, "--limit", str(rate), "--window", "2")
+    tiles = Z9[:count]
+    result = fetch_tiles_sync(
+        tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url, rate_per_min=rate,
+        rate_window_s=2.0,
+    )
+    assert result.tiles_ok == len(tiles)
+    assert result.rate_limited == 0
+    assert emulator.stats()["by_status"].get("429", 0) == 0
 
 
 def test_unpaced_fetch_against_a_limit_recovers_from_429s(make_emulator, clean_tiles):

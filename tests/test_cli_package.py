@@ -1,0 +1,201 @@
+"""``ospack package`` as a user runs it: CliRunner for the command, real processes for kill and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ospack.area import read_area
+from ospack.cli import cli
+from ospack.cover import count
+from ospack.inspect import verify
+from ospack.layers import get_layer
+from ospack.writers import read_job
+
+ROOT = Path(__file__).resolve().parent.parent
+SNOWDON = str(ROOT / "sample_areas" / "yr-wyddfa.geojson")
+SECRET_KEY = "k3y-That-Must-Never-Leak-0123456789"
+SUMMARY_KEYS = {
+    "output", "complete", "tiles_written", "tiles_absent", "tiles_failed", "requests", "premium_requests",
+    "retries", "rate_limited", "elapsed_s", "achieved_rate_per_min", "zooms",
+}
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def api(make_emulator):
+    return make_emulator(keys=(SECRET_KEY, "demo"), limit=100_000)
+
+
+def package_args(output, *extra):
+    return ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "0-9", *extra]
+
+
+def test_demo_run_needs_no_key(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("OS_API_KEY", raising=False)
+    result = runner.invoke(cli, package_args(tmp_path / "demo.gpkg", "--demo", "--rate", "100000"),
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "complete (demo data from the emulator)" in result.stdout
+    assert "57 written, 0 absent, 0 failed" in result.stdout
+    assert read_job(tmp_path / "demo.gpkg").demo
+
+
+def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api):
+    args = package_args(tmp_path / "j.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "--json")
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["complete"] is True and summary["tiles_written"] == 57
+    assert summary["zooms"]["9"] == {"written": 34, "absent": 0, "failed": 0}
+    assert result.stderr == ""  # --json prints nothing else
+
+
+def test_quiet_prints_only_the_summary(runner, tmp_path, api):
+    args = package_args(tmp_path / "q.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "-q")
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"{tmp_path / 'q.gpkg'}: complete")
+
+
+def test_the_key_never_leaks(runner, tmp_path, api, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OS_API_KEY", SECRET_KEY)
+    output = tmp_path / "secret.gpkg"
+    result = runner.invoke(cli, package_args(output, "--api-url", api.url, "--rate", "100000"), catch_exceptions=False)
+    assert result.exit_code == 0
+    info = runner.invoke(cli, ["info", str(output), "--json"])
+    for text in (result.stdout, result.stderr, caplog.text, info.stdout):
+        assert SECRET_KEY not in text
+    assert SECRET_KEY.encode() not in output.read_bytes()
+    assert api.stats()["by_key"].get(SECRET_KEY) == 57  # it was used, in the header
+
+
+def test_bad_key_is_one_line_without_the_key(runner, tmp_path, api):
+    result = runner.invoke(cli, package_args(tmp_path / "b.gpkg", "--api-url", api.url, "--key", "wrong-key-42"))
+    assert result.exit_code == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: ") and "HTTP 401" in last
+    assert "wrong-key-42" not in result.stderr and "Traceback" not in result.output
+    assert api.stats()["requests"] <= 8
+
+
+def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
+    args = ["package", SNOWDON, "-o", str(tmp_path / "p.gpkg"), "--layer", "Outdoor_27700", "--zoom", "9-10",
+            "--api-url", api.url, "--key", SECRET_KEY]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert "--allow-premium" in result.stderr and api.stats()["requests"] == 0
+
+
+def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, api):
+    output = tmp_path / "p.gpkg"
+    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "9-10", "--api-url", api.url,
+            "--key", SECRET_KEY, "--allow-premium", "--rate", "100000"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 3
+    assert "INCOMPLETE" in result.stdout and "failed:" in result.stdout
+    assert not verify(output).ok
+
+
+def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):
+    args = package_args(tmp_path / "x.mbtiles", "--api-url", api.url, "--key", SECRET_KEY)
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1 and ".gpkg" in result.stderr
+    assert api.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dev-project", "--rate", "10"], "--dev-project or --rate"),
+        (["--rate", "0"], "--rate"),
+        (["--zoom", "21"], "zoom 21 is outside layer Outdoor_27700"),
+        (["--layer", "Nope_27700"], "unknown layer"),
+    ],
+)
+def test_usage_errors_exit_2(runner, tmp_path, extra, message):
+    args = ["package", SNOWDON, "-o", str(tmp_path / "u.gpkg"), "--layer", "Outdoor_27700", "--zoom", "7", *extra]
+    if "--layer" in extra:
+        args[5] = extra[1]
+        extra = []
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def start_package(output, url, *extra):
+    env = {**os.environ, "OS_API_KEY": SECRET_KEY}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ospack", "package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700",
+         "--zoom", "0-9", "--api-url", url, "--workers", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+def wait_for_tiles(api, n, process, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while api.stats()["tiles"] < n:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def stored_tiles(output):
+    import sqlite3
+
+    with sqlite3.connect(output) as db:
+        return db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
+
+
+def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_path, api):
+    output = tmp_path / "killed.gpkg"
+    process = start_package(output, api.url, "--rate", "1200")
+    wait_for_tiles(api, 40, process)  # two seconds: a commit or two have happened
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    fetched_before = api.stats()["tiles"]
+    kept = stored_tiles(output)
+    assert 0 < kept <= fetched_before  # whole batches survive; the batch in flight may be lost
+    assert verify(output).ok is False  # incomplete, and says so
+    api.reset()
+    rerun = start_package(output, api.url, "--rate", "100000", "--json")
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    summary = json.loads(out)
+    planned = sum(count(read_area(SNOWDON), get_layer("Outdoor_27700"), range(10)).values())
+    assert summary["complete"] and summary["tiles_already_stored"] == kept
+    assert api.stats()["tiles"] == summary["tiles_written"] == planned - kept  # nothing stored is fetched twice
+    report = verify(output)
+    assert report.ok, report.problems
+    assert SECRET_KEY not in out + err
+
+
+def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api):
+    output = tmp_path / "interrupted.gpkg"
+    process = start_package(output, api.url, "--rate", "1200")
+    wait_for_tiles(api, 15, process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "interrupted, rerun to resume" in out and "Traceback" not in err
+    kept = stored_tiles(output)
+    assert kept >= 15
+    rerun = start_package(output, api.url, "--rate", "100000", "-q")
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0 and ": complete" in out
+    assert verify(output).ok

@@ -1,0 +1,264 @@
+"""package() end to end against the emulator on loopback: the main job."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+import rasterio
+from PIL import Image
+from pyproj import Transformer
+
+from ospack import package
+from ospack.area import read_area
+from ospack.cover import count, cover
+from ospack.emulator import render_tile
+from ospack.errors import AreaOutsideGridError, AuthError, IncompatibleOutputError, PremiumError, UsageError
+from ospack.inspect import verify
+from ospack.layers import get_layer
+from ospack.writers import open_writer, read_job
+
+ROOT = Path(__file__).resolve().parent.parent
+SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
+SUMMIT_BNG = (260990.0, 354366.0)  # Yr Wyddfa summit, easting/northing
+SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True).transform(*SUMMIT_BNG)
+
+
+@pytest.fixture
+def fast_emulator(make_emulator):
+    """An emulator with a generous limit, so tests run unpaced in well under a second."""
+    return make_emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"}, limit=100_000)
+
+
+def run(emulator, output, layer="Outdoor_27700", zooms="0-9", **options):
+    options.setdefault("rate_per_min", None)
+    options.setdefault("key", "demo")
+    return package(SNOWDON, output, layers=layer, zooms=zooms, api_url=emulator.url, **options)
+
+
+def tile_from_emulator(emulator, layer, tile) -> bytes:
+    url = f"{emulator.url}/maps/raster/v1/zxy/{layer}/{tile.z}/{tile.x}/{tile.y}.png"
+    response = httpx.get(url, headers={"key": "demo"})
+    response.raise_for_status()
+    return response.content
+
+
+def pixel_of_tile(png: bytes, col: int, row: int) -> tuple[int, int, int]:
+    return Image.open(io.BytesIO(png)).convert("RGB").getpixel((col, row))
+
+
+@pytest.mark.parametrize(
+    "layer, zooms, suffix, point",
+    [
+        ("Outdoor_27700", "0-9", ".gpkg", SUMMIT_BNG),
+        ("Road_3857", "7-13", ".gpkg", SUMMIT_MERCATOR),
+        ("Light_3857", "7-13", ".mbtiles", SUMMIT_MERCATOR),
+    ],
+)
+def test_package_opens_in_gdal_at_the_right_place(fast_emulator, tmp_path, layer, zooms, suffix, point):
+    output = tmp_path / f"out{suffix}"
+    summary = run(fast_emulator, output, layer=layer, zooms=zooms)
+    lyr = get_layer(layer)
+    area = read_area(SNOWDON)
+    planned = count(area, lyr, range(int(zooms.split("-")[0]), int(zooms.split("-")[1]) + 1))
+    assert summary.complete and summary.tiles_failed == 0
+    assert {z: t.written + t.absent for z, t in summary.zooms.items()} == planned
+    assert summary.requests == sum(planned.values())
+
+    top = int(zooms.split("-")[1])
+    tile = lyr.grid.tile_at(*point, top)
+    left, bottom, right, top_y = lyr.grid.tile_bounds(tile)
+    resolution = lyr.grid.resolutions[top]
+    col, row = int((point[0] - left) / resolution), int((top_y - point[1]) / resolution)
+    expected = pixel_of_tile(tile_from_emulator(fast_emulator, layer, tile), col, row)
+
+    with rasterio.open(output) as dataset:
+        assert dataset.crs.to_epsg() == lyr.grid.epsg
+        assert dataset.res == pytest.approx((resolution, resolution))
+        assert dataset.bounds.left <= point[0] <= dataset.bounds.right
+        assert dataset.bounds.bottom <= point[1] <= dataset.bounds.top
+        assert len(dataset.overviews(1)) >= 1  # lower zooms are overviews
+        r, c = dataset.index(*point)
+        got = tuple(int(dataset.read(band, window=((r, r + 1), (c, c + 1)))[0, 0]) for band in (1, 2, 3))
+    assert got == expected
+    assert verify(output).ok
+
+
+def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emulator, tmp_path):
+    faults = {name: 0.05 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
+    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=11)
+    output = tmp_path / "faults.gpkg"
+    summary = run(emulator, output, zooms="6-9", max_retries=12)
+    assert summary.complete and summary.tiles_failed == 0
+    assert summary.retries > 0 and sum(emulator.stats()["faults"].values()) > 0
+    layer = get_layer("Outdoor_27700")
+    with sqlite3.connect(output) as db:
+        stored = {(z, x, y): data for z, x, y, data in
+                  db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700")}
+    expected = {tuple(t): render_tile(layer, t) for t in cover(read_area(SNOWDON), layer, range(6, 10))}
+    assert stored == expected
+
+
+@pytest.mark.parametrize("enforce", ["sliding", "spike"])
+def test_paced_package_sees_zero_429s(spawn_emulator, tmp_path, enforce):
+    # 600/min with a 2 s window: 20 a window, the real spike-arrest gap of 0.1 s; 57 tiles span ~3 windows
+    emulator = spawn_emulator("--key", "demo", "--enforce", enforce, "--limit", "600", "--window", "2")
+    summary = run(emulator, tmp_path / "paced.gpkg", rate_per_min=600, rate_window_s=2.0)
+    assert summary.complete
+    assert summary.rate_limited == 0
+    assert emulator.stats()["by_status"].get("429", 0) == 0
+
+
+def test_bad_key_stops_at_once_and_leaves_the_file_incomplete(fast_emulator, tmp_path):
+    output = tmp_path / "bad.gpkg"
+    with pytest.raises(AuthError) as caught:
+        run(fast_emulator, output, key="not-a-real-key", workers=4)
+    assert "not-a-real-key" not in str(caught.value)
+    assert fast_emulator.stats()["requests"] <= 4
+    with open_writer(output, read_job(output)) as writer:
+        assert not writer.complete
+
+
+def test_premium_zooms_are_refused_before_any_request(fast_emulator, tmp_path):
+    with pytest.raises(PremiumError, match="zoom 10 of Outdoor_27700 is Premium.*--allow-premium"):
+        run(fast_emulator, tmp_path / "p.gpkg", zooms="9-10")
+    assert fast_emulator.stats()["requests"] == 0
+    assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_premium_zoom_refused_by_the_api_fails_only_that_zoom(fast_emulator, tmp_path):
+    summary = run(fast_emulator, tmp_path / "p.gpkg", zooms="9-10", allow_premium=True)
+    assert not summary.complete
+    assert summary.zooms[9].written == 34 and summary.zooms[9].failed == 0
+    assert summary.zooms[10].failed > 0 and summary.zooms[10].written == 0
+    assert summary.premium_requests <= 8  # the zoom stops after the first refusals
+    assert "--allow-premium" in summary.failures[0]
+
+
+def test_premium_key_gets_premium_zooms_with_oauth2_renewed_mid_run(make_emulator, tmp_path):
+    emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=1.0, limit=100_000)
+    summary = run(emulator, tmp_path / "p.gpkg", zooms="9-10", key="paid", secret="paid-secret",
+                  allow_premium=True, rate_per_min=3000, workers=4)
+    assert summary.complete and summary.tiles_failed == 0
+    # every premium tile was requested (a request retried after its token expired in flight counts twice)
+    assert summary.premium_requests >= summary.zooms[10].written == 111
+    assert emulator.stats()["tokens"] >= 2  # the run outlived its first token
+
+
+def test_rerun_on_a_complete_file_makes_no_requests(fast_emulator, tmp_path):
+    output = tmp_path / "done.gpkg"
+    first = run(fast_emulator, output)
+    fast_emulator.reset()
+    again = run(fast_emulator, output)
+    assert again.already_complete and again.complete
+    assert again.requests == 0 and fast_emulator.stats()["requests"] == 0
+    assert again.tiles_already_stored == first.tiles_written
+    assert "no requests" in again.notes[-1]
+
+
+def test_rerun_on_an_incomplete_file_fetches_only_what_is_missing(fast_emulator, tmp_path):
+    output = tmp_path / "half.gpkg"
+    layer = get_layer("Outdoor_27700")
+    tiles = list(cover(read_area(SNOWDON), layer, range(0, 10)))
+    first = run(fast_emulator, output)
+    with sqlite3.connect(output) as db:  # lose a third of the tiles, as if a crash came first
+        db.execute("DELETE FROM outdoor_27700 WHERE id % 3 = 0")
+        remaining = db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
+        db.execute("UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    fast_emulator.reset()
+    summary = run(fast_emulator, output)
+    assert summary.complete
+    assert summary.requests == len(tiles) - remaining == fast_emulator.stats()["tiles"]
+    assert summary.tiles_already_stored == remaining
+    assert first.tiles_written == len(tiles)
+    assert verify(output).ok
+
+
+def test_more_zooms_on_a_complete_file_resume_it(fast_emulator, tmp_path):
+    output = tmp_path / "grow.gpkg"
+    run(fast_emulator, output, zooms="0-7")
+    fast_emulator.reset()
+    summary = run(fast_emulator, output, zooms="0-9")
+    assert summary.complete
+    assert fast_emulator.stats()["tiles"] == 10 + 34  # only zooms 8 and 9
+
+
+def test_another_area_is_refused_unless_overwrite(fast_emulator, tmp_path):
+    output = tmp_path / "site.gpkg"
+    run(fast_emulator, output, zooms="5-7")
+    other = "260000,354000,262000,356000"
+    with pytest.raises(IncompatibleOutputError, match="--overwrite"):
+        package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
+                api_url=fast_emulator.url, key="demo", rate_per_min=None)
+    summary = package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
+                      api_url=fast_emulator.url, key="demo", rate_per_min=None, overwrite=True)
+    assert summary.complete
+
+
+def test_two_layers_on_one_grid_share_a_geopackage(fast_emulator, tmp_path):
+    output = tmp_path / "two.gpkg"
+    summary = run(fast_emulator, output, layer=["Outdoor_27700", "Road_27700"], zooms="7-8")
+    assert summary.complete and summary.tiles_written == 2 * (5 + 10)
+    assert read_job(output).layers == ("Outdoor_27700", "Road_27700")
+
+
+def test_layers_on_two_grids_are_refused(fast_emulator, tmp_path):
+    with pytest.raises(UsageError, match="different grids"):
+        run(fast_emulator, tmp_path / "x.gpkg", layer=["Outdoor_27700", "Road_3857"], zooms="7")
+
+
+def test_wmts_protocol_packages_the_same_tiles(fast_emulator, tmp_path):
+    zxy, wmts = tmp_path / "zxy.gpkg", tmp_path / "wmts.gpkg"
+    run(fast_emulator, zxy, zooms="7-9")
+    run(fast_emulator, wmts, zooms="7-9", protocol="wmts")
+    query = "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700 ORDER BY 1, 2, 3"
+    with sqlite3.connect(zxy) as a, sqlite3.connect(wmts) as b:
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+
+
+def test_missing_key_says_how_to_give_one(fast_emulator, tmp_path, monkeypatch):
+    monkeypatch.delenv("OS_API_KEY", raising=False)
+    with pytest.raises(UsageError, match="OS_API_KEY.*--demo"):
+        run(fast_emulator, tmp_path / "k.gpkg", key=None)
+
+
+def test_key_from_the_environment(fast_emulator, tmp_path, monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", "demo")
+    assert run(fast_emulator, tmp_path / "env.gpkg", key=None, zooms="7").complete
+
+
+def test_area_outside_the_layer_is_refused_before_any_request(fast_emulator, tmp_path):
+    with pytest.raises(AreaOutsideGridError):
+        package("2.0,48.0,2.1,48.1", tmp_path / "paris.gpkg", layers="Road_3857", zooms="12",
+                api_url=fast_emulator.url, key="demo")
+    assert fast_emulator.stats()["requests"] == 0
+
+
+def test_demo_mode_records_that_the_tiles_are_not_os_data(tmp_path):
+    summary = package(SNOWDON, tmp_path / "demo.gpkg", layers="Outdoor_27700", zooms="5-7", demo=True,
+                      rate_per_min=None)
+    assert summary.complete and summary.demo
+    job = read_job(tmp_path / "demo.gpkg")
+    assert job.demo and job.source.startswith("http://127.0.0.1:")
+
+
+def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator, tmp_path):
+    import threading
+
+    emulator = make_emulator(keys=("demo",), limit=100_000)
+    stop = threading.Event()
+    output = tmp_path / "stop.gpkg"
+
+    def stop_after_ten(progress):
+        if progress.done >= 10:
+            stop.set()
+
+    summary = run(emulator, output, rate_per_min=1200, workers=2, progress=stop_after_ten, stop_event=stop)
+    assert summary.interrupted and not summary.complete
+    kept = summary.tiles_written
+    assert 10 <= kept < 57
+    rerun = run(emulator, output)
+    assert rerun.complete and rerun.tiles_written == 57 - kept
