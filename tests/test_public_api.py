@@ -1,0 +1,29 @@
+"""The public surface: every name in ospack.__all__ resolves, and the pipeline's functions are callable."""
+
+import ospack
+
+
+def test_every_exported_name_resolves():
+    for name in ospack.__all__:
+        assert getattr(ospack, name) is not None, name
+
+
+def test_functions_that_share_a_module_name_stay_functions():
+    import ospack.cover
+    import ospack.estimate
+    import ospack.pipeline  # noqa: F401
+
+    for name in ("cover", "count", "estimate", "package", "verify", "info", "read_area", "open_writer"):
+        assert callable(getattr(ospack, name)) and not isinstance(getattr(ospack, name), type(ospack)), name
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    area = ospack.read_area("-4.09,53.06,-4.06,53.08", buffer_m=200)
+    assert ospack.count(area, "Outdoor_27700", "7") == {7: ospack.estimate(area, "Outdoor_27700", "7").to_dict()["zooms"]["7"]["tiles"]}
+    with ospack.Emulator() as api:
+        summary = ospack.package(area, "demo.gpkg", layers="Outdoor_27700", zooms="5-7", api_url=api.url,
+                                 key="demo", rate_per_min=None)
+    assert summary.to_dict()["complete"]
+    assert ospack.verify("demo.gpkg").ok
+    assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
