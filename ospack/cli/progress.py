@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ..pipeline import PackageSummary, Progress
+from ..summary import PackageSummary, Progress
 
 
 def _duration(seconds: float | None) -> str:
