@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -329,6 +330,11 @@ def _package_layer(
     already = sum(writer.tile_counts(layer.name).get(z, 0) + writer.absent_counts(layer.name).get(z, 0) for z in zooms)
     recorder = StatsRecorder()
     sink = _BatchingSink(writer, layer, summary, recorder, max(planned - already, 0), progress)
+    # The commit thread holds the GIL for up to the switch interval (5 ms by default), which
+    # would delay request releases on the event loop by as much: a spike-arrest server reads
+    # a late request followed by a punctual one as a burst. Switch threads more often meanwhile.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
     try:
         stats: FetchStats = asyncio.run(
             fetch_tiles(_missing(layer, area, zooms, writer), layer=layer, on_outcome=sink, recorder=recorder,
@@ -338,6 +344,7 @@ def _package_layer(
         _add_fetch_figures(summary, getattr(exc, "stats", None))
         raise
     finally:
+        sys.setswitchinterval(switch_interval)
         sink.close()
     _add_fetch_figures(summary, stats)
     summary.tiles_already_stored += already

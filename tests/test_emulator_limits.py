@@ -62,6 +62,14 @@ def test_spike_arrest_spreads_the_allowance():
     assert _admitted(limiter, policy, [10.0, 10.05, 10.1, 10.15, 10.2], clock) == [True, False, True, False, True]
 
 
+def test_spike_arrest_reads_arrival_times_with_a_2ms_tolerance():
+    clock = FakeClock()
+    limiter = RateLimiter(clock)
+    policy = RatePolicy(per_minute=600, window=60, enforce="spike")
+    times = [10.0, 10.0975, 10.0985, 10.1970, 10.2975]  # 97.5 ms early-refused, then 98.5 ms and 98.5 ms allowed
+    assert _admitted(limiter, policy, times, clock) == [True, False, True, True, True]
+
+
 def test_limits_are_per_key_and_per_api():
     clock = FakeClock()
     limiter = RateLimiter(clock)
