@@ -171,7 +171,10 @@ def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_
     fetched_before = api.stats()["tiles"]
     kept = stored_tiles(output)
     assert 0 < kept <= fetched_before  # whole batches survive; the batch in flight may be lost
-    assert verify(output).ok is False  # incomplete, and says so
+    report = verify(output)
+    assert not report.ok  # incomplete, and says so; nothing else is wrong with it
+    assert report.problems[0].startswith("incomplete")
+    assert not any("application_id" in problem for problem in report.problems)
     api.reset()
     rerun = start_package(output, api.url, "--rate", "100000", "--json")
     out, err = rerun.communicate(timeout=60)
@@ -185,13 +188,14 @@ def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_
     assert SECRET_KEY not in out + err
 
 
-def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, code):
     output = tmp_path / "interrupted.gpkg"
     process = start_package(output, api.url, "--rate", "1200")
     wait_for_tiles(api, 15, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert "interrupted, rerun to resume" in out and "Traceback" not in err
     kept = stored_tiles(output)
     assert kept >= 15

@@ -14,7 +14,7 @@ from .options import area_options, layer_option, zoom_option
 from .progress import ProgressPrinter, summary_text
 
 EXIT_TILES_FAILED = 3
-EXIT_INTERRUPTED = 130
+EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @click.command("package")
@@ -41,7 +41,7 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, sec
     """Download the OS tiles covering AREA into one offline file.
 
     Rerunning the same command resumes an unfinished file and fetches only what is missing.
-    Ctrl-C stops cleanly: what was downloaded is kept, and the rerun completes it.
+    Ctrl-C (or SIGTERM) stops cleanly: what was downloaded is kept, and the rerun completes it.
 
     \b
     Example:
@@ -52,7 +52,13 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, sec
         raise click.UsageError("give --dev-project or --rate, not both")
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    received: list[int] = []
+
+    def stop_cleanly(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, stop_cleanly) for signum in EXIT_ON_SIGNAL}
     try:
         summary = package(
             area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
@@ -61,10 +67,11 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, sec
             dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         printer.close()
     click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary_text(summary))
     if summary.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_ON_SIGNAL[received[0]] if received else EXIT_ON_SIGNAL[signal.SIGINT])
     if summary.tiles_failed:
         sys.exit(EXIT_TILES_FAILED)

@@ -106,6 +106,10 @@ class SqliteTileWriter(ABC):
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+        # Copy the new schema and header (application_id) from the write-ahead log into the
+        # file itself, so readers of the raw header (validate_gpkg.py, `file`) recognise an
+        # interrupted package as what it is rather than as a blank SQLite file.
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def resume_with(self, zooms: Sequence[int]) -> None:
         """Add zooms to a stored job (the union is recorded) and mark the file incomplete."""
