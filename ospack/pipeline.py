@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ from .writers import JobInfo, TileWriter, open_writer
 LIVE_RATE = 600
 DEV_RATE = 50
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
+MAX_PENDING_COMMITS = 4  # batches queued for the disk at most: bounds memory when the disk is slower
 BATCH_SECONDS = 1.0  # …or this long, so a paced job loses at most ~10 tiles (600/min) to a crash
 
 
@@ -250,7 +252,7 @@ class _BatchingSink:
         self.started = self.last_flush = time.monotonic()
         self.done = 0
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ospack-commit")
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
 
     def __call__(self, outcome: TileOutcome) -> None:
         tally = self.summary.zooms.setdefault(outcome.tile.z, ZoomTally())
@@ -271,10 +273,15 @@ class _BatchingSink:
             self.progress(self.snapshot())
 
     def flush(self) -> None:
-        """Hand what has arrived to the commit thread: one transaction, so a crash loses at most this batch."""
-        self._raise_failed_commit()
+        """Hand what has arrived to the commit thread: one transaction, so a crash loses at most this batch.
+
+        At most ``MAX_PENDING_COMMITS`` batches wait for the disk: when the writer falls behind
+        the network (a self-hosted source, no rate limit) the loop waits here, so memory stays flat.
+        """
+        while self._pending and (self._pending[0].done() or len(self._pending) >= MAX_PENDING_COMMITS):
+            self._pending.popleft().result()  # raises a failed commit's error, which stops the fetch
         if self.tiles or self.absent:
-            self._pending = self._committer.submit(self._commit, self.tiles, self.absent)
+            self._pending.append(self._committer.submit(self._commit, self.tiles, self.absent))
             self.tiles, self.absent = [], []
         self.last_flush = time.monotonic()
 
@@ -284,7 +291,8 @@ class _BatchingSink:
             self.flush()
         finally:
             self._committer.shutdown(wait=True)
-        self._raise_failed_commit()
+        while self._pending:
+            self._pending.popleft().result()
 
     def _commit(self, tiles: list[tuple[Tile, bytes]], absent: list[Tile]) -> None:
         if tiles:
@@ -292,11 +300,6 @@ class _BatchingSink:
         if absent:
             self.writer.record_absent(self.layer.name, absent)
 
-    def _raise_failed_commit(self) -> None:
-        # raising from the outcome callback stops the fetch pool: no point fetching what cannot be stored
-        if self._pending is not None and self._pending.done():
-            pending, self._pending = self._pending, None
-            pending.result()
 
     def snapshot(self) -> Progress:
         elapsed = time.monotonic() - self.started
@@ -334,7 +337,8 @@ def _package_layer(
     # would delay request releases on the event loop by as much: a spike-arrest server reads
     # a late request followed by a punctual one as a burst. Switch threads more often meanwhile.
     switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, 0.0005))
+    if fetch_options.get("rate_per_min") is not None:  # unpaced, switching more often only costs throughput
+        sys.setswitchinterval(min(switch_interval, 0.0005))
     try:
         stats: FetchStats = asyncio.run(
             fetch_tiles(_missing(layer, area, zooms, writer), layer=layer, on_outcome=sink, recorder=recorder,

@@ -91,7 +91,9 @@ class SqliteTileWriter(ABC):
         # WAL + NORMAL: a crash or kill -9 keeps every committed batch, power loss may drop the
         # last ones, and neither corrupts the file (sqlite.org/wal.html).
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-65536")
+        # 16 MiB of page cache: tiles are appended, rarely re-read, so a bigger cache only adds
+        # memory (64 MiB measured 157 MB RSS during a job and 222 MB at VACUUM; 16 MiB, 105/121 MB)
+        conn.execute("PRAGMA cache_size=-16384")
         return conn
 
     def _create(self, dedup: bool) -> None:
