@@ -10,12 +10,8 @@ from typing import Any
 
 from .area import Area, read_area
 from .cover import count
-from .layers import Layer, get_layer
+from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, get_layer
 from .types import GeoBounds
-
-#: OS Maps API transaction limits per minute and project [os-maps-api.md §5].
-LIVE_RATE_PER_MINUTE = 600
-DEVELOPMENT_RATE_PER_MINUTE = 50
 
 #: Assumed average size of one 256×256 PNG tile, in bytes. This is NOT measured on the OS API
 #: (no sample was available offline): it is the usual size of busy 256-pixel raster map tiles

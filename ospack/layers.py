@@ -15,6 +15,11 @@ from .types import Tile, TileRange
 
 _GRID_BY_DOCUMENT = {document: grid_id for grid_id, document in GRID_DOCUMENTS.items()}
 
+#: OS Maps API transaction limits per minute, per API and project [os-maps-api.md §5]: live
+#: projects, and projects still in development mode. Beyond them the API answers 429.
+LIVE_RATE_PER_MINUTE = 600
+DEVELOPMENT_RATE_PER_MINUTE = 50
+
 
 @dataclass(frozen=True)
 class Layer:

@@ -28,13 +28,11 @@ from .area import Area, read_area
 from .cover import count, cover
 from .errors import AuthError, PremiumError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
-from .layers import Layer, get_layer, parse_zooms
+from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .types import Tile
 from .summary import PackageSummary, Progress, ZoomTally
 from .writers import JobInfo, TileWriter, open_writer
 
-LIVE_RATE = 600
-DEV_RATE = 50
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
 MAX_PENDING_COMMITS = 4  # batches queued for the disk at most: bounds memory when the disk is slower
 BATCH_SECONDS = 1.0  # …or this long, so a paced job loses at most ~10 tiles (600/min) to a crash
@@ -51,7 +49,7 @@ def package(
     area_crs: str | None = None,
     key: str | None = None,
     secret: str | None = None,
-    rate_per_min: int | None = LIVE_RATE,
+    rate_per_min: int | None = LIVE_RATE_PER_MINUTE,
     rate_window_s: float = 60.0,
     workers: int = 8,
     max_retries: int = 6,

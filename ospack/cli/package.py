@@ -9,7 +9,9 @@ import threading
 
 import click
 
-from ..pipeline import DEV_RATE, LIVE_RATE, package
+from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
+from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
+from ..pipeline import package
 from .options import area_options, layer_option, zoom_option
 from .progress import ProgressPrinter, summary_text
 

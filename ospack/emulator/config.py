@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import EmulatorError
+from ..layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE
 
 PLANS = ("opendata", "premium")
 MODES = ("live", "dev")
 #: requests per minute per API per project, by mode (research/os-maps-api.md §5)
-MODE_RATES = {"live": 600, "dev": 50}
+MODE_RATES = {"live": LIVE_RATE_PER_MINUTE, "dev": DEVELOPMENT_RATE_PER_MINUTE}
 ENFORCEMENTS = ("sliding", "fixed", "spike")
 #: fault names in the order a request's one random draw is matched against them
 FAULT_NAMES = ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")

@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 import httpx
 
 from ..errors import AuthError, DownloadError
-from ..layers import Layer, get_layer
+from ..layers import LIVE_RATE_PER_MINUTE, Layer, get_layer
 from ..types import Tile
 from .auth import Credentials
 from .clock import Clock, MonotonicClock
@@ -53,7 +53,7 @@ async def fetch_tiles(
     layer: Layer | str,
     credentials: Credentials,
     endpoints: ApiEndpoints | str | None = None,
-    rate_per_min: int | None = 600,
+    rate_per_min: int | None = LIVE_RATE_PER_MINUTE,
     rate_window_s: float = 60.0,
     workers: int = 8,
     protocol: Literal["zxy", "wmts"] = "zxy",
