@@ -43,8 +43,8 @@ _EXPORTS = {
 # These functions share their module's name. Importing ospack.cover (which any
 # user of ospack.cover.count does) binds the *module* to ospack.cover, so they are
 # bound eagerly here, after their modules load, rather than lazily.
-from .cover import count, cover  # noqa: E402
-from .estimate import estimate  # noqa: E402
+from .cover import count as count, cover as cover  # noqa: E402  (explicit re-exports)
+from .estimate import estimate as estimate  # noqa: E402
 
 __all__ = sorted([*_EXPORTS, "count", "cover", "estimate", "__version__"])
 

@@ -14,8 +14,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -29,8 +29,8 @@ from .cover import count, cover
 from .errors import AuthError, PremiumError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
-from .types import Tile
 from .summary import PackageSummary, Progress, ZoomTally
+from .types import Tile
 from .writers import JobInfo, TileWriter, open_writer
 
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
@@ -108,7 +108,11 @@ def package(
     chosen = _layers_on_one_grid(layers)
     wanted = {layer.name: parse_zooms(zooms, layer) for layer in chosen}
     planned = {layer.name: count(the_area, layer, wanted[layer.name]) for layer in chosen}
-    _refuse_premium_unless_allowed(chosen, planned, allow_premium)
+    premium = {
+        layer.name: {z: n for z, n in planned[layer.name].items() if n and layer.is_premium(z)} for layer in chosen
+    }
+    if not allow_premium:
+        _refuse_premium(chosen, premium)
 
     with ExitStack() as stack:
         if demo:
@@ -129,7 +133,7 @@ def package(
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
         summary = PackageSummary(
             output=str(Path(output)),
-            format=Path(output).suffix.lstrip(".").lower() if format is None else format,
+            format=writer.format,
             layers=job.layers,
             demo=demo,
             tiles_planned=sum(sum(c.values()) for c in planned.values()),
@@ -140,8 +144,8 @@ def package(
             summary.notes.append(f"{output} is already complete: no requests made")
             say(summary.notes[-1])
             return _finish(summary, started)
-        premium = sum(n for layer in chosen for z, n in planned[layer.name].items() if layer.is_premium(z))
-        say(f"{summary.tiles_planned} tiles planned, {premium} of them at Premium zooms")
+        premium_total = sum(sum(counts.values()) for counts in premium.values())
+        say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
         credentials = Credentials(key=key, secret=secret)
         for layer in chosen:
             _package_layer(
@@ -177,15 +181,14 @@ def _layers_on_one_grid(names: str | Sequence[str]) -> list[Layer]:
     return list({layer.name: layer for layer in chosen}.values())
 
 
-def _refuse_premium_unless_allowed(chosen: list[Layer], planned: dict[str, dict[int, int]], allow: bool) -> None:
-    if allow:
-        return
+def _refuse_premium(chosen: list[Layer], premium: dict[str, dict[int, int]]) -> None:
     for layer in chosen:
-        premium = {z: n for z, n in planned[layer.name].items() if layer.is_premium(z) and n}
-        if premium:
-            zooms = sorted(premium)
+        counts = premium[layer.name]
+        if counts:
+            zooms = sorted(counts)
             raise PremiumError(
-                f"{_zoom_text(zooms)} of {layer.name} {'are' if len(zooms) > 1 else 'is'} Premium ({sum(premium.values())} tiles);"
+                f"{_zoom_text(zooms)} of {layer.name} {'are' if len(zooms) > 1 else 'is'} Premium"
+                f" ({sum(counts.values())} tiles);"
                 f" add --allow-premium if your project has a Premium plan, or ask for zooms"
                 f" {layer.open_zooms.start}-{layer.open_zooms.stop - 1} only"
             )
@@ -205,9 +208,9 @@ def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
 def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:
     """The cover minus what the file already holds (stored or known absent), streamed in cover order."""
     for z in zooms:
-        held = _held_keys(writer, layer, z)
-        i = 0
         width = layer.grid.pyramid_size(z)[0]
+        held = _held_keys(writer, layer.name, z, width)
+        i = 0
         for tile in cover(area, layer, [z]):
             key = tile.y * width + tile.x
             while i < len(held) and held[i] < key:
@@ -216,14 +219,13 @@ def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter)
                 yield tile
 
 
-def _held_keys(writer: TileWriter, layer: Layer, z: int) -> np.ndarray:
+def _held_keys(writer: TileWriter, layer: str, z: int, width: int) -> np.ndarray:
     """Sorted ``row * width + column`` keys of the tiles held at zoom ``z``: 8 bytes a tile.
 
     Read in one go so the reader's snapshot closes at once; a snapshot held open
     through a long zoom would stop SQLite from recycling its write-ahead log.
     """
-    width = layer.grid.pyramid_size(z)[0]
-    return np.fromiter((t.y * width + t.x for t in writer.done(layer.name, z)), dtype=np.int64)
+    return np.fromiter((t.y * width + t.x for t in writer.done(layer, z)), dtype=np.int64)
 
 
 class _BatchingSink:
@@ -298,17 +300,15 @@ class _BatchingSink:
         if absent:
             self.writer.record_absent(self.layer.name, absent)
 
-
     def snapshot(self) -> Progress:
         elapsed = time.monotonic() - self.started
-        zooms = self.summary.zooms.values()
         return Progress(
             layer=self.layer.name,
             done=self.done,
             total=self.total,
-            written=sum(t.written for t in zooms),
-            absent=sum(t.absent for t in zooms),
-            failed=sum(t.failed for t in zooms),
+            written=self.summary.tiles_written,
+            absent=self.summary.tiles_absent,
+            failed=self.summary.tiles_failed,
             requests=self.recorder.requests,
             retries=self.recorder.retries,
             rate_limited=self.recorder.rate_limited,

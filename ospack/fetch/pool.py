@@ -19,7 +19,6 @@ truncated or non-PNG bodies
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from collections.abc import Callable, Iterable
 from typing import Literal, Protocol
@@ -134,7 +133,7 @@ async def fetch_tiles(
         layer=layer if isinstance(layer, Layer) else get_layer(layer),
         credentials=credentials,
         endpoints=endpoints if isinstance(endpoints, ApiEndpoints) else ApiEndpoints.from_url(endpoints),
-        limiter=_limiter(rate_per_min, rate_window_s, clock),
+        limiter=RateLimiter.per_minute(rate_per_min, rate_window_s, clock=clock),
         clock=clock or MonotonicClock(),
         allow_premium=allow_premium,
         max_retries=max_retries,
@@ -156,17 +155,6 @@ async def fetch_tiles(
     )
     async with client:
         return await run.execute(client, tiles, workers, protocol, stop_event)
-
-
-def _limiter(rate_per_min: int | None, window_s: float, clock: Clock | None) -> RateLimiter:
-    # The window holds rate × window / 60 requests, as a server with that window
-    # counts them; too short a window to hold one request falls back to a minute.
-    if rate_per_min is None:
-        return RateLimiter(None, clock=clock)
-    allowance = math.floor(rate_per_min * window_s / 60.0 + 1e-9)
-    if allowance < 1:
-        return RateLimiter(rate_per_min, 60.0, clock=clock)
-    return RateLimiter(allowance, window_s, clock=clock)
 
 
 class _Run:

@@ -97,6 +97,20 @@ class RateLimiter:
         self._streak = 0
         self.pauses = 0
 
+    @classmethod
+    def per_minute(cls, rate: int | None, window_s: float = 60.0, *, clock: Clock | None = None) -> RateLimiter:
+        """A limiter for ``rate`` requests a minute, counted over the server's ``window_s``.
+
+        The window holds ``rate × window / 60`` requests, as a server with that window counts
+        them; a window too short to hold one request falls back to a minute. ``None``: no pacing.
+        """
+        if rate is None:
+            return cls(None, clock=clock)
+        allowance = math.floor(rate * window_s / 60.0 + 1e-9)
+        if allowance < 1:
+            return cls(rate, 60.0, clock=clock)
+        return cls(allowance, window_s, clock=clock)
+
     def __repr__(self) -> str:
         return f"RateLimiter(requests={self.requests}, per={self.per})"
 

@@ -41,6 +41,7 @@ class TileWriter(Protocol):
 
     path: Path
     job: JobInfo
+    format: str  # "gpkg" or "mbtiles"
 
     def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
