@@ -14,7 +14,7 @@ from ospack.errors import IncompatibleOutputError, InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.types import Tile
 from ospack.writers import open_writer, read_job
-from test_writers_support import bbox_tiles, fill, make_job, quadrant_colour, render_tile
+from test_writers_support import bbox_tiles, check_quadrant_pixels, fill, make_job, render_tile
 
 GRIDS = {"Outdoor_27700": (5, 6, 7), "Road_3857": (11, 12, 13)}
 
@@ -125,17 +125,7 @@ def test_gdal_reads_crs_extent_overviews_and_pixels(package):
     for level, z in enumerate(reversed(zooms)):
         kwargs = {} if level == 0 else {"overview_level": level - 1}
         with rasterio.open(path, **kwargs) as src:
-            for tile in written[z]:
-                b = grid.tile_bounds(tile)
-                quarter = (b.right - b.left) / 4
-                for q, (dx, dy) in enumerate([(1, 1), (3, 1), (1, 3), (3, 3)]):
-                    x, y = b.left + dx * quarter, b.top - dy * quarter
-                    if not (src.bounds.left < x < src.bounds.right and src.bounds.bottom < y < src.bounds.top):
-                        continue  # quadrant clipped away by the contents extent
-                    row, col = src.index(x, y)
-                    pixel = src.read([1, 2, 3], window=((row, row + 1), (col, col + 1)))[:, 0, 0]
-                    assert tuple(pixel) == quadrant_colour(tile, q), (tile, q)
-                    checked += 1
+            checked += check_quadrant_pixels(src, grid, written[z])
     assert checked >= 2 * sum(map(len, written.values()))
 
 

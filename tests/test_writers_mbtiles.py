@@ -16,7 +16,7 @@ from ospack.errors import InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
 from ospack.writers.mbtiles import flip_row
-from test_writers_support import bbox_tiles, finished_package, make_job, quadrant_colour, render_tile
+from test_writers_support import bbox_tiles, check_quadrant_pixels, finished_package, make_job, render_tile
 
 LAYER = "Road_3857"
 ZOOMS = (11, 12, 13)
@@ -106,17 +106,7 @@ def test_gdal_reads_crs_and_pixels(package):
             assert src.crs.to_epsg() == 3857
             if level == 0:
                 assert src.res[0] == pytest.approx(grid.tile_span(z) / 256)
-            for tile in written[z]:
-                b = grid.tile_bounds(tile)
-                quarter = (b.right - b.left) / 4
-                for q, (dx, dy) in enumerate([(1, 1), (3, 1), (1, 3), (3, 3)]):
-                    x, y = b.left + dx * quarter, b.top - dy * quarter
-                    if not (src.bounds.left < x < src.bounds.right and src.bounds.bottom < y < src.bounds.top):
-                        continue
-                    row, col = src.index(x, y)
-                    pixel = src.read([1, 2, 3], window=((row, row + 1), (col, col + 1)))[:, 0, 0]
-                    assert tuple(pixel) == quadrant_colour(tile, q), (tile, q)
-                    checked += 1
+            checked += check_quadrant_pixels(src, grid, written[z])
     assert checked >= len(written[ZOOMS[-1]]) * 2
 
 

@@ -102,3 +102,23 @@ def finished_package(path, layer: str, zooms, **options):
         fill(writer, layer, zooms)
         writer.mark_complete()
     return path
+
+
+def check_quadrant_pixels(src, grid, tiles) -> int:
+    """Assert GDAL's pixel at each quadrant centre of each tile is that quadrant's colour; return how many were checked.
+
+    Quadrants clipped away by the dataset's extent are skipped.
+    """
+    checked = 0
+    for tile in tiles:
+        b = grid.tile_bounds(tile)
+        quarter = (b.right - b.left) / 4
+        for q, (dx, dy) in enumerate([(1, 1), (3, 1), (1, 3), (3, 3)]):
+            x, y = b.left + dx * quarter, b.top - dy * quarter
+            if not (src.bounds.left < x < src.bounds.right and src.bounds.bottom < y < src.bounds.top):
+                continue
+            row, col = src.index(x, y)
+            pixel = src.read([1, 2, 3], window=((row, row + 1), (col, col + 1)))[:, 0, 0]
+            assert tuple(pixel) == quadrant_colour(tile, q), (tile, q)
+            checked += 1
+    return checked
