@@ -11,33 +11,25 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
+from .area_buffer import grow
 from .area_formats import parse_geojson, parse_wkt, read_source
 from .errors import AreaError
+from .projection import WGS84, flatten, is_geographic, normalise_crs, polygonal, reproject, transformer, valid_region
 from .types import GeoBounds
 
-WGS84 = "EPSG:4326"
+__all__ = ["WGS84", "Area", "normalise_crs", "read_area", "transformer"]
 #: Foreign member of :meth:`Area.to_geojson` that lets :meth:`Area.from_geojson` restore an area exactly.
 _RECORD = "ospack:area"
 
-#: Longest edge allowed before reprojecting, in source units. Straight edges bend when
-#: reprojected; at these lengths the bend is a few centimetres, far below a tile.
-_DENSIFY_DEGREES = 0.01
-_DENSIFY_METRES = 1000.0
-
 #: Where Great Britain lies, used to recognise swapped latitude/longitude.
 _GB_LONLAT = (-11.0, 49.0, 3.0, 62.0)
-_MERCATOR_MAX_LAT = 85.0511287798066
 
 
 @dataclass(frozen=True)
@@ -60,27 +52,32 @@ class Area:
     crs: str
     source: str = "geometry"
     notes: tuple[str, ...] = ()
-    _projected: dict[str, BaseGeometry] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _projected: dict[tuple[str, BaseGeometry | None], BaseGeometry] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def in_crs(self, crs: str) -> BaseGeometry:
+    def in_crs(self, crs: str, within: BaseGeometry | None = None) -> BaseGeometry:
         """Return the area in another CRS, densifying edges first so none is cut short.
 
         Parameters
         ----------
         crs : str
             Target CRS, anything pyproj reads (``EPSG:27700``, ``EPSG:3857`` …).
+        within : shapely geometry, optional
+            A polygon in the area's own CRS to cut the area to first, so that only the part
+            inside it is reprojected (a projection far from where it is defined gives nonsense).
 
         Returns
         -------
         shapely geometry
-            The polygonal area in ``crs`` (cached per CRS).
+            The polygonal area in ``crs`` (cached per CRS and ``within``).
         """
         target = normalise_crs(crs)
-        if target == self.crs:
+        if target == self.crs and within is None:
             return self.geometry
-        if target not in self._projected:
-            self._projected[target] = _reproject(self.geometry, self.crs, target)
-        return self._projected[target]
+        key = (target, within)
+        if key not in self._projected:
+            cut = self.geometry if within is None else polygonal(shapely.intersection(self.geometry, within))
+            self._projected[key] = cut if target == self.crs or cut.is_empty else reproject(cut, self.crs, target)
+        return self._projected[key]
 
     def bounds_wgs84(self) -> GeoBounds:
         """The area's bounding box in longitude/latitude degrees."""
@@ -159,92 +156,77 @@ def read_area(source: Any, *, area_crs: str | None = None, buffer_m: float = 0.0
     return _build(geometries, override or (normalise_crs(crs) if crs else WGS84), label, buffer_m)
 
 
-@cache
-def normalise_crs(crs: str) -> str:
-    """Return a CRS as ``EPSG:n`` where it has an EPSG code, else as pyproj writes it."""
-    try:
-        parsed = CRS.from_user_input(crs)
-    except CRSError:
-        raise AreaError(f"unknown CRS {crs!r}; write it as EPSG:27700, EPSG:4326 …") from None
-    if parsed.name in {"WGS 84 (CRS84)", "WGS 84 (CRS84) (3D)"} or parsed.to_epsg() == 4326:
-        return WGS84
-    epsg = parsed.to_epsg()
-    return f"EPSG:{epsg}" if epsg else parsed.to_string()
-
-
-@cache
-def transformer(source: str, target: str) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
-@cache
-def _is_geographic(crs: str) -> bool:
-    return bool(CRS.from_user_input(crs).is_geographic)
-
-
-def _reproject(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry:
-    if _is_geographic(source) and normalise_crs(target) == "EPSG:3857":
-        geometry = shapely.clip_by_rect(geometry, -180, -_MERCATOR_MAX_LAT, 180, _MERCATOR_MAX_LAT)
-    step = _DENSIFY_DEGREES if _is_geographic(source) else _DENSIFY_METRES
-    dense = shapely.segmentize(geometry, step)
-    to_target = transformer(source, target)
-    projected = shapely.transform(dense, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1])))
-    if not np.isfinite(shapely.get_coordinates(projected)).all():
-        raise AreaError(f"the area cannot be projected to {target}: it lies outside where that CRS is defined")
-    if not projected.is_valid:
-        projected = _polygonal(shapely.make_valid(projected))
-    return projected
-
-
 # --- checking, buffering, repairing ----------------------------------------------------
 
 
 def _build(geometries: list[BaseGeometry], crs: str, source: str, buffer_m: float) -> Area:
-    parts = [p for p in _flatten(g for g in geometries if g is not None) if not p.is_empty]
+    parts = [p for p in flatten(g for g in geometries if g is not None) if not p.is_empty]
     if not parts:
         raise AreaError(f"{source} holds no geometry; give at least one polygon")
-    if _is_geographic(crs):
-        _check_lonlat(shapely.total_bounds(parts), crs)
+    _check_coordinates(np.asarray(shapely.get_coordinates(parts)), crs, source)
     notes: list[str] = []
-    polygons = [p for p in parts if p.geom_type == "Polygon"]
-    others = [p for p in parts if p.geom_type != "Polygon"]
+    polygons, others = _sorted_parts(parts, notes)
     if buffer_m > 0:
-        notes.append(f"grew the area by {buffer_m:g} m")
-        geometry = _buffer(shapely.union_all([*map(_repaired_polygon(notes), polygons), *others]), crs, buffer_m)
+        lines = [p.boundary if p.geom_type == "Polygon" else p for p in others]
+        geometry, note = grow(shapely.union_all([*polygons, *lines]), crs, buffer_m)
+        notes.append(note)
     else:
         if not polygons:
-            kinds = sorted({p.geom_type for p in others})
+            kinds = sorted({_kind(p) for p in others})
             raise AreaError(
-                f"{source} holds only {' and '.join(k.lower() + 's' for k in kinds)}, which cover no area; "
+                f"{source} holds only {' and '.join(kinds)}, which cover no area; "
                 "give --buffer METRES to cover the ground around them"
             )
         if others:
             notes.append(
                 f"ignored {len(others)} line/point part(s) without a buffer; give --buffer METRES to include them"
             )
-        geometry = shapely.union_all([_repaired_polygon(notes)(p) for p in polygons])
-    geometry = _polygonal(geometry)
+        geometry = shapely.union_all(polygons)
+    geometry = _within_valid_region(polygonal(geometry), crs, source, notes)
     if geometry.is_empty or geometry.area <= 0:
         raise AreaError(f"{source} encloses no area (its polygons have zero area)")
     return Area(geometry=geometry, crs=crs, source=source, notes=tuple(notes))
 
 
-def _check_lonlat(bounds: np.ndarray, crs: str) -> None:
-    minx, miny, maxx, maxy = (float(v) for v in bounds)
-    if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-        if max(abs(minx), abs(maxx), abs(miny), abs(maxy)) > 360:
-            raise AreaError(
-                f"coordinates such as ({minx:.0f}, {miny:.0f}) cannot be longitude/latitude; "
-                "if they are British National Grid eastings/northings, give --area-crs EPSG:27700"
-            )
-        if -90 <= minx and maxx <= 90 and -180 <= miny and maxy <= 180:
-            raise AreaError(
-                f"latitude and longitude look swapped (x {minx:g}…{maxx:g}, y {miny:g}…{maxy:g}); "
-                "GeoJSON and WKT list longitude first, so swap each coordinate pair"
-            )
+def _sorted_parts(parts: list[BaseGeometry], notes: list[str]) -> tuple[list[BaseGeometry], list[BaseGeometry]]:
+    """Polygons (repaired) and the rest; a polygon of zero area is its outline, a line like any other."""
+    repair = _repaired_polygon(notes)
+    polygons, others = [], []
+    for part in parts:
+        repaired = repair(part) if part.geom_type == "Polygon" else None
+        if repaired is not None:
+            polygons.append(repaired)
+        else:
+            others.append(part)
+    return polygons, others
+
+
+def _kind(part: BaseGeometry) -> str:
+    if part.geom_type == "Polygon":
+        return "polygons of zero area (flat, like lines)"
+    return part.geom_type.lower() + "s"
+
+
+def _check_coordinates(coords: np.ndarray, crs: str, source: str) -> None:
+    """Every coordinate a finite number, in range for a geographic CRS, plausible for a projected one."""
+    if not np.isfinite(coords).all():
         raise AreaError(
-            f"coordinates ({minx:g}, {miny:g}, {maxx:g}, {maxy:g}) are not longitude/latitude; give --area-crs"
+            f"{source} has coordinates that are not numbers (NaN or infinity); every coordinate must be finite"
         )
+    bounds = (*coords.min(axis=0), *coords.max(axis=0))
+    if is_geographic(crs):
+        _check_lonlat(bounds, crs)
+    elif all(abs(v) <= limit for v, limit in zip(bounds, (180, 90, 180, 90), strict=True)):
+        minx, miny, maxx, maxy = bounds
+        raise AreaError(
+            f"coordinates x {minx:g}…{maxx:g}, y {miny:g}…{maxy:g} look like longitude/latitude degrees, not "
+            f"metres of {crs} (read as metres they are a patch {maxx - minx:.3g} m wide at the CRS's origin); "
+            "if they are longitude/latitude, drop --area-crs or give --area-crs EPSG:4326"
+        )
+
+
+def _check_lonlat(bounds: tuple[float, ...], crs: str) -> None:
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
     west, south, east, north = _GB_LONLAT
     in_gb = west <= minx and maxx <= east and south <= miny and maxy <= north
     swapped_in_gb = west <= miny and maxy <= east and south <= minx and maxx <= north
@@ -253,17 +235,45 @@ def _check_lonlat(bounds: np.ndarray, crs: str) -> None:
             f"latitude and longitude look swapped: x runs {minx:g}…{maxx:g} and y {miny:g}…{maxy:g}, "
             "which is Great Britain read backwards; GeoJSON and WKT list longitude first, so swap each pair"
         )
+    if -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
+        return
+    if max(abs(minx), abs(maxx), abs(miny), abs(maxy)) > 360:
+        raise AreaError(
+            f"coordinates such as ({minx:.0f}, {miny:.0f}) cannot be longitude/latitude; "
+            "if they are British National Grid eastings/northings, give --area-crs EPSG:27700"
+        )
+    wrong = [f"longitude {v:g}" for v in (minx, maxx) if abs(v) > 180]
+    wrong += [f"latitude {v:g}" for v in (miny, maxy) if abs(v) > 90]
+    raise AreaError(
+        f"{' and '.join(dict.fromkeys(wrong))} is out of range: longitude runs from -180 to 180 and latitude "
+        "from -90 to 90 (GeoJSON, WKT and bboxes list longitude first); check the coordinates"
+    )
+
+
+def _within_valid_region(geometry: BaseGeometry, crs: str, source: str, notes: list[str]) -> BaseGeometry:
+    """The area cut to where its projected CRS stands for places (see :func:`ospack.projection.valid_region`)."""
+    region = valid_region(crs)
+    if region is None or geometry.is_empty or shapely.contains_properly(region, geometry):
+        return geometry
+    cut = polygonal(shapely.intersection(geometry, region))
+    if cut.is_empty or cut.area <= 0:
+        raise AreaError(f"{source} lies wholly outside where {crs} is defined; check the coordinates and --area-crs")
+    notes.append(f"cut the area to where {crs} is defined (its area of use and {_USE_MARGIN_TEXT} around it)")
+    return cut
+
+
+_USE_MARGIN_TEXT = "10°"
 
 
 def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]
-    def repair(polygon: BaseGeometry) -> BaseGeometry:
+    def repair(polygon: BaseGeometry) -> BaseGeometry | None:
         if polygon.is_valid:
-            return polygon
+            return polygon if polygon.area > 0 else None
         reason = shapely.is_valid_reason(polygon)
-        structure = _polygonal(shapely.make_valid(polygon, method="structure"))
-        linework = _polygonal(shapely.make_valid(polygon, method="linework"))
+        structure = polygonal(shapely.make_valid(polygon, method="structure"))
+        linework = polygonal(shapely.make_valid(polygon, method="linework"))
         if structure.area <= 0 and linework.area <= 0:
-            raise AreaError(f"the area has a polygon that encloses no area ({reason}); check its coordinates")
+            return None  # flat: its outline is a line
         difference = shapely.symmetric_difference(structure, linework).area
         if difference > 1e-9 * max(structure.area, linework.area):
             raise AreaError(
@@ -276,30 +286,3 @@ def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]
     return repair
 
 
-def _flatten(geometries: Iterable[BaseGeometry]) -> list[BaseGeometry]:
-    """Single parts of geometries, collections of collections included."""
-    parts = list(shapely.get_parts(list(geometries)))
-    while any(p.geom_type == "GeometryCollection" for p in parts):
-        parts = list(shapely.get_parts(parts))
-    return parts
-
-
-def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
-    """Keep only the areal parts of a geometry, as a Polygon or MultiPolygon."""
-    if geometry.geom_type in {"Polygon", "MultiPolygon"}:
-        return geometry
-    polygons = [p for p in _flatten([geometry]) if p.geom_type == "Polygon" and p.area > 0]
-    if not polygons:
-        return shapely.Polygon()
-    return shapely.union_all(polygons) if len(polygons) > 1 else polygons[0]
-
-
-def _buffer(geometry: BaseGeometry, crs: str, buffer_m: float) -> BaseGeometry:
-    parsed = CRS.from_user_input(crs)
-    if parsed.is_projected and all(axis.unit_name in {"metre", "meter"} for axis in parsed.axis_info):
-        return shapely.buffer(geometry, buffer_m, quad_segs=16)
-    # buffer in an equidistant projection centred on the area, so metres are ground metres
-    lon, lat = _reproject(geometry.centroid, crs, WGS84).coords[0]
-    local = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"
-    grown = shapely.buffer(_reproject(geometry, crs, local), buffer_m, quad_segs=16)
-    return _reproject(grown, local, crs)

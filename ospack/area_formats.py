@@ -8,6 +8,7 @@ and reprojects them. Every problem is an :class:`~ospack.errors.AreaError`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -19,7 +20,8 @@ from shapely.geometry.base import BaseGeometry
 
 from .errors import AreaError
 
-BBOX = re.compile(r"^\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)\s*$")
+#: One number as a user may write it in a bbox, NaN and infinity included (so they can be refused by name).
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)\s*$", re.IGNORECASE)
 WKT_START = re.compile(
     r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING|GEOMETRYCOLLECTION)\b", re.IGNORECASE
 )
@@ -34,11 +36,13 @@ def read_source(text: str) -> tuple[list[BaseGeometry], str | None, str]:
     -------
     geometries, crs name or None, and a label for what was read (the path, ``bbox …``, ``GeoJSON``, ``WKT``).
     """
+    stripped = text.strip()
+    if not stripped:
+        raise AreaError("the area is empty; give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
     if Path(text).is_file():
         return (*read_file(Path(text)), text)
-    stripped = text.strip()
-    if match := BBOX.match(stripped):
-        return [parse_bbox(match.groups(), stripped)], None, f"bbox {stripped}"
+    if looks_like_numbers(stripped):
+        return [parse_bbox(stripped)], None, f"bbox {stripped}"
     if stripped.startswith("{"):
         return (*parse_geojson(stripped, "GeoJSON text"), "GeoJSON")
     if WKT_START.match(stripped):
@@ -90,7 +94,10 @@ def read_with_gdal(path: Path) -> tuple[list[BaseGeometry], str | None]:
 
 def parse_geojson(text: str, source: str) -> tuple[list[BaseGeometry], str | None]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_a_number)
+    except _NotANumber as exc:
+        raise AreaError(f"{source} has the value {exc}, which is not a number in JSON; every coordinate must be "
+                        "a finite number") from None
     except json.JSONDecodeError as exc:
         raise AreaError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}); give GeoJSON") from None
     if not isinstance(data, dict) or "type" not in data:
@@ -107,10 +114,51 @@ def geojson_geometries(data: dict[str, Any], source: str) -> Iterable[BaseGeomet
         if data.get("geometry"):
             yield from geojson_geometries(data["geometry"], source)
     else:
+        _check_rings(data, source)
         try:
             yield shapely.from_geojson(json.dumps(data))
         except shapely.errors.GEOSException as exc:
-            raise AreaError(f"{source} holds a GeoJSON object shapely cannot read: {first_line(exc)}") from None
+            raise AreaError(f"{source} holds a GeoJSON geometry that cannot be read: {geos_reason(exc)}") from None
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _not_a_number(name: str) -> None:
+    raise _NotANumber(name)
+
+
+def _check_rings(geometry: dict[str, Any], source: str) -> None:
+    """Refuse, in GeoJSON's own terms, polygon rings too short or not closed."""
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    if kind == "GeometryCollection":
+        for member in geometry.get("geometries") or []:
+            if isinstance(member, dict):
+                _check_rings(member, source)
+        return
+    polygons = [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else []
+    for polygon in polygons if isinstance(polygons, list) else []:
+        for ring in polygon if isinstance(polygon, list) else []:
+            if not isinstance(ring, list):
+                continue
+            if len(ring) < 4:
+                raise AreaError(f"{source} has a polygon ring of {len(ring)} position(s); {_RING_RULE}")
+            if ring[0] != ring[-1]:
+                raise AreaError(f"{source} has a polygon ring that does not close; {_RING_RULE}")
+
+
+_RING_RULE = "a ring needs at least 4 positions, the last repeating the first (a triangle has 4)"
+
+
+def geos_reason(exc: Exception) -> str:
+    """What a GEOS reading error means, without its class names."""
+    text = re.sub(r"^\w*Exception: ", "", first_line(exc))
+    if "LinearRing do not form a closed" in text:
+        return f"a polygon ring does not close; {_RING_RULE}"
+    if match := re.search(r"Invalid number of points in LinearRing found (\d+)", text):
+        return f"a polygon ring has {match.group(1)} points; {_RING_RULE}"
+    return text[:1].lower() + text[1:]
 
 
 def legacy_crs_name(data: dict[str, Any], source: str) -> str | None:
@@ -125,20 +173,36 @@ def legacy_crs_name(data: dict[str, Any], source: str) -> str | None:
 
 def parse_wkt(text: str) -> BaseGeometry:
     text = re.sub(r"^\s*SRID=\d+;", "", text.strip(), flags=re.IGNORECASE)
+    if match := re.search(r"\b(nan|inf|infinity)\b", text, re.IGNORECASE):
+        raise AreaError(f"the WKT has the value {match.group(0)}, which is not a number; every coordinate must be finite")
     try:
         return shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:
-        raise AreaError(f"cannot read the area as WKT: {first_line(exc)}") from None
+        raise AreaError(f"cannot read the area as WKT: {geos_reason(exc)}") from None
 
 
-def parse_bbox(parts: Iterable[str], text: str) -> BaseGeometry:
-    try:
-        minx, miny, maxx, maxy = (float(p) for p in parts)
-    except ValueError:
-        raise AreaError(f"cannot read bbox {text!r}; write minx,miny,maxx,maxy") from None
+def looks_like_numbers(text: str) -> bool:
+    """True for comma-separated text that is mostly numbers: meant as a bbox, whatever is wrong with it."""
+    terms = text.split(",")
+    return len(terms) > 1 and os.sep not in text and 2 * sum(bool(NUMBER.match(t)) for t in terms) >= len(terms)
+
+
+def parse_bbox(text: str) -> BaseGeometry:
+    terms = text.split(",")
+    usage = "a bbox is four finite numbers minx,miny,maxx,maxy (west,south,east,north)"
+    if len(terms) != 4:
+        raise AreaError(f"bbox {text!r} has {len(terms)} values; {usage}")
+    bad = [repr(t.strip()) if t.strip() else "an empty value" for t in terms if not _finite(t)]
+    if bad:
+        raise AreaError(f"bbox {text!r} has {', '.join(bad)}; {usage}")
+    minx, miny, maxx, maxy = (float(t) for t in terms)
     if not (minx < maxx and miny < maxy):
         raise AreaError(f"bbox {text!r} is empty or reversed; write minx,miny,maxx,maxy with min < max")
     return shapely.box(minx, miny, maxx, maxy)
+
+
+def _finite(term: str) -> bool:
+    return bool(NUMBER.match(term)) and math.isfinite(float(term))
 
 
 def first_line(exc: Exception) -> str:

@@ -18,6 +18,7 @@ band, top to bottom, so only one band's intervals are held at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cache
 from itertools import chain, repeat
 from typing import NamedTuple
 
@@ -28,7 +29,8 @@ from shapely.geometry.base import BaseGeometry
 from .area import WGS84, Area, transformer
 from .errors import AreaError, AreaOutsideGridError
 from .layers import Layer, get_layer, parse_zooms
-from .types import Tile
+from .projection import reproject, valid_region
+from .types import ProjectedBounds, Tile
 
 #: A piece must reach this far (in tile widths) into a tile to count: it absorbs the
 #: last-bit rounding of clipping, so a polygon edge lying on a tile edge stays "touching".
@@ -36,6 +38,9 @@ EDGE_TOLERANCE = 1e-9
 _MIN_PIECE_AREA = 1e-12
 #: A band is cut no further once rows × vertices is below this.
 _BAND_BUDGET = 4096
+#: How far beyond the layer's tiles the cut before reprojection reaches, in grid metres. The cut
+#: only has to hold every tile (the exact clip to the tiles follows, in tile units).
+_DOMAIN_MARGIN_M = 10_000.0
 _ROW_KEY = 1 << 22  # larger than any matrix width (530,533 at 3857 z20)
 #: shapely's clip_by_rect ufunc. The public wrapper refuses arrays of rectangles and costs more
 #: than the clip itself on small pieces; the ufunc underneath broadcasts (shapely 2.0 to 2.2).
@@ -109,12 +114,23 @@ def row_intervals(area: Area, layer: Layer | str, zooms: object) -> Iterator[Row
 
 def layer_extent_wgs84(layer: Layer, z: int) -> tuple[float, float, float, float]:
     """The lon/lat box of the tiles ``layer`` serves at zoom ``z`` (west, south, east, north)."""
-    grid, served = layer.grid, layer.tile_range(z)
-    left, _, _, top = grid.tile_bounds(Tile(z, served.min_col, served.min_row))
-    _, bottom, right, _ = grid.tile_bounds(Tile(z, served.max_col, served.max_row))
-    west, south, east, north = transformer(grid.crs, WGS84).transform_bounds(
-        left, bottom, right, top, densify_pts=21
-    )
+    return _wgs84_box(layer.grid.crs, _served_bounds(layer, [z]))
+
+
+def _served_bounds(layer: Layer, zooms: Iterable[int]) -> ProjectedBounds:
+    """The box, in grid metres, holding every tile ``layer`` serves at ``zooms``."""
+    boxes = []
+    for z in zooms:
+        served = layer.tile_range(z)
+        left, _, _, top = layer.grid.tile_bounds(Tile(z, served.min_col, served.min_row))
+        _, bottom, right, _ = layer.grid.tile_bounds(Tile(z, served.max_col, served.max_row))
+        boxes.append((left, bottom, right, top))
+    lefts, bottoms, rights, tops = zip(*boxes, strict=True)
+    return ProjectedBounds(min(lefts), min(bottoms), max(rights), max(tops))
+
+
+def _wgs84_box(crs: str, box: ProjectedBounds) -> tuple[float, float, float, float]:
+    west, south, east, north = transformer(crs, WGS84).transform_bounds(*box, densify_pts=21)
     return west, south, east, north
 
 
@@ -124,20 +140,71 @@ def layer_extent_wgs84(layer: Layer, z: int) -> tuple[float, float, float, float
 def _shapes(area: Area, layer: Layer | str, zooms: object) -> list[tuple[int, BaseGeometry]]:
     layer = get_layer(layer) if isinstance(layer, str) else layer
     levels = parse_zooms(zooms, layer)  # type: ignore[arg-type]
-    try:
-        projected = area.in_crs(layer.grid.crs)
-    except AreaError:
-        projected = None
+    projected = _in_grid_crs(area, layer)
     shapes = [(z, _in_tile_units(projected, layer, z)) for z in levels] if projected is not None else []
     if not any(shape.area > _MIN_PIECE_AREA for _, shape in shapes):
-        west, south, east, north = area.bounds_wgs84()
-        lw, ls, le, ln = layer_extent_wgs84(layer, levels[0])
-        raise AreaOutsideGridError(
-            f"the area (lon {west:.4f}…{east:.4f}, lat {south:.4f}…{north:.4f}) lies wholly outside layer "
-            f"{layer.name}, which covers lon {lw:.2f}…{le:.2f}, lat {ls:.2f}…{ln:.2f} ({layer.grid.crs}); "
-            "check the area's coordinates or choose another layer"
-        )
+        raise AreaOutsideGridError(_outside(area, layer, levels, projected))
     return shapes
+
+
+def _in_grid_crs(area: Area, layer: Layer) -> BaseGeometry | None:
+    """The area in the layer's grid CRS, cut first (in its own CRS) to where the layer has tiles.
+
+    Reprojected whole, an area far larger than the layer (a continent, the world, a huge buffer)
+    would meet the grid's projection where it gives nonsense. None when nothing of it is left.
+    """
+    domain = _domain(layer.grid.crs, _served_bounds(layer, layer.zooms), area.crs)
+    try:
+        if domain is None or domain.contains(area.geometry):
+            return area.in_crs(layer.grid.crs)
+        projected = area.in_crs(layer.grid.crs, within=domain)
+    except AreaError:
+        return None
+    return None if projected.is_empty else projected
+
+
+@cache
+def _domain(grid_crs: str, served: ProjectedBounds, crs: str) -> BaseGeometry | None:
+    """The layer's tiles, with a margin, as a polygon in ``crs`` (None: no cut needed or possible)."""
+    if crs == grid_crs:
+        return None
+    left, bottom, right, top = served
+    m = _DOMAIN_MARGIN_M
+    box = shapely.box(left - m, bottom - m, right + m, top + m)
+    region = valid_region(grid_crs)
+    try:
+        domain = reproject(box if region is None else shapely.intersection(box, region), grid_crs, crs)
+    except AreaError:
+        return None
+    if domain.is_empty or not domain.is_valid:
+        return None
+    shapely.prepare(domain)
+    return domain
+
+
+def _outside(area: Area, layer: Layer, levels: tuple[int, ...], projected: BaseGeometry | None) -> str:
+    """Why the area has no tile, quoting boxes that show it: never an extent that holds the area."""
+    crs, served = layer.grid.crs, _served_bounds(layer, levels)
+    zooms = f"zoom {levels[0]}" if len(levels) == 1 else f"zooms {levels[0]}-{levels[-1]}"
+    west, south, east, north = area.bounds_wgs84()
+    lw, ls, le, ln = _wgs84_box(crs, served)
+    advice = "check the area's coordinates, or choose other zooms or another layer"
+    if east < lw or west > le or north < ls or south > ln:
+        return (
+            f"the area (lon {west:.4f}…{east:.4f}, lat {south:.4f}…{north:.4f}) lies wholly outside layer "
+            f"{layer.name}, which covers lon {lw:.2f}…{le:.2f}, lat {ls:.2f}…{ln:.2f} at {zooms}; {advice}"
+        )
+    tiles = f"E {served.left:.0f}…{served.right:.0f}, N {served.bottom:.0f}…{served.top:.0f} m in {crs}"
+    if projected is None or projected.is_empty:
+        return (
+            f"the area (lon {west:.4f}…{east:.4f}, lat {south:.4f}…{north:.4f}) lies beyond the edge of layer "
+            f"{layer.name}, whose tiles at {zooms} span {tiles}; {advice}"
+        )
+    x0, y0, x1, y1 = projected.bounds
+    return (
+        f"the area (E {x0:.0f}…{x1:.0f}, N {y0:.0f}…{y1:.0f} m in {crs}) lies wholly outside the tiles of layer "
+        f"{layer.name} at {zooms}, which span {tiles}; {advice}"
+    )
 
 
 def _in_tile_units(geometry: BaseGeometry, layer: Layer, z: int) -> BaseGeometry:

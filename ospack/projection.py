@@ -1,0 +1,111 @@
+"""CRS names and reprojection of polygonal areas: the geometry maths :mod:`ospack.area` builds on.
+
+Pure functions, no I/O: reprojection densifies edges first (a straight edge bends
+when reprojected) and keeps only the areal parts of what comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
+
+from .errors import AreaError
+
+WGS84 = "EPSG:4326"
+
+#: Longest edge allowed before reprojecting, in source units. Straight edges bend when
+#: reprojected; at these lengths the bend is a few centimetres, far below a tile.
+DENSIFY_DEGREES = 0.01
+DENSIFY_METRES = 1000.0
+MERCATOR_MAX_LAT = 85.0511287798066
+
+
+@cache
+def normalise_crs(crs: str) -> str:
+    """Return a CRS as ``EPSG:n`` where it has an EPSG code, else as pyproj writes it."""
+    try:
+        parsed = CRS.from_user_input(crs)
+    except CRSError:
+        raise AreaError(f"unknown CRS {crs!r}; write it as EPSG:27700, EPSG:4326 …") from None
+    if parsed.name in {"WGS 84 (CRS84)", "WGS 84 (CRS84) (3D)"} or parsed.to_epsg() == 4326:
+        return WGS84
+    epsg = parsed.to_epsg()
+    return f"EPSG:{epsg}" if epsg else parsed.to_string()
+
+
+@cache
+def transformer(source: str, target: str) -> Transformer:
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+@cache
+def is_geographic(crs: str) -> bool:
+    return bool(CRS.from_user_input(crs).is_geographic)
+
+
+def transform(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry:
+    """Move every vertex from ``source`` to ``target`` as it is (no densifying, no repair)."""
+    to_target = transformer(source, target)
+    return shapely.transform(geometry, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1])))
+
+
+def reproject(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry:
+    """The polygonal ``geometry`` in ``target``, edges densified first; AreaError where it cannot go."""
+    if is_geographic(source) and normalise_crs(target) == "EPSG:3857":
+        geometry = shapely.clip_by_rect(geometry, -180, -MERCATOR_MAX_LAT, 180, MERCATOR_MAX_LAT)
+    step = DENSIFY_DEGREES if is_geographic(source) else DENSIFY_METRES
+    projected = transform(shapely.segmentize(geometry, step), source, target)
+    if not np.isfinite(shapely.get_coordinates(projected)).all():
+        raise AreaError(f"the area cannot be projected to {target}: it lies outside where that CRS is defined")
+    if not projected.is_valid:
+        projected = polygonal(shapely.make_valid(projected))
+    return projected
+
+
+def flatten(geometries: Iterable[BaseGeometry]) -> list[BaseGeometry]:
+    """Single parts of geometries, collections of collections included."""
+    parts = list(shapely.get_parts(list(geometries)))
+    while any(p.geom_type == "GeometryCollection" for p in parts):
+        parts = list(shapely.get_parts(parts))
+    return parts
+
+
+def polygonal(geometry: BaseGeometry) -> BaseGeometry:
+    """Keep only the areal parts of a geometry, as a Polygon or MultiPolygon."""
+    if geometry.geom_type in {"Polygon", "MultiPolygon"}:
+        return geometry
+    polygons = [p for p in flatten([geometry]) if p.geom_type == "Polygon" and p.area > 0]
+    if not polygons:
+        return shapely.Polygon()
+    return shapely.union_all(polygons) if len(polygons) > 1 else polygons[0]
+
+
+@cache
+def valid_region(crs: str) -> BaseGeometry | None:
+    """Where coordinates in ``crs`` stand for places, as a polygon in ``crs`` (None: everywhere it reaches).
+
+    A projected CRS is exact only near its area of use and gives finite nonsense far from it
+    (British National Grid puts longitude 170° a few hundred km from Cornwall), so an area is
+    cut to the area of use grown by :data:`_USE_MARGIN_DEGREES` on every side: far enough to hold
+    every tile of the grids ospack serves in that CRS, near enough for the projection to hold.
+    """
+    parsed = CRS.from_user_input(crs)
+    use = parsed.area_of_use
+    if parsed.is_geographic or use is None or use.west > use.east:
+        return None
+    m = _USE_MARGIN_DEGREES
+    west, east = max(use.west - m, -180.0), min(use.east + m, 180.0)
+    south, north = max(use.south - m, -_POLAR_LAT), min(use.north + m, _POLAR_LAT)
+    region = reproject(shapely.box(west, south, east, north), WGS84, crs)
+    return region if region.is_valid and not region.is_empty else None
+
+
+_USE_MARGIN_DEGREES = 10.0
+#: Latitudes beyond this are left out of a projected CRS's region: Mercator sends the poles to infinity.
+_POLAR_LAT = 89.0
