@@ -1,6 +1,6 @@
 """How many tiles a job needs, how long the OS rate limits make it take, and roughly how big it is.
 
-Counts come from :func:`ospack.cover.count`, so nothing is enumerated or fetched.
+Counts come from :func:`ospack.plan.plan_counts`, as ``package`` plans them, so nothing is enumerated or fetched.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .area import Area, read_area
-from .cover import count
 from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, get_layer
+from .plan import plan_counts
 from .types import GeoBounds
 
 #: Assumed average size of one 256×256 PNG tile, in bytes. This is NOT measured on the OS API
@@ -134,7 +134,7 @@ def estimate(
     """
     area = area if isinstance(area, Area) else read_area(area)
     layer = get_layer(layer) if isinstance(layer, str) else layer
-    counts = count(area, layer, zooms)
+    counts = plan_counts(area, [layer], zooms)[layer.name]
     return Estimate(
         layer=layer.name,
         crs=layer.grid.crs,

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from .area import Area, read_area
-from .cover import count, cover
+from .cover import cover
 from .errors import AuthError, PremiumError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
+from .plan import plan_counts, zooms_with_tiles
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
 from .writers import JobInfo, TileWriter, open_writer
@@ -107,7 +108,7 @@ def package(
         say(note)
     chosen = _layers_on_one_grid(layers)
     wanted = {layer.name: parse_zooms(zooms, layer) for layer in chosen}
-    planned = {layer.name: count(the_area, layer, wanted[layer.name]) for layer in chosen}
+    planned = plan_counts(the_area, chosen, zooms)  # refuses an area with no tile before any file exists
     premium = {
         layer.name: {z: n for z, n in planned[layer.name].items() if n and layer.is_premium(z)} for layer in chosen
     }
@@ -149,7 +150,7 @@ def package(
         credentials = Credentials(key=key, secret=secret)
         for layer in chosen:
             _package_layer(
-                layer, the_area, wanted[layer.name], writer, summary,
+                layer, the_area, zooms_with_tiles(planned[layer.name]), writer, summary,
                 endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min,
                 rate_window_s=rate_window_s, workers=workers, max_retries=max_retries,
                 allow_premium=allow_premium, protocol=protocol, progress=progress, stop_event=stop_event,
