@@ -244,8 +244,9 @@ def _check_lonlat(bounds: tuple[float, ...], crs: str) -> None:
         )
     wrong = [f"longitude {v:g}" for v in (minx, maxx) if abs(v) > 180]
     wrong += [f"latitude {v:g}" for v in (miny, maxy) if abs(v) > 90]
+    wrong = list(dict.fromkeys(wrong))
     raise AreaError(
-        f"{' and '.join(dict.fromkeys(wrong))} is out of range: longitude runs from -180 to 180 and latitude "
+        f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} out of range: longitude runs from -180 to 180 and latitude "
         "from -90 to 90 (GeoJSON, WKT and bboxes list longitude first); check the coordinates"
     )
 

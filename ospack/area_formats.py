@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -83,7 +84,8 @@ def read_with_gdal(path: Path) -> tuple[list[BaseGeometry], str | None]:
             meta, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
             if wkb is None:
                 continue
-            geometries.extend(g for g in shapely.from_wkb(wkb) if g is not None)
+            with np.errstate(invalid="ignore"):  # NaN coordinates are refused, in words, once read
+                geometries.extend(g for g in shapely.from_wkb(wkb) if g is not None)
             crs = crs or meta.get("crs")
     except (DataSourceError, DataLayerError) as exc:
         raise AreaError(

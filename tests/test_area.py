@@ -213,3 +213,74 @@ def test_bad_files_raise_area_errors(tmp_path):
         read_area("0,0,1,1", area_crs="EPSG:999999")
     with pytest.raises(AreaError, match="0 metres or more"):
         read_area("-4,53,-3,54", buffer_m=-5)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("", "the area is empty"),
+        ("   ", "the area is empty"),
+        ("-4.1,53.0,-4.0", "has 3 values; a bbox is four finite numbers"),
+        ("-4.1,53.0,-4.0,53.1,2", "has 5 values"),
+        ("-4.1,NaN,-4.0,53.1", "has 'NaN'"),
+        ("-4.1,53.0,Infinity,53.1", "has 'Infinity'"),
+        ("-4.1,,-4.0,53.1", "has an empty value"),
+        ("-4.1,53.0,-4.0,53.1x", "has '53.1x'"),
+        ("-4,53,-3,95", "latitude 95 is out of range"),
+        ("-200,53,-199,54", "longitude -200 and longitude -199 are out of range"),
+        ("POLYGON ((-4 53, -3 54))", "ring does not close; a ring needs at least 4 positions"),
+        ("POLYGON ((nan 53, -3 53, -3 54, nan 53))", "the value nan, which is not a number"),
+        ("POLYGON ((-4 53, -3 53, -3 inf, -4 53))", "the value inf"),
+        ('{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 54]]]}', "ring of 2 position"),
+        ('{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 53], [-3, 54], [-4, 54]]]}', "does not close"),
+        ('{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 53], [-3, NaN], [-4, 53]]]}', "value NaN"),
+        ('{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 53], [-3, Infinity], [-4, 53]]]}', "value Infinity"),
+        ("POLYGON ((-4 53, -3 53, -2 53, -4 53))", "zero area.*--buffer"),
+        ("POLYGON ((-4 53, -4 53, -4 53, -4 53))", "zero area.*--buffer"),
+    ],
+)
+def test_malformed_areas_are_told_in_the_users_terms(source, message):
+    with pytest.raises(AreaError, match=message) as info:
+        read_area(source)
+    text = str(info.value)
+    assert "\n" not in text
+    assert not any(word in text for word in ("Exception", "json.exception", "GEOS", "LinearRing", "does not exist"))
+
+
+def test_non_finite_coordinates_are_refused_whatever_the_source(tmp_path):
+    path = tmp_path / "nan.gpkg"
+    with np.errstate(invalid="ignore"):
+        ring = shapely.Polygon([(260000, 350000), (262000, 350000), (262000, float("nan")), (260000, 350000)])
+    pyogrio.raw.write(path, np.array([shapely.to_wkb(ring)], dtype=object), [], [], driver="GPKG",
+                      geometry_type="Polygon", crs="EPSG:27700")
+    with pytest.raises(AreaError, match="not numbers .NaN or infinity."):
+        read_area(path)
+    with pytest.raises(AreaError, match="not numbers"):
+        with np.errstate(invalid="ignore"):
+            read_area(shapely.Polygon([(-4, 53), (-3, 53), (-3, math.inf), (-4, 53)]))
+    (tmp_path / "nan.geojson").write_text('{"type": "Point", "coordinates": [NaN, 53]}')
+    with pytest.raises(AreaError, match="nan.geojson has the value NaN"):
+        read_area(tmp_path / "nan.geojson")
+
+
+def test_a_flat_polygon_is_a_line_and_a_buffer_covers_it():
+    area = read_area("POLYGON ((-4 53, -3 53, -2 53, -4 53))", buffer_m=100)
+    ground = area.in_crs("EPSG:27700")
+    assert 2 * 100 * 130_000 < ground.area < 2 * 100 * 140_000  # a corridor 200 m wide along a 134 km line
+
+
+@pytest.mark.parametrize("source", ["-4.1,53.0,-4.0,53.1", "POLYGON ((-4 53, -3 53, -3 54, -4 53))"])
+def test_degrees_read_as_metres_are_refused_with_a_hint(source):
+    with pytest.raises(AreaError, match="look like longitude/latitude degrees, not metres of EPSG:27700.*drop --area-crs"):
+        read_area(source, area_crs="EPSG:27700")
+    assert read_area(source).crs == "EPSG:4326"  # as plain longitude/latitude they are fine
+
+
+def test_metres_read_as_degrees_point_to_area_crs():
+    with pytest.raises(AreaError, match="give --area-crs EPSG:27700"):
+        read_area("POLYGON ((260000 350000, 262000 350000, 262000 352000, 260000 350000))")
+
+
+def test_swapped_coordinates_in_great_britain_are_still_called_swapped():
+    with pytest.raises(AreaError, match="look swapped"):
+        read_area("53.0,-4.1,53.1,-4.0")

@@ -70,6 +70,21 @@ def test_buffer_area_crs_and_notes(runner):
         (["10,45,10.1,45.1", "-l", "Road_3857", "-z", "7"], 1, "wholly outside layer Road_3857"),
         ([SNOWDON, "-l", "Road_27700", "-z", "7", "--buffer", "-5"], 2, "--buffer"),
         ([SNOWDON, "-l", "Road_27700"], 2, "--zoom"),
+        (["-4.1,53.0,-4.0", "-l", "Road_27700", "-z", "7"], 1, "has 3 values; a bbox is four finite numbers"),
+        (["-4.1,53.0,-4.0,53.1,7", "-l", "Road_27700", "-z", "7"], 1, "has 5 values"),
+        (["-4.1,nan,-4.0,53.1", "-l", "Road_27700", "-z", "7"], 1, "has 'nan'; a bbox is four finite numbers"),
+        (["-4.1,53.0,inf,53.1", "-l", "Road_27700", "-z", "7"], 1, "has 'inf'"),
+        (["", "-l", "Road_27700", "-z", "7"], 1, "the area is empty"),
+        (["-4.1,53.0,-4.0,95", "-l", "Road_27700", "-z", "7"], 1, "latitude 95 is out of range"),
+        (["POLYGON ((-4 53, -3 54))", "-l", "Road_27700", "-z", "7"], 1, "a ring needs at least 4 positions"),
+        (["POLYGON ((nan 53, -3 53, -3 54, nan 53))", "-l", "Road_27700", "-z", "7"], 1, "not a number"),
+        (['{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 54]]]}', "-l", "Road_27700", "-z", "7"], 1,
+         "polygon ring of 2 position(s)"),
+        (['{"type": "Polygon", "coordinates": [[[-4, 53], [-3, 53], [-3, NaN], [-4, 53]]]}', "-l", "Road_27700",
+          "-z", "7"], 1, "the value NaN, which is not a number"),
+        (["POLYGON ((-4 53, -3 53, -2 53, -4 53))", "-l", "Road_27700", "-z", "7"], 1, "zero area"),
+        (["-4.1,53.0,-4.0,53.1", "--area-crs", "EPSG:27700", "-l", "Road_27700", "-z", "7"], 1,
+         "look like longitude/latitude degrees, not metres of EPSG:27700"),
     ],
 )
 def test_errors_are_one_line(runner, args, code, message):
@@ -78,3 +93,27 @@ def test_errors_are_one_line(runner, args, code, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and message in errors[0]
     assert "Traceback" not in result.output and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-4.1,53.0,-4.0,53.1", "-l", "Outdoor_27700", "-z", "9"],
+        ["-l", "Outdoor_27700", "-4.1,53.0,-4.0,53.1", "-z", "9"],
+        ["-l", "Outdoor_27700", "-z", "9", "--", "-4.1,53.0,-4.0,53.1"],
+        ["-l", "Outdoor_27700", "-z", "9", "-.5,53.0,-.4,53.1", "--buffer", "0"],
+    ],
+    ids=["first", "between-options", "after-dashes", "leading-point"],
+)
+def test_a_bbox_west_of_greenwich_is_the_area_wherever_it_stands(runner, args):
+    result = runner.invoke(cli, ["estimate", "--json", *args])
+    assert result.exit_code == 0, result.output
+    west = json.loads(result.stdout)["area"]["bounds_wgs84"][0]
+    assert west in (-4.1, -0.5)
+
+
+def test_real_options_still_work_and_unknown_ones_are_still_refused(runner):
+    buffer = runner.invoke(cli, ["estimate", "-4.1,53.0,-4.0,53.1", "-l", "Road_27700", "-z", "7", "--buffer", "-5"])
+    assert buffer.exit_code == 2 and "--buffer" in buffer.stderr  # a negative value stays the option's value
+    unknown = runner.invoke(cli, ["estimate", "-4.1,53.0,-4.0,53.1", "-x", "-l", "Road_27700", "-z", "7"])
+    assert unknown.exit_code == 2 and "No such option '-x'" in unknown.stderr

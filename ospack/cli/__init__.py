@@ -8,8 +8,10 @@ error's exit code, never a traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import import_module
+from itertools import islice
 from typing import Any
 
 import click
@@ -52,12 +54,47 @@ class OspackGroup(click.Group):
         command: click.Command = getattr(module, attribute)
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, positional_negative_numbers(command, rest) if command else rest
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OspackError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+
+
+#: An argument starting with a minus sign and a digit (a bbox west of Greenwich: -4.1,53.0,-4.0,53.1).
+#: No ospack option is spelt like that, so such an argument is always a value, never an option.
+_NEGATIVE_NUMBER = re.compile(r"^-\.?\d")
+
+
+def positional_negative_numbers(command: click.Command, args: list[str]) -> list[str]:
+    """``args`` with each negative-number argument that is not an option's value moved after ``--``.
+
+    Click reads ``-4.1,53.0,…`` as a cluster of short options; after ``--`` it is a plain argument,
+    and moving it keeps the order of the positional arguments, so AREA works as written everywhere.
+    """
+    takes_value = {
+        name
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for name in param.opts
+    }
+    before, moved = [], []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            return [*before, "--", *moved, *rest] if moved else args
+        if arg in takes_value:
+            before += [arg, *islice(rest, 1)]
+        elif _NEGATIVE_NUMBER.match(arg):
+            moved.append(arg)
+        else:
+            before.append(arg)
+    return [*before, "--", *moved] if moved else args
 
 
 def one_line(message: str) -> str:
