@@ -21,7 +21,17 @@ from shapely.geometry.base import BaseGeometry
 from .area_buffer import grow
 from .area_formats import parse_geojson, parse_wkt, read_source
 from .errors import AreaError
-from .projection import WGS84, flatten, is_geographic, normalise_crs, polygonal, reproject, transformer, valid_region
+from .projection import (
+    USE_MARGIN_DEGREES,
+    WGS84,
+    flatten,
+    is_geographic,
+    normalise_crs,
+    polygonal,
+    reproject,
+    transformer,
+    valid_region,
+)
 from .types import GeoBounds
 
 __all__ = ["WGS84", "Area", "normalise_crs", "read_area", "transformer"]
@@ -52,7 +62,9 @@ class Area:
     crs: str
     source: str = "geometry"
     notes: tuple[str, ...] = ()
-    _projected: dict[tuple[str, BaseGeometry | None], BaseGeometry] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _projected: dict[tuple[str, BaseGeometry | None], BaseGeometry] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def in_crs(self, crs: str, within: BaseGeometry | None = None) -> BaseGeometry:
         """Return the area in another CRS, densifying edges first so none is cut short.
@@ -246,8 +258,8 @@ def _check_lonlat(bounds: tuple[float, ...], crs: str) -> None:
     wrong += [f"latitude {v:g}" for v in (miny, maxy) if abs(v) > 90]
     wrong = list(dict.fromkeys(wrong))
     raise AreaError(
-        f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} out of range: longitude runs from -180 to 180 and latitude "
-        "from -90 to 90 (GeoJSON, WKT and bboxes list longitude first); check the coordinates"
+        f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} out of range: longitude runs from -180 to 180 "
+        "and latitude from -90 to 90 (GeoJSON, WKT and bboxes list longitude first); check the coordinates"
     )
 
 
@@ -259,11 +271,8 @@ def _within_valid_region(geometry: BaseGeometry, crs: str, source: str, notes: l
     cut = polygonal(shapely.intersection(geometry, region))
     if cut.is_empty or cut.area <= 0:
         raise AreaError(f"{source} lies wholly outside where {crs} is defined; check the coordinates and --area-crs")
-    notes.append(f"cut the area to where {crs} is defined (its area of use and {_USE_MARGIN_TEXT} around it)")
+    notes.append(f"cut the area to where {crs} is defined (its area of use and {USE_MARGIN_DEGREES:g}° round it)")
     return cut
-
-
-_USE_MARGIN_TEXT = "10°"
 
 
 def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]

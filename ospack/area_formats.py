@@ -176,7 +176,9 @@ def legacy_crs_name(data: dict[str, Any], source: str) -> str | None:
 def parse_wkt(text: str) -> BaseGeometry:
     text = re.sub(r"^\s*SRID=\d+;", "", text.strip(), flags=re.IGNORECASE)
     if match := re.search(r"\b(nan|inf|infinity)\b", text, re.IGNORECASE):
-        raise AreaError(f"the WKT has the value {match.group(0)}, which is not a number; every coordinate must be finite")
+        raise AreaError(
+            f"the WKT has the value {match.group(0)}, which is not a number; every coordinate must be finite"
+        )
     try:
         return shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:

@@ -24,6 +24,10 @@ WGS84 = "EPSG:4326"
 DENSIFY_DEGREES = 0.01
 DENSIFY_METRES = 1000.0
 MERCATOR_MAX_LAT = 85.0511287798066
+#: How far round a projected CRS's area of use its coordinates are still taken as places, in degrees.
+USE_MARGIN_DEGREES = 10.0
+#: Latitudes beyond this are left out of a projected CRS's region: Mercator sends the poles to infinity.
+_POLAR_LAT = 89.0
 
 
 @cache
@@ -92,20 +96,19 @@ def valid_region(crs: str) -> BaseGeometry | None:
 
     A projected CRS is exact only near its area of use and gives finite nonsense far from it
     (British National Grid puts longitude 170° a few hundred km from Cornwall), so an area is
-    cut to the area of use grown by :data:`_USE_MARGIN_DEGREES` on every side: far enough to hold
+    cut to the area of use grown by :data:`USE_MARGIN_DEGREES` on every side: far enough to hold
     every tile of the grids ospack serves in that CRS, near enough for the projection to hold.
     """
     parsed = CRS.from_user_input(crs)
     use = parsed.area_of_use
     if parsed.is_geographic or use is None or use.west > use.east:
         return None
-    m = _USE_MARGIN_DEGREES
+    m = USE_MARGIN_DEGREES
     west, east = max(use.west - m, -180.0), min(use.east + m, 180.0)
     south, north = max(use.south - m, -_POLAR_LAT), min(use.north + m, _POLAR_LAT)
     region = reproject(shapely.box(west, south, east, north), WGS84, crs)
-    return region if region.is_valid and not region.is_empty else None
+    if not region.is_valid or region.is_empty:
+        return None
+    shapely.prepare(region)
+    return region
 
-
-_USE_MARGIN_DEGREES = 10.0
-#: Latitudes beyond this are left out of a projected CRS's region: Mercator sends the poles to infinity.
-_POLAR_LAT = 89.0

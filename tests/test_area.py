@@ -271,7 +271,7 @@ def test_a_flat_polygon_is_a_line_and_a_buffer_covers_it():
 
 @pytest.mark.parametrize("source", ["-4.1,53.0,-4.0,53.1", "POLYGON ((-4 53, -3 53, -3 54, -4 53))"])
 def test_degrees_read_as_metres_are_refused_with_a_hint(source):
-    with pytest.raises(AreaError, match="look like longitude/latitude degrees, not metres of EPSG:27700.*drop --area-crs"):
+    with pytest.raises(AreaError, match="look like longitude/latitude degrees, not metres of EPSG:27700.*drop --area"):
         read_area(source, area_crs="EPSG:27700")
     assert read_area(source).crs == "EPSG:4326"  # as plain longitude/latitude they are fine
 

@@ -54,7 +54,9 @@ class OspackGroup(click.Group):
         command: click.Command = getattr(module, attribute)
         return command
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
         return name, command, positional_negative_numbers(command, rest) if command else rest
 
