@@ -94,3 +94,18 @@ def test_big_buffers_are_geodesic_discs_round_poles_and_the_antimeridian(lon, la
 def test_an_area_far_from_the_layer_is_still_outside():
     with pytest.raises(AreaOutsideGridError, match="outside layer Outdoor_27700"):
         count(read_area("POINT (150 -30)", buffer_m=1e6), "Outdoor_27700", 5)
+
+
+def test_a_world_sized_area_in_another_projected_crs_is_cut_before_reprojecting():
+    mercator_world = read_area("-20000000,-20000000,20000000,20000000", area_crs="EPSG:3857")
+    assert count(mercator_world, "Road_27700", [0, 3]) == full_counts("Road_27700", [0, 3])
+    huge_bng = read_area("-1e9,-1e9,1e9,1e9", area_crs="EPSG:27700")
+    assert count(huge_bng, "Road_3857", [7, 8]) == full_counts("Road_3857", [7, 8])
+
+
+def test_a_layer_spanning_the_whole_mercator_square_gets_every_tile_of_the_world():
+    from ospack.grids import get_grid
+    from ospack.layers import Layer
+
+    world = Layer(name="World_3857", style="Road", grid=get_grid("EPSG:3857"), min_zoom=0, max_zoom=6, premium_from=None)
+    assert count(read_area("-180,-90,180,90"), world, "0-4") == {z: 4**z for z in range(5)}
