@@ -5,6 +5,11 @@ interior of the area; a tile that only touches the area along an edge or at a
 corner is out. Tiles outside the grid's matrix or the layer's limits are never
 in the cover.
 
+First the area is brought into the grid's CRS. An area reaching beyond the layer (a continent,
+the world, a huge buffer) is cut, in its own CRS, to the layer's tiles plus a margin before it is
+reprojected: a projection far from where it is defined gives finite nonsense, so only the part
+near the layer is ever reprojected, and the exact clip below decides which tiles it meets.
+
 How: the area is scaled to tile units (one tile = 1 × 1, rows counted down
 from the grid's origin) and cut into horizontal bands, halving a band until its
 rows times its vertices is small, so each row's clip handles few vertices. In
