@@ -23,6 +23,7 @@ from .errors import AreaError
 
 #: One number as a user may write it in a bbox, NaN and infinity included (so they can be refused by name).
 NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)\s*$", re.IGNORECASE)
+FILE_SUFFIX = re.compile(r"^\.[A-Za-z][A-Za-z0-9]*$")
 WKT_START = re.compile(
     r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING|GEOMETRYCOLLECTION)\b", re.IGNORECASE
 )
@@ -188,7 +189,9 @@ def parse_wkt(text: str) -> BaseGeometry:
 def looks_like_numbers(text: str) -> bool:
     """True for comma-separated text that is mostly numbers: meant as a bbox, whatever is wrong with it."""
     terms = text.split(",")
-    return len(terms) > 1 and os.sep not in text and 2 * sum(bool(NUMBER.match(t)) for t in terms) >= len(terms)
+    if len(terms) < 2 or os.sep in text or FILE_SUFFIX.match(Path(text).suffix):
+        return False
+    return 2 * sum(bool(NUMBER.match(t)) for t in terms) >= len(terms)
 
 
 def parse_bbox(text: str) -> BaseGeometry:

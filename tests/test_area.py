@@ -284,3 +284,8 @@ def test_metres_read_as_degrees_point_to_area_crs():
 def test_swapped_coordinates_in_great_britain_are_still_called_swapped():
     with pytest.raises(AreaError, match="look swapped"):
         read_area("53.0,-4.1,53.1,-4.0")
+
+
+def test_a_missing_file_with_commas_in_its_name_is_still_a_missing_file():
+    with pytest.raises(AreaError, match="area file 2024,05.geojson does not exist"):
+        read_area("2024,05.geojson")
