@@ -26,7 +26,7 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import count, cover
-from .errors import AuthError, PremiumError, UsageError
+from .errors import AuthError, PremiumNotAllowedError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .summary import PackageSummary, Progress, ZoomTally
@@ -186,7 +186,7 @@ def _refuse_premium(chosen: list[Layer], premium: dict[str, dict[int, int]]) -> 
         counts = premium[layer.name]
         if counts:
             zooms = sorted(counts)
-            raise PremiumError(
+            raise PremiumNotAllowedError(
                 f"{_zoom_text(zooms)} of {layer.name} {'are' if len(zooms) > 1 else 'is'} Premium"
                 f" ({sum(counts.values())} tiles);"
                 f" add --allow-premium if your project has a Premium plan, or ask for zooms"

@@ -98,7 +98,7 @@ def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
     args = ["package", SNOWDON, "-o", str(tmp_path / "p.gpkg"), "--layer", "Outdoor_27700", "--zoom", "9-10",
             "--api-url", api.url, "--key", SECRET_KEY]
     result = runner.invoke(cli, args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the command line lacks --allow-premium
     assert "--allow-premium" in result.stderr and api.stats()["requests"] == 0
 
 
@@ -115,7 +115,7 @@ def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, 
 def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):
     args = package_args(tmp_path / "x.mbtiles", "--api-url", api.url, "--key", SECRET_KEY)
     result = runner.invoke(cli, args)
-    assert result.exit_code == 1 and ".gpkg" in result.stderr
+    assert result.exit_code == 2 and ".gpkg" in result.stderr
     assert api.stats()["requests"] == 0
 
 
@@ -126,6 +126,10 @@ def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):
         (["--rate", "0"], "--rate"),
         (["--zoom", "21"], "zoom 21 is outside layer Outdoor_27700"),
         (["--layer", "Nope_27700"], "unknown layer"),
+        (["--zoom", "9-10", "--demo"], "--allow-premium"),
+        (["--area-crs", "EPSG:999999", "--demo"], "unknown CRS"),
+        (["--dedup", "--demo"], "deduplication is an MBTiles option"),
+        (["--format", "mbtiles", "--demo"], "has a .gpkg name but format mbtiles"),
     ],
 )
 def test_usage_errors_exit_2(runner, tmp_path, extra, message):
@@ -203,3 +207,12 @@ def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, 
     out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0 and ": complete" in out
     assert verify(output).ok
+
+
+def test_two_layers_into_mbtiles_is_a_usage_error(runner, tmp_path):
+    args = ["package", SNOWDON, "-o", str(tmp_path / "two.mbtiles"), "--layer", "Road_3857", "--layer",
+            "Outdoor_3857", "--zoom", "7", "--demo"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "Error: an MBTiles file holds one layer" in result.stderr
+    assert not (tmp_path / "two.mbtiles").exists()
