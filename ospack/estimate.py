@@ -5,11 +5,15 @@ Counts come from :func:`ospack.cover.count`, so nothing is enumerated or fetched
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .area import Area, read_area
 from .cover import count
+from .errors import LargeJobError
 from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, get_layer
 from .types import GeoBounds
 
@@ -19,6 +23,11 @@ from .types import GeoBounds
 #: and dense town tiles larger, so treat sizes as ±50 %.
 BYTES_PER_TILE = 20_000
 SIZE_BASIS = "at an assumed 20 kB a tile, typical of 256-px PNG map tiles; not measured on the OS API"
+
+#: A job past either figure starts only with consent (``--allow-huge``): one million tiles is
+#: about 20 GB; a day at the live rate is 864,000 tiles. Both are far beyond a field area.
+CONSENT_TILES = 1_000_000
+CONSENT_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,46 @@ def estimate(
         area_source=area.source,
         area_bounds=area.bounds_wgs84(),
         area_notes=area.notes,
+    )
+
+
+def check_job_size(
+    tiles: int, rate_per_min: float | None, output: str | os.PathLike[str], *, allow_huge: bool = False
+) -> None:
+    """Refuse, before any request, a job of ``tiles`` to fetch that is huge or will not fit the disk.
+
+    Huge means more than :data:`CONSENT_TILES` tiles or :data:`CONSENT_SECONDS` at
+    ``rate_per_min`` (None: unpaced, judged by tiles alone); the size is estimated at
+    :data:`BYTES_PER_TILE` against the free space of ``output``'s folder.
+
+    Raises
+    ------
+    LargeJobError
+        With the figures and the flag that starts the job anyway, unless ``allow_huge``.
+    """
+    if allow_huge or tiles <= 0:
+        return
+    size = tiles * BYTES_PER_TILE
+    seconds = None if rate_per_min is None else tiles * 60 / rate_per_min
+    folder = Path(output).absolute().parent
+    try:
+        free: int | None = shutil.disk_usage(folder).free
+    except OSError:  # the folder is missing: opening the output says so
+        free = None
+    too_big = free is not None and size > free
+    if not (too_big or tiles > CONSENT_TILES or (seconds is not None and seconds > CONSENT_SECONDS)):
+        return
+    figures = [
+        f"{tiles:,} tiles to fetch",
+        "unpaced" if seconds is None else f"{format_duration(seconds)} at {rate_per_min:g}/min",
+        f"about {format_size(size)} at an assumed {BYTES_PER_TILE // 1000} kB a tile",
+    ]
+    if free is not None:
+        figures.append(f"{format_size(free)} free in {folder}")
+    reason = "this job needs more space than the disk has" if too_big else "this is a huge job"
+    raise LargeJobError(
+        f"{reason} ({', '.join(figures)}); make the area or the zooms smaller"
+        f"{', or free some space' if too_big else ''}, or pass --allow-huge to start it anyway"
     )
 
 

@@ -31,6 +31,7 @@ from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOut
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
+from .preflight import check_demo_options, ready_to_fetch, records_a_job
 from .writers import JobInfo, TileWriter, open_writer
 
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
@@ -55,8 +56,10 @@ def package(
     max_retries: int = 6,
     allow_premium: bool = False,
     api_url: str | None = None,
+    allow_insecure_http: bool = False,
     protocol: str = "zxy",
     demo: bool = False,
+    allow_huge: bool = False,
     overwrite: bool = False,
     dedup: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -86,10 +89,16 @@ def package(
         and bad bodies before it is reported failed (429s wait and never count).
     allow_premium
         Premium zooms are refused before any request unless this is set.
-    api_url
-        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL.
+    api_url, allow_insecure_http
+        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL. Plain
+        ``http://`` to a host other than loopback is refused unless ``allow_insecure_http``.
+        Only its origin (``scheme://host[:port]``) is recorded in the file.
     demo
-        Start the embedded emulator on loopback with a demo key and package from it.
+        Start the embedded emulator on loopback with a demo key and package from it
+        (so ``api_url``, ``key`` and ``secret`` must not be given).
+    allow_huge
+        Start a job of more than a million tiles, more than a day at ``rate_per_min``, or
+        larger than the free space at ``output``; otherwise refused before any request.
     progress, announce
         Callbacks for progress snapshots and one-off messages (premium count, resume state).
     stop_event
@@ -102,6 +111,7 @@ def package(
     """
     say = announce or (lambda message: None)
     started = time.monotonic()
+    check_demo_options(demo, api_url, key, secret)
     the_area = area if isinstance(area, Area) else read_area(area, area_crs=area_crs, buffer_m=buffer_m)
     for note in the_area.notes:
         say(note)
@@ -119,14 +129,18 @@ def package(
             api_url, key, secret = _start_demo_emulator(stack)
         key = key or os.environ.get("OS_API_KEY")
         secret = secret or os.environ.get("OS_API_SECRET")
-        if not key:
-            raise UsageError("no API key: set OS_API_KEY or pass --key (or try --demo, which needs none)")
-        endpoints = ApiEndpoints.from_url(api_url)
+        endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
+        tiles_planned = sum(sum(c.values()) for c in planned.values())
+        # A file that records a job may be complete (no request, no key needed) or hold part of
+        # the job, so it is judged once open; anything else is judged before the file is created.
+        resuming = not overwrite and records_a_job(output)
+        if not resuming:
+            ready_to_fetch(key, tiles_planned, rate_per_min, output, allow_huge)
         job = JobInfo(
             layers=tuple(layer.name for layer in chosen),
             zooms=tuple(sorted({z for zs in wanted.values() for z in zs})),
             area_geojson=the_area.to_geojson(),
-            source=endpoints.maps,
+            source=endpoints.origin,  # a path may hide a secret
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             demo=demo,
         )
@@ -136,7 +150,7 @@ def package(
             format=writer.format,
             layers=job.layers,
             demo=demo,
-            tiles_planned=sum(sum(c.values()) for c in planned.values()),
+            tiles_planned=tiles_planned,
         )
         if writer.complete:
             summary.complete = summary.already_complete = True
@@ -144,6 +158,9 @@ def package(
             summary.notes.append(f"{output} is already complete: no requests made")
             say(summary.notes[-1])
             return _finish(summary, started)
+        if resuming:
+            held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
+            ready_to_fetch(key, tiles_planned - held, rate_per_min, output, allow_huge)
         premium_total = sum(sum(counts.values()) for counts in premium.values())
         say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
         credentials = Credentials(key=key, secret=secret)
@@ -161,6 +178,12 @@ def package(
             writer.mark_complete()
             summary.complete = True
     return _finish(summary, started)
+
+
+def _held(writer: TileWriter, layer: str, zooms: Iterable[int]) -> int:
+    """Tiles of ``layer`` at ``zooms`` the file holds, stored or known absent."""
+    stored, absent = writer.tile_counts(layer), writer.absent_counts(layer)
+    return sum(stored.get(z, 0) + absent.get(z, 0) for z in zooms)
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:
@@ -328,7 +351,7 @@ def _package_layer(
     progress: Callable[[Progress], None] | None,
     **fetch_options: Any,
 ) -> None:
-    already = sum(writer.tile_counts(layer.name).get(z, 0) + writer.absent_counts(layer.name).get(z, 0) for z in zooms)
+    already = _held(writer, layer.name, zooms)
     recorder = StatsRecorder()
     sink = _BatchingSink(writer, layer, summary, recorder, max(planned - already, 0), progress)
     # The commit thread holds the GIL for up to the switch interval (5 ms by default), which

@@ -54,8 +54,9 @@ def test_demo_run_needs_no_key(runner, tmp_path, monkeypatch):
     assert read_job(tmp_path / "demo.gpkg").demo
 
 
-def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api):
-    args = package_args(tmp_path / "j.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "--json")
+def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api, monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", SECRET_KEY)
+    args = package_args(tmp_path / "j.gpkg", "--api-url", api.url, "--rate", "100000", "--json")
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
@@ -65,8 +66,9 @@ def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api):
     assert result.stderr == ""  # --json prints nothing else
 
 
-def test_quiet_prints_only_the_summary(runner, tmp_path, api):
-    args = package_args(tmp_path / "q.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "-q")
+def test_quiet_prints_only_the_summary(runner, tmp_path, api, monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", SECRET_KEY)
+    args = package_args(tmp_path / "q.gpkg", "--api-url", api.url, "--rate", "100000", "-q")
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.startswith(f"{tmp_path / 'q.gpkg'}: complete")
