@@ -29,9 +29,35 @@ def test_json_output(runner):
         cli, ["estimate", SNOWDON, "-l", "Road_3857", "-z", "7,9,17", "--json"], catch_exceptions=False
     )
     data = json.loads(result.stdout)
-    assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(data)
-    assert list(data["zooms"]) == ["7", "9", "17"]
-    assert data["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True}
+    assert {"layers", "total", "premium_total", "approx_bytes", "area"} <= set(data)
+    (layer,) = data["layers"]
+    assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(layer)
+    assert list(layer["zooms"]) == ["7", "9", "17"]
+    assert layer["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True}
+    assert layer["total"] == data["total"]
+
+
+def test_several_layers_are_each_sized_and_totalled(runner):
+    args = ["estimate", SNOWDON, "-l", "Outdoor_27700", "-l", "Road_3857", "-l", "Outdoor_27700", "-z", "7-9"]
+    data = json.loads(runner.invoke(cli, [*args, "--json"], catch_exceptions=False).stdout)
+    assert [layer["layer"] for layer in data["layers"]] == ["Outdoor_27700", "Road_3857"]
+    for key in ("total", "premium_total", "opendata_total", "approx_bytes", "seconds_live", "seconds_development"):
+        assert data[key] == pytest.approx(sum(layer[key] for layer in data["layers"]))
+    assert data["total"] > data["layers"][0]["total"] > 0
+    text = runner.invoke(cli, args, catch_exceptions=False).stdout
+    assert "Outdoor_27700 (EPSG:27700)" in text and "Road_3857 (EPSG:3857)" in text
+    assert f"all 2 layers\ntotal {data['total']:,} tiles" in text
+
+
+def test_a_single_layer_prints_its_totals_once(runner):
+    text = runner.invoke(cli, ["estimate", SNOWDON, "-l", "Outdoor_27700", "-z", "7"], catch_exceptions=False).stdout
+    assert text.count("total ") == 1 and "all " not in text
+
+
+def test_repeated_zoom_options_are_the_union(runner):
+    args = ["estimate", SNOWDON, "-l", "Outdoor_27700", "-z", "9", "--zoom", "7", "-z", "7-8", "--json"]
+    data = json.loads(runner.invoke(cli, args, catch_exceptions=False).stdout)
+    assert list(data["layers"][0]["zooms"]) == ["7", "8", "9"]
 
 
 def test_buffer_area_crs_and_notes(runner):
@@ -70,6 +96,10 @@ def test_buffer_area_crs_and_notes(runner):
         (["10,45,10.1,45.1", "-l", "Road_3857", "-z", "7"], 1, "wholly outside layer Road_3857"),
         ([SNOWDON, "-l", "Road_27700", "-z", "7", "--buffer", "-5"], 2, "--buffer"),
         ([SNOWDON, "-l", "Road_27700"], 2, "--zoom"),
+        ([SNOWDON, "-l", "Road_27700", "-l", "Road_3857", "-z", "5"], 2, "which has zooms 7-20"),
+        ([SNOWDON, "-l", "Road_27700", "-l", "Nope_3857", "-z", "7"], 2, "unknown layer 'Nope_3857'"),
+        ([SNOWDON, "-l", "Road_27700", "-z", "7", "-z", "x"], 2, "cannot read zoom"),
+        ([SNOWDON, "-l", "Road_27700", "-z", "7", "--area-crs", "EPSG:999999"], 2, "unknown CRS"),
     ],
 )
 def test_errors_are_one_line(runner, args, code, message):

@@ -77,10 +77,12 @@ def test_plain_http_to_loopback_is_fine(host):
     assert ApiEndpoints.from_url(f"http://{host}:1234/").origin == f"http://{host}:1234"
 
 
-def test_the_origin_drops_the_path_a_secret_may_hide_in():
-    endpoints = ApiEndpoints.from_url("https://proxy.example:8443/s3cr3t/maps/raster/v1/zxy")
-    assert endpoints.origin == "https://proxy.example:8443"
-    assert endpoints.maps == "https://proxy.example:8443/s3cr3t/maps/raster/v1"  # requests still go there
+@pytest.mark.parametrize("url", ["https://proxy.example:8443/s3cr3t/maps/raster/v1/zxy", "https://h/s3cr3t",
+                                 "https://h/maps/raster/v1/s3cr3t", "https://h/s3cr3t/oauth2/token/v1"])
+def test_a_path_other_than_the_maps_api_base_is_refused_unseen(url):
+    with pytest.raises(ApiUrlError, match="without any other path") as caught:
+        ApiEndpoints.from_url(url)
+    assert "s3cr3t" not in str(caught.value)
 
 
 def test_zxy_url_is_col_then_row():

@@ -28,6 +28,10 @@ COMMANDS = {
 }
 
 
+#: every exit code of ospack, as the README's table lists them
+EXIT_CODES = {"ok": 0, "failure": 1, "usage": 2, "tiles_failed": 3, "interrupted": 130, "terminated": 143}
+
+
 class OspackGroup(click.Group):
     """A group that loads commands lazily and renders OspackError as one line."""
 
@@ -58,6 +62,9 @@ class OspackGroup(click.Group):
         except OspackError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # outside package's own handler: the shell's code for SIGINT, not click's 1
+            click.echo("Interrupted (Ctrl-C)", err=True)
+            ctx.exit(EXIT_CODES["interrupted"])
 
 
 def one_line(message: str) -> str:

@@ -7,6 +7,7 @@ for the whole run, so ``--key`` and ``--secret`` warn; the environment (``OS_API
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -60,7 +61,7 @@ def _read_file(name: str, path: str) -> str:
     where = "stdin" if path == "-" else path
     try:
         if path == "-":
-            text = click.get_text_stream("stdin").read()
+            text = sys.stdin.read()
         else:
             with open(path, encoding="utf-8") as file:
                 text = file.read()

@@ -12,12 +12,13 @@ import click
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
 from ..pipeline import package
+from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
 from .options import area_options, layer_option, zoom_option
 from .progress import ProgressPrinter, summary_text
 
-EXIT_TILES_FAILED = 3
-EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_TILES_FAILED = EXIT_CODES["tiles_failed"]
+EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT_CODES["terminated"]}
 
 
 @click.command("package")

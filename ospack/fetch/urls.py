@@ -2,7 +2,9 @@
 
 The OS Maps API's raster tiles live under ``{root}/maps/raster/v1`` and its OAuth2
 token endpoint at ``{root}/oauth2/token/v1``; one root (``--api-url``) serves both,
-so the emulator or a proxy stands in for the real API by changing one value.
+so the emulator or a proxy stands in for the real API by changing one value. The
+root is an origin (``scheme://host[:port]``): no path, credentials or query, which
+could carry a secret into request logs and the file's provenance.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ class ApiEndpoints:
                 f"the API URL is plain http to {parts.hostname}, which would send the key in clear text;"
                 " use https://, or pass --allow-insecure-http if this network is trusted"
             )
-        for suffix in (_MAPS_PATH + "/zxy", _MAPS_PATH + "/wmts", _MAPS_PATH):
-            if url.endswith(suffix):
-                url = url[: -len(suffix)]
-                break
-        return cls(url)
+        # Any other path is refused: it may hide a secret, and every request URL (which HTTP
+        # libraries log) would carry it. Only the origin remains, and only it is recorded.
+        if parts.path.rstrip("/") not in ("", _MAPS_PATH, _MAPS_PATH + "/zxy", _MAPS_PATH + "/wmts"):
+            raise ApiUrlError(
+                f"the API URL must be a root such as https://api.os.uk, optionally ending {_MAPS_PATH};"
+                " give it without any other path"
+            )
+        return cls(f"{parts.scheme}://{parts.netloc}")
 
     @property
     def origin(self) -> str:
