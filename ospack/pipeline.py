@@ -29,9 +29,9 @@ from .cover import count, cover
 from .errors import AuthError, PremiumNotAllowedError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
+from .preflight import check_demo_options, ready_to_fetch, records_a_job
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
-from .preflight import check_demo_options, ready_to_fetch, records_a_job
 from .writers import JobInfo, TileWriter, open_writer
 
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
