@@ -163,8 +163,11 @@ def wait_for_tiles(api, n, process, timeout=30.0):
 
 def stored_tiles(output):
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(output) as db:
+    # closing(), not the connection's own `with` (which only commits): a handle left open
+    # until garbage collection keeps the rerun from taking the file to finish it
+    with closing(sqlite3.connect(output)) as db:
         return db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
 
 
@@ -207,7 +210,7 @@ def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, 
     assert kept >= 15
     rerun = start_package(output, api.url, "--rate", "100000", "-q")
     out, err = rerun.communicate(timeout=60)
-    assert rerun.returncode == 0 and ": complete" in out
+    assert rerun.returncode == 0 and ": complete" in out, err
     assert verify(output).ok
 
 
