@@ -18,7 +18,10 @@ from ..errors import UsageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: (name, environment variable, what it is)
-_CREDENTIALS = (("key", "OS_API_KEY", "OS Data Hub project API key"), ("secret", "OS_API_SECRET", "project secret for OAuth2"))
+_CREDENTIALS = (
+    ("key", "OS_API_KEY", "OS Data Hub project API key"),
+    ("secret", "OS_API_SECRET", "project secret for OAuth2"),
+)
 
 
 def credential_options(f: F) -> F:
