@@ -250,7 +250,11 @@ def check_job_size(
 
 
 def estimate_layers(
-    area: Area | Any, layers: Layer | str | Sequence[Layer | str], zooms: object, *, bytes_per_tile: int = BYTES_PER_TILE
+    area: Area | Any,
+    layers: Layer | str | Sequence[Layer | str],
+    zooms: object,
+    *,
+    bytes_per_tile: int = BYTES_PER_TILE,
 ) -> JobEstimate:
     """Estimate a job of one or several layers over one area, each as :func:`estimate` does.
 

@@ -34,7 +34,7 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 @click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
 @click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
 @click.option("--allow-insecure-http", is_flag=True,
-              help="Allow a plain http:// --api-url beyond this computer (the key then crosses the network unencrypted).")
+              help="Allow a plain http:// --api-url beyond this computer (the key crosses the network unencrypted).")
 @click.option("--protocol", type=click.Choice(["zxy", "wmts"]), default="zxy", show_default=True)
 @click.option("--demo", is_flag=True, help="Run against the built-in emulator with a demo key (no key needed).")
 @click.option("--allow-huge", is_flag=True,
@@ -74,7 +74,8 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key
             area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
             secret=secret, rate_per_min=rate or (DEV_RATE if dev_project else LIVE_RATE), workers=workers,
             allow_premium=allow_premium, api_url=api_url, allow_insecure_http=allow_insecure_http, protocol=protocol,
-            demo=demo, allow_huge=allow_huge, overwrite=overwrite, dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
+            demo=demo, allow_huge=allow_huge, overwrite=overwrite, dedup=dedup, progress=printer.update,
+            announce=printer.announce, stop_event=stop,
         )
     finally:
         for signum, handler in previous.items():

@@ -80,7 +80,8 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value:
         shown = "" if what == "secret" else f" {text!r}"  # a malformed secret may still be a secret
-        raise EmulatorOptionError(f"cannot read {what}{shown}; write {'KEY=SECRET' if what == 'secret' else 'NAME=VALUE'}")
+        form = "KEY=SECRET" if what == "secret" else "NAME=VALUE"
+        raise EmulatorOptionError(f"cannot read {what}{shown}; write {form}")
     return name, value
 
 
