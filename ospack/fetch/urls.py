@@ -96,7 +96,9 @@ def _split(url: str) -> SplitResult:
         raise ApiUrlError(
             "the API URL must not carry credentials, a query or a fragment; give the key in OS_API_KEY or --key-file"
         )
-    if not parts.hostname or port == 0 or parts.netloc.endswith(":") or any(c.isspace() for c in url):
+    if any(c.isspace() for c in url):
+        raise ApiUrlError(f"the API URL contains a space or line break; {what}")
+    if not parts.hostname or port == 0 or parts.netloc.endswith(":"):
         raise ApiUrlError(f"the API URL has no host or an empty or zero port; {what}")
     return parts
 
