@@ -263,3 +263,20 @@ def test_repeated_zoom_options_are_combined(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(json.loads(result.stdout)["zooms"]) == ["7", "8", "9"]
     assert read_job(output).zooms == (7, 8, 9)
+
+
+def test_a_key_from_stdin_never_appears_in_the_process_command_line(tmp_path, api):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OS_API_KEY", "OS_API_SECRET")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ospack", *package_args(tmp_path / "ps.gpkg", "--api-url", api.url, "--key-file", "-")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()  # what `ps` shows every local user
+    out, err = process.communicate(KEY + "\n", timeout=60)
+    assert process.returncode == 0, err
+    assert KEY.encode() not in cmdline and b"--key-file" in cmdline
+    assert api.stats()["by_key"].get(KEY) == 57 and KEY not in out + err
