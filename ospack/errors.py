@@ -14,7 +14,7 @@ turns them into a line on stderr and an exit code (``exit_code``).
     │   └── CrsError *               a CRS pyproj does not know
     ├── GridError                    grid data missing or inconsistent
     ├── DownloadError                fetch stage
-    │   ├── AuthError                bad / missing key (fail fast)
+    │   ├── AuthError                key or secret refused by the API (fail fast)
     │   └── PremiumError             premium zoom refused by the API
     │       └── PremiumNotAllowedError *  premium zooms asked without --allow-premium
     ├── WriterError                  output file stage
