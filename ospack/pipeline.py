@@ -29,7 +29,7 @@ from .cover import count, cover
 from .errors import AuthError, PremiumNotAllowedError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
-from .preflight import check_demo_options, ready_to_fetch, records_a_job
+from .preflight import check_demo_options, may_hold_a_job, ready_to_fetch
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
 from .writers import JobInfo, TileWriter, open_writer
@@ -131,9 +131,7 @@ def package(
         secret = secret or os.environ.get("OS_API_SECRET")
         endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
         tiles_planned = sum(sum(c.values()) for c in planned.values())
-        # A file that records a job may be complete (no request, no key needed) or hold part of
-        # the job, so it is judged once open; anything else is judged before the file is created.
-        resuming = not overwrite and records_a_job(output)
+        resuming = not overwrite and may_hold_a_job(output)  # else judged before the file is created
         if not resuming:
             ready_to_fetch(key, tiles_planned, rate_per_min, output, allow_huge)
         job = JobInfo(

@@ -21,12 +21,16 @@ def check_demo_options(demo: bool, api_url: str | None, key: str | None, secret:
         )
 
 
-def records_a_job(output: str | os.PathLike[str]) -> bool:
-    """True when ``output`` is an ospack package: it may be complete or hold part of the job."""
+def may_hold_a_job(output: str | os.PathLike[str]) -> bool:
+    """False only when ``output`` surely holds no ospack job: missing, or a database without one.
+
+    Such an output is judged before it is created or changed. Anything else may be complete
+    (no request, no key needed) or hold part of the job, so it is judged once open.
+    """
     try:
         return read_job(output) is not None
-    except WriterError:  # not a readable package: opening it says what is wrong
-        return False
+    except WriterError:  # unreadable read-only (e.g. a journal to roll back): opening it recovers it or says why
+        return True
 
 
 def ready_to_fetch(

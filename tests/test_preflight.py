@@ -8,7 +8,7 @@ import pytest
 
 from ospack import package
 from ospack.errors import ApiUrlError, LargeJobError, UsageError
-from ospack.preflight import check_demo_options, records_a_job
+from ospack.preflight import check_demo_options, may_hold_a_job
 from ospack.writers import read_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +57,26 @@ def test_a_huge_job_is_refused_before_the_file_exists_unless_allowed(tmp_path, m
     assert started
 
 
-def test_records_a_job_tells_packages_from_anything_else(tmp_path):
-    assert not records_a_job(tmp_path / "missing.gpkg")
+def test_only_an_output_that_surely_holds_no_job_is_judged_before_it_is_opened(tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    assert not may_hold_a_job(tmp_path / "missing.gpkg")
+    with closing(sqlite3.connect(tmp_path / "project.gpkg")) as db:  # a user's database, no ospack job in it
+        db.execute("CREATE TABLE survey (id INTEGER)")
+    assert not may_hold_a_job(tmp_path / "project.gpkg")
     (tmp_path / "junk.gpkg").write_text("not sqlite")
-    assert not records_a_job(tmp_path / "junk.gpkg")
+    assert may_hold_a_job(tmp_path / "junk.gpkg")  # opening it says what is wrong, before any key is asked for
     done = tmp_path / "done.gpkg"
     package(SNOWDON, done, layers="Outdoor_27700", zooms="7", demo=True, rate_per_min=None)
-    assert records_a_job(done) and read_job(done) is not None
+    assert may_hold_a_job(done) and read_job(done) is not None
+
+
+def test_an_unreadable_output_is_reported_as_such_not_as_a_missing_key(tmp_path):
+    from ospack.errors import WriterError
+
+    junk = tmp_path / "junk.gpkg"
+    junk.write_text("not sqlite")
+    with pytest.raises(WriterError, match="junk.gpkg"):
+        package(SNOWDON, junk, layers="Outdoor_27700", zooms="7")
+    assert junk.read_text() == "not sqlite"
