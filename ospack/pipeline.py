@@ -29,7 +29,7 @@ from .cover import count, cover
 from .errors import AuthError, PremiumNotAllowedError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
-from .preflight import check_demo_options, may_hold_a_job, ready_to_fetch
+from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
 from .writers import JobInfo, TileWriter, open_writer
@@ -130,10 +130,6 @@ def package(
         key = key or os.environ.get("OS_API_KEY")
         secret = secret or os.environ.get("OS_API_SECRET")
         endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
-        tiles_planned = sum(sum(c.values()) for c in planned.values())
-        resuming = not overwrite and may_hold_a_job(output)  # else judged before the file is created
-        if not resuming:
-            ready_to_fetch(key, tiles_planned, rate_per_min, output, allow_huge)
         job = JobInfo(
             layers=tuple(layer.name for layer in chosen),
             zooms=tuple(sorted({z for zs in wanted.values() for z in zs})),
@@ -142,6 +138,10 @@ def package(
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             demo=demo,
         )
+        judge_once_open = judge_before_opening(
+            output, job, planned, overwrite=overwrite, key=key, rate_per_min=rate_per_min, allow_huge=allow_huge
+        )
+        tiles_planned = sum(sum(c.values()) for c in planned.values())
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
         summary = PackageSummary(
             output=str(Path(output)),
@@ -156,7 +156,7 @@ def package(
             summary.notes.append(f"{output} is already complete: no requests made")
             say(summary.notes[-1])
             return _finish(summary, started)
-        if resuming:
+        if judge_once_open:
             held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
             ready_to_fetch(key, tiles_planned - held, rate_per_min, output, allow_huge)
         premium_total = sum(sum(counts.values()) for counts in premium.values())

@@ -8,7 +8,7 @@ import pytest
 
 from ospack import package
 from ospack.errors import ApiUrlError, LargeJobError, UsageError
-from ospack.preflight import check_demo_options, may_hold_a_job
+from ospack.preflight import check_demo_options
 from ospack.writers import read_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,19 +57,33 @@ def test_a_huge_job_is_refused_before_the_file_exists_unless_allowed(tmp_path, m
     assert started
 
 
-def test_only_an_output_that_surely_holds_no_job_is_judged_before_it_is_opened(tmp_path):
-    import sqlite3
-    from contextlib import closing
+def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
 
-    assert not may_hold_a_job(tmp_path / "missing.gpkg")
-    with closing(sqlite3.connect(tmp_path / "project.gpkg")) as db:  # a user's database, no ospack job in it
-        db.execute("CREATE TABLE survey (id INTEGER)")
-    assert not may_hold_a_job(tmp_path / "project.gpkg")
-    (tmp_path / "junk.gpkg").write_text("not sqlite")
-    assert may_hold_a_job(tmp_path / "junk.gpkg")  # opening it says what is wrong, before any key is asked for
+    from ospack.inspect import info
+
     done = tmp_path / "done.gpkg"
-    package(SNOWDON, done, layers="Outdoor_27700", zooms="7", demo=True, rate_per_min=None)
-    assert may_hold_a_job(done) and read_job(done) is not None
+    package(SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, rate_per_min=None)
+    before = done.read_bytes()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 1))  # no room for the 34 tiles of zoom 9
+    with pytest.raises(LargeJobError, match="34 tiles to fetch"):
+        package(SNOWDON, done, layers="Outdoor_27700", zooms="0-9", demo=True, rate_per_min=None)
+    assert read_job(done).zooms == tuple(range(9)) and info(done)["complete"]
+    assert done.read_bytes() == before
+
+
+def test_a_resume_without_a_key_is_refused_before_the_file_changes(tmp_path, make_emulator):
+    api = make_emulator(keys=("k",), limit=100_000)
+    output = tmp_path / "part.gpkg"
+    package(SNOWDON, output, layers="Outdoor_27700", zooms="7", key="k", api_url=api.url, rate_per_min=None)
+    before = output.read_bytes()
+    with pytest.raises(UsageError, match="no API key"):
+        package(SNOWDON, output, layers="Outdoor_27700", zooms="7-8", api_url=api.url)
+    assert read_job(output).zooms == (7,) and output.read_bytes() == before
+    again = package(SNOWDON, output, layers="Outdoor_27700", zooms="7", api_url=api.url)  # complete: no key needed
+    assert again.already_complete and again.requests == 0
 
 
 def test_an_unreadable_output_is_reported_as_such_not_as_a_missing_key(tmp_path):
