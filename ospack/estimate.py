@@ -162,16 +162,26 @@ class JobEstimate(_Sized):
         """What was done to the area (repairs, buffers …)."""
         return self.layers[0].area_notes
 
+    @property
+    def huge(self) -> bool:
+        """True when ``ospack package`` would ask for consent (``--allow-huge``) at the live rate."""
+        return needs_consent(self.total, self.seconds_live)
+
     def to_dict(self) -> dict[str, Any]:
         """Per layer (``layers``: each as :meth:`Estimate.to_dict` without the area), the totals, and the area."""
         per_layer = [{k: v for k, v in layer.to_dict().items() if k != "area"} for layer in self.layers]
-        return {"layers": per_layer, **self._totals_dict(), "area": self.layers[0]._area_dict()}
+        return {"layers": per_layer, **self._totals_dict(), "huge": self.huge, "area": self.layers[0]._area_dict()}
 
     def to_text(self) -> str:
         """Each layer's table; with several layers, the totals of all of them after."""
         parts = [layer.to_text() for layer in self.layers]
         if len(self.layers) > 1:
             parts.append("\n".join([f"all {len(self.layers)} layers", *self._totals_lines()]))
+        if self.huge:
+            parts.append(
+                f"note  over {CONSENT_TILES:,} tiles or a day at {LIVE_RATE_PER_MINUTE}/min:"
+                " `ospack package` starts a job this size only with --allow-huge"
+            )
         return "\n\n".join(parts)
 
 
@@ -209,6 +219,11 @@ def estimate(
     )
 
 
+def needs_consent(tiles: int, seconds: float | None) -> bool:
+    """True for a job past :data:`CONSENT_TILES` tiles or :data:`CONSENT_SECONDS` (None: unpaced)."""
+    return tiles > CONSENT_TILES or (seconds is not None and seconds > CONSENT_SECONDS)
+
+
 def check_job_size(
     tiles: int, rate_per_min: float | None, output: str | os.PathLike[str], *, allow_huge: bool = False
 ) -> None:
@@ -233,7 +248,7 @@ def check_job_size(
     except OSError:  # the folder is missing: opening the output says so
         free = None
     too_big = free is not None and size > free
-    if not (too_big or tiles > CONSENT_TILES or (seconds is not None and seconds > CONSENT_SECONDS)):
+    if not (too_big or needs_consent(tiles, seconds)):
         return
     figures = [
         f"{tiles:,} tiles to fetch",

@@ -108,3 +108,11 @@ def test_errors_are_one_line(runner, args, code, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and message in errors[0]
     assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_estimate_says_when_package_will_ask_for_consent(runner):
+    gb = str(SAMPLES / "great-britain-coarse.geojson")
+    text = runner.invoke(cli, ["estimate", gb, "-l", "Road_27700", "-z", "9"], catch_exceptions=False).stdout
+    assert "only with --allow-huge" in text
+    small = runner.invoke(cli, ["estimate", SNOWDON, "-l", "Road_27700", "-z", "9", "--json"], catch_exceptions=False)
+    assert json.loads(small.stdout)["huge"] is False and "--allow-huge" not in small.stdout
