@@ -271,7 +271,7 @@ def memory_run(tiles: int, cap_s: float, output: str) -> None:
     try:
         summary = package(bbox, output, area_crs="EPSG:27700", layers=LAYER, zooms=ZOOM, key=KEY,
                           api_url="http://127.0.0.1:9", rate_per_min=None, transport=transport, overwrite=True,
-                          progress=sample, stop_event=stop)
+                          allow_huge=True, progress=sample, stop_event=stop)  # a million tiles on purpose
     finally:
         timer.cancel()
     emit({"sample": "end", "written": summary.tiles_written, "complete": summary.complete,

@@ -4,19 +4,28 @@ This module must not import click: the library raises these, and only the CLI
 turns them into a line on stderr and an exit code (``exit_code``).
 
     OspackError                      exit 1 unless stated
-    ├── UsageError                   bad option values (exit 2)
+    ├── UsageError                   bad option values (exit 2, and so is every class marked *)
     │   ├── LayerError               unknown layer, zoom outside a layer
-    │   └── ZoomError
+    │   ├── ZoomError
+    │   ├── ApiUrlError              malformed or insecure --api-url
+    │   └── LargeJobError            a huge job asked without --allow-huge
     ├── AreaError                    unreadable / unusable area
-    │   └── AreaOutsideGridError     area misses the layer's grid or limits
+    │   ├── AreaOutsideGridError     area misses the layer's grid or limits
+    │   └── CrsError *               a CRS pyproj does not know
     ├── GridError                    grid data missing or inconsistent
     ├── DownloadError                fetch stage
-    │   ├── AuthError                bad / missing key (fail fast)
-    │   └── PremiumError             premium zoom refused or not allowed
+    │   ├── AuthError                key or secret refused by the API (fail fast)
+    │   └── PremiumError             premium zoom refused by the API
+    │       └── PremiumNotAllowedError *  premium zooms asked without --allow-premium
     ├── WriterError                  output file stage
     │   ├── IncompatibleOutputError  existing file holds another job
+    │   ├── OutputFormatError *      the format cannot hold the job (MBTiles: one 3857 layer; --dedup)
     │   └── InvalidTileError         a tile that is not a valid image of the grid's size
-    └── EmulatorError                emulator configuration
+    └── EmulatorError                emulator cannot start
+        └── EmulatorOptionError *    a bad emulator setting (port, limit, window, fault …)
+
+A class marked * is also a UsageError (it inherits its exit code 2): the user
+can fix it by changing the command line, so it is reported as a usage error.
 """
 
 from __future__ import annotations
@@ -42,12 +51,24 @@ class ZoomError(UsageError):
     """Raised when a zoom or zoom range is malformed or outside a layer."""
 
 
+class ApiUrlError(UsageError):
+    """Raised when an API URL is malformed, carries credentials, or is insecure without consent."""
+
+
+class LargeJobError(UsageError):
+    """Raised before any request when a job is huge or will not fit the disk, unless allowed."""
+
+
 class AreaError(OspackError, ValueError):
     """Raised when an area cannot be read, parsed, repaired or used."""
 
 
 class AreaOutsideGridError(AreaError):
     """Raised when an area lies wholly outside a layer's grid or limits."""
+
+
+class CrsError(AreaError, UsageError):
+    """Raised when a CRS given for an area is unknown."""
 
 
 class GridError(OspackError):
@@ -63,7 +84,11 @@ class AuthError(DownloadError):
 
 
 class PremiumError(DownloadError):
-    """Raised when premium zooms are refused or were not allowed."""
+    """Raised when the API refuses premium zooms."""
+
+
+class PremiumNotAllowedError(PremiumError, UsageError):
+    """Raised before any request when premium zooms are asked without allowing them."""
 
 
 class WriterError(OspackError):
@@ -74,9 +99,17 @@ class IncompatibleOutputError(WriterError):
     """Raised when an existing output holds a different job than the one asked for."""
 
 
+class OutputFormatError(WriterError, UsageError):
+    """Raised when the output format cannot hold the job or an option does not apply to it."""
+
+
 class InvalidTileError(WriterError, ValueError):
     """Raised when tile bytes are not a PNG/JPEG of the grid's tile size."""
 
 
 class EmulatorError(OspackError):
-    """Raised when the emulator is misconfigured or cannot start."""
+    """Raised when the emulator cannot start (e.g. its port is taken)."""
+
+
+class EmulatorOptionError(EmulatorError, UsageError):
+    """Raised when an emulator setting has a value the emulator cannot use."""

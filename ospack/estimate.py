@@ -5,10 +5,15 @@ Counts come from :func:`ospack.plan.plan_counts`, as ``package`` plans them, so 
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .area import Area, read_area
+from .errors import LargeJobError, LayerError
 from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, get_layer
 from .plan import plan_counts
 from .types import GeoBounds
@@ -20,6 +25,11 @@ from .types import GeoBounds
 BYTES_PER_TILE = 20_000
 SIZE_BASIS = "at an assumed 20 kB a tile, typical of 256-px PNG map tiles; not measured on the OS API"
 
+#: A job past either figure starts only with consent (``--allow-huge``): one million tiles is
+#: about 20 GB; a day at the live rate is 864,000 tiles. Both are far beyond a field area.
+CONSENT_TILES = 1_000_000
+CONSENT_SECONDS = 24 * 3600
+
 
 @dataclass(frozen=True)
 class ZoomEstimate:
@@ -30,27 +40,12 @@ class ZoomEstimate:
     premium: bool
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """The size of a job: tiles per zoom, totals, download times and an approximate size."""
+class _Sized:
+    """Totals, download times and size: the same arithmetic for one layer and for a whole job."""
 
-    layer: str
-    crs: str
-    zooms: tuple[ZoomEstimate, ...]
+    total: int
+    premium_total: int
     bytes_per_tile: int
-    area_source: str
-    area_bounds: GeoBounds
-    area_notes: tuple[str, ...] = ()
-
-    @property
-    def total(self) -> int:
-        """All tiles, every zoom."""
-        return sum(z.tiles for z in self.zooms)
-
-    @property
-    def premium_total(self) -> int:
-        """Tiles at zooms that need a Premium plan."""
-        return sum(z.tiles for z in self.zooms if z.premium)
 
     @property
     def opendata_total(self) -> int:
@@ -72,26 +67,17 @@ class Estimate:
         """Approximate size of the tiles (see :data:`BYTES_PER_TILE`)."""
         return self.total * self.bytes_per_tile
 
-    def to_dict(self) -> dict[str, Any]:
-        """The estimate as plain JSON-ready data (the ``--json`` output)."""
+    def _totals_dict(self) -> dict[str, Any]:
         return {
-            "layer": self.layer,
-            "crs": self.crs,
             "total": self.total,
             "premium_total": self.premium_total,
             "opendata_total": self.opendata_total,
-            "zooms": {str(z.zoom): {"tiles": z.tiles, "premium": z.premium} for z in self.zooms},
             "seconds_live": self.seconds_live,
             "seconds_development": self.seconds_development,
             "rates_per_minute": {"live": LIVE_RATE_PER_MINUTE, "development": DEVELOPMENT_RATE_PER_MINUTE},
             "approx_bytes": self.approx_bytes,
             "bytes_per_tile": self.bytes_per_tile,
             "size_basis": self._size_basis(),
-            "area": {
-                "source": self.area_source,
-                "bounds_wgs84": list(self.area_bounds),
-                "notes": list(self.area_notes),
-            },
         }
 
     def _size_basis(self) -> str:
@@ -99,17 +85,104 @@ class Estimate:
             return SIZE_BASIS
         return f"at {self.bytes_per_tile:,} bytes a tile, as given"
 
-    def to_text(self) -> str:
-        """The estimate as a short table for people."""
-        lines = [f"{self.layer} ({self.crs}) for {self.area_source}", f"{'zoom':>4} {'tiles':>14}  plan"]
-        lines += [f"{z.zoom:>4} {z.tiles:>14,}  {'Premium' if z.premium else 'OpenData'}" for z in self.zooms]
-        lines += [
+    def _totals_lines(self) -> list[str]:
+        return [
             f"total {self.total:,} tiles (OpenData {self.opendata_total:,}, Premium {self.premium_total:,})",
             f"time  {format_duration(self.seconds_live)} at {LIVE_RATE_PER_MINUTE}/min (live), "
             f"{format_duration(self.seconds_development)} at {DEVELOPMENT_RATE_PER_MINUTE}/min (development)",
             f"size  about {format_size(self.approx_bytes)} ({self._size_basis()})",
         ]
-        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Estimate(_Sized):
+    """The size of a job: tiles per zoom, totals, download times and an approximate size."""
+
+    layer: str
+    crs: str
+    zooms: tuple[ZoomEstimate, ...]
+    bytes_per_tile: int
+    area_source: str
+    area_bounds: GeoBounds
+    area_notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:  # type: ignore[override]
+        """All tiles, every zoom."""
+        return sum(z.tiles for z in self.zooms)
+
+    @property
+    def premium_total(self) -> int:  # type: ignore[override]
+        """Tiles at zooms that need a Premium plan."""
+        return sum(z.tiles for z in self.zooms if z.premium)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The estimate as plain JSON-ready data."""
+        return {
+            "layer": self.layer,
+            "crs": self.crs,
+            "zooms": {str(z.zoom): {"tiles": z.tiles, "premium": z.premium} for z in self.zooms},
+            **self._totals_dict(),
+            "area": self._area_dict(),
+        }
+
+    def _area_dict(self) -> dict[str, Any]:
+        return {"source": self.area_source, "bounds_wgs84": list(self.area_bounds), "notes": list(self.area_notes)}
+
+    def to_text(self) -> str:
+        """The estimate as a short table for people."""
+        lines = [f"{self.layer} ({self.crs}) for {self.area_source}", f"{'zoom':>4} {'tiles':>14}  plan"]
+        lines += [f"{z.zoom:>4} {z.tiles:>14,}  {'Premium' if z.premium else 'OpenData'}" for z in self.zooms]
+        return "\n".join(lines + self._totals_lines())
+
+
+@dataclass(frozen=True)
+class JobEstimate(_Sized):
+    """The size of a job of several layers over one area: each layer's estimate, and the totals."""
+
+    layers: tuple[Estimate, ...]
+
+    @property
+    def total(self) -> int:  # type: ignore[override]
+        """All tiles, every layer and zoom."""
+        return sum(layer.total for layer in self.layers)
+
+    @property
+    def premium_total(self) -> int:  # type: ignore[override]
+        """Tiles at zooms that need a Premium plan, every layer."""
+        return sum(layer.premium_total for layer in self.layers)
+
+    @property
+    def bytes_per_tile(self) -> int:  # type: ignore[override]
+        """The tile size assumed for every layer."""
+        return self.layers[0].bytes_per_tile
+
+    @property
+    def area_notes(self) -> tuple[str, ...]:
+        """What was done to the area (repairs, buffers …)."""
+        return self.layers[0].area_notes
+
+    @property
+    def huge(self) -> bool:
+        """True when ``ospack package`` would ask for consent (``--allow-huge``) at the live rate."""
+        return needs_consent(self.total, self.seconds_live)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Per layer (``layers``: each as :meth:`Estimate.to_dict` without the area), the totals, and the area."""
+        per_layer = [{k: v for k, v in layer.to_dict().items() if k != "area"} for layer in self.layers]
+        return {"layers": per_layer, **self._totals_dict(), "huge": self.huge, "area": self.layers[0]._area_dict()}
+
+    def to_text(self) -> str:
+        """Each layer's table; with several layers, the totals of all of them after."""
+        parts = [layer.to_text() for layer in self.layers]
+        if len(self.layers) > 1:
+            parts.append("\n".join([f"all {len(self.layers)} layers", *self._totals_lines()]))
+        if self.huge:
+            parts.append(
+                f"note  over {CONSENT_TILES:,} tiles or a day at {LIVE_RATE_PER_MINUTE}/min:"
+                " `ospack package` starts a job this size only with --allow-huge"
+            )
+        return "\n\n".join(parts)
 
 
 def estimate(
@@ -134,7 +207,10 @@ def estimate(
     """
     area = area if isinstance(area, Area) else read_area(area)
     layer = get_layer(layer) if isinstance(layer, str) else layer
-    counts = plan_counts(area, [layer], zooms)[layer.name]
+    return _estimate(area, layer, plan_counts(area, [layer], zooms)[layer.name], bytes_per_tile)
+
+
+def _estimate(area: Area, layer: Layer, counts: dict[int, int], bytes_per_tile: int) -> Estimate:
     return Estimate(
         layer=layer.name,
         crs=layer.grid.crs,
@@ -144,6 +220,72 @@ def estimate(
         area_bounds=area.bounds_wgs84(),
         area_notes=area.notes,
     )
+
+
+def needs_consent(tiles: int, seconds: float | None) -> bool:
+    """True for a job past :data:`CONSENT_TILES` tiles or :data:`CONSENT_SECONDS` (None: unpaced)."""
+    return tiles > CONSENT_TILES or (seconds is not None and seconds > CONSENT_SECONDS)
+
+
+def check_job_size(
+    tiles: int, rate_per_min: float | None, output: str | os.PathLike[str], *, allow_huge: bool = False
+) -> None:
+    """Refuse, before any request, a job of ``tiles`` to fetch that is huge or will not fit the disk.
+
+    Huge means more than :data:`CONSENT_TILES` tiles or :data:`CONSENT_SECONDS` at
+    ``rate_per_min`` (None: unpaced, judged by tiles alone); the size is estimated at
+    :data:`BYTES_PER_TILE` against the free space of ``output``'s folder.
+
+    Raises
+    ------
+    LargeJobError
+        With the figures and the flag that starts the job anyway, unless ``allow_huge``.
+    """
+    if allow_huge or tiles <= 0:
+        return
+    size = tiles * BYTES_PER_TILE
+    seconds = None if rate_per_min is None else tiles * 60 / rate_per_min
+    folder = Path(output).absolute().parent
+    try:
+        free: int | None = shutil.disk_usage(folder).free
+    except OSError:  # the folder is missing: opening the output says so
+        free = None
+    too_big = free is not None and size > free
+    if not (too_big or needs_consent(tiles, seconds)):
+        return
+    figures = [
+        f"{tiles:,} tiles to fetch",
+        "unpaced" if seconds is None else f"{format_duration(seconds)} at {rate_per_min:g}/min",
+        f"about {format_size(size)} at an assumed {BYTES_PER_TILE // 1000} kB a tile",
+    ]
+    if free is not None:
+        figures.append(f"{format_size(free)} free in {folder}")
+    reason = "this job needs more space than the disk has" if too_big else "this is a huge job"
+    raise LargeJobError(
+        f"{reason} ({', '.join(figures)}); make the area or the zooms smaller"
+        f"{', or free some space' if too_big else ''}, or pass --allow-huge to start it anyway"
+    )
+
+
+def estimate_layers(
+    area: Area | Any,
+    layers: Layer | str | Sequence[Layer | str],
+    zooms: object,
+    *,
+    bytes_per_tile: int = BYTES_PER_TILE,
+) -> JobEstimate:
+    """Estimate a job of one or several layers over one area, each as :func:`estimate` does.
+
+    A layer named twice is estimated once; the area is read once, and the layers are planned
+    together as :func:`ospack.package` plans them (only a job with no tile at all is refused).
+    """
+    area = area if isinstance(area, Area) else read_area(area)
+    named = [layers] if isinstance(layers, (str, Layer)) else list(layers)
+    if not named:
+        raise LayerError("no layer given; pass --layer, e.g. --layer Outdoor_27700")
+    unique = {layer.name: layer for layer in (get_layer(n) if isinstance(n, str) else n for n in named)}
+    planned = plan_counts(area, list(unique.values()), zooms)  # as package plans them: one layer may have none
+    return JobEstimate(tuple(_estimate(area, layer, planned[layer.name], bytes_per_tile) for layer in unique.values()))
 
 
 def format_duration(seconds: float) -> str:

@@ -26,10 +26,11 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import cover
-from .errors import AuthError, PremiumError, UsageError
+from .errors import AuthError, PremiumNotAllowedError, UsageError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .plan import plan_counts, zooms_with_tiles
+from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
 from .writers import JobInfo, TileWriter, open_writer
@@ -56,8 +57,10 @@ def package(
     max_retries: int = 6,
     allow_premium: bool = False,
     api_url: str | None = None,
+    allow_insecure_http: bool = False,
     protocol: str = "zxy",
     demo: bool = False,
+    allow_huge: bool = False,
     overwrite: bool = False,
     dedup: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -87,10 +90,16 @@ def package(
         and bad bodies before it is reported failed (429s wait and never count).
     allow_premium
         Premium zooms are refused before any request unless this is set.
-    api_url
-        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL.
+    api_url, allow_insecure_http
+        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL. Plain
+        ``http://`` to a host other than loopback is refused unless ``allow_insecure_http``.
+        Only its origin (``scheme://host[:port]``) is recorded in the file.
     demo
-        Start the embedded emulator on loopback with a demo key and package from it.
+        Start the embedded emulator on loopback with a demo key and package from it
+        (so ``api_url``, ``key`` and ``secret`` must not be given).
+    allow_huge
+        Start a job of more than a million tiles, more than a day at ``rate_per_min``, or
+        larger than the free space at ``output``; otherwise refused before any request.
     progress, announce
         Callbacks for progress snapshots and one-off messages (premium count, resume state).
     stop_event
@@ -103,6 +112,7 @@ def package(
     """
     say = announce or (lambda message: None)
     started = time.monotonic()
+    check_demo_options(demo, api_url, key, secret)
     the_area = area if isinstance(area, Area) else read_area(area, area_crs=area_crs, buffer_m=buffer_m)
     for note in the_area.notes:
         say(note)
@@ -120,24 +130,26 @@ def package(
             api_url, key, secret = _start_demo_emulator(stack)
         key = key or os.environ.get("OS_API_KEY")
         secret = secret or os.environ.get("OS_API_SECRET")
-        if not key:
-            raise UsageError("no API key: set OS_API_KEY or pass --key (or try --demo, which needs none)")
-        endpoints = ApiEndpoints.from_url(api_url)
+        endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
         job = JobInfo(
             layers=tuple(layer.name for layer in chosen),
             zooms=tuple(sorted({z for zs in wanted.values() for z in zs})),
             area_geojson=the_area.to_geojson(),
-            source=endpoints.maps,
+            source=endpoints.origin,  # a path may hide a secret
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             demo=demo,
         )
+        judge_once_open = judge_before_opening(
+            output, job, planned, overwrite=overwrite, key=key, rate_per_min=rate_per_min, allow_huge=allow_huge
+        )
+        tiles_planned = sum(sum(c.values()) for c in planned.values())
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
         summary = PackageSummary(
             output=str(Path(output)),
             format=writer.format,
             layers=job.layers,
             demo=demo,
-            tiles_planned=sum(sum(c.values()) for c in planned.values()),
+            tiles_planned=tiles_planned,
         )
         if writer.complete:
             summary.complete = summary.already_complete = True
@@ -145,6 +157,9 @@ def package(
             summary.notes.append(f"{output} is already complete: no requests made")
             say(summary.notes[-1])
             return _finish(summary, started)
+        if judge_once_open:
+            held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
+            ready_to_fetch(key, tiles_planned - held, rate_per_min, output, allow_huge)
         premium_total = sum(sum(counts.values()) for counts in premium.values())
         say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
         credentials = Credentials(key=key, secret=secret)
@@ -162,6 +177,12 @@ def package(
             writer.mark_complete()
             summary.complete = True
     return _finish(summary, started)
+
+
+def _held(writer: TileWriter, layer: str, zooms: Iterable[int]) -> int:
+    """Tiles of ``layer`` at ``zooms`` the file holds, stored or known absent."""
+    stored, absent = writer.tile_counts(layer), writer.absent_counts(layer)
+    return sum(stored.get(z, 0) + absent.get(z, 0) for z in zooms)
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:
@@ -187,7 +208,7 @@ def _refuse_premium(chosen: list[Layer], premium: dict[str, dict[int, int]]) -> 
         counts = premium[layer.name]
         if counts:
             zooms = sorted(counts)
-            raise PremiumError(
+            raise PremiumNotAllowedError(
                 f"{_zoom_text(zooms)} of {layer.name} {'are' if len(zooms) > 1 else 'is'} Premium"
                 f" ({sum(counts.values())} tiles);"
                 f" add --allow-premium if your project has a Premium plan, or ask for zooms"
@@ -329,7 +350,7 @@ def _package_layer(
     progress: Callable[[Progress], None] | None,
     **fetch_options: Any,
 ) -> None:
-    already = sum(writer.tile_counts(layer.name).get(z, 0) + writer.absent_counts(layer.name).get(z, 0) for z in zooms)
+    already = _held(writer, layer.name, zooms)
     recorder = StatsRecorder()
     sink = _BatchingSink(writer, layer, summary, recorder, max(planned - already, 0), progress)
     # The commit thread holds the GIL for up to the switch interval (5 ms by default), which

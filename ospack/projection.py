@@ -15,7 +15,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
-from .errors import AreaError
+from .errors import AreaError, CrsError
 
 WGS84 = "EPSG:4326"
 
@@ -36,7 +36,7 @@ def normalise_crs(crs: str) -> str:
     try:
         parsed = CRS.from_user_input(crs)
     except CRSError:
-        raise AreaError(f"unknown CRS {crs!r}; write it as EPSG:27700, EPSG:4326 …") from None
+        raise CrsError(f"unknown CRS {crs!r}; write it as EPSG:27700, EPSG:4326 …") from None
     if parsed.name in {"WGS 84 (CRS84)", "WGS 84 (CRS84) (3D)"} or parsed.to_epsg() == 4326:
         return WGS84
     epsg = parsed.to_epsg()

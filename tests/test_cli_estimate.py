@@ -29,9 +29,35 @@ def test_json_output(runner):
         cli, ["estimate", SNOWDON, "-l", "Road_3857", "-z", "7,9,17", "--json"], catch_exceptions=False
     )
     data = json.loads(result.stdout)
-    assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(data)
-    assert list(data["zooms"]) == ["7", "9", "17"]
-    assert data["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True}
+    assert {"layers", "total", "premium_total", "approx_bytes", "area"} <= set(data)
+    (layer,) = data["layers"]
+    assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(layer)
+    assert list(layer["zooms"]) == ["7", "9", "17"]
+    assert layer["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True}
+    assert layer["total"] == data["total"]
+
+
+def test_several_layers_are_each_sized_and_totalled(runner):
+    args = ["estimate", SNOWDON, "-l", "Outdoor_27700", "-l", "Road_3857", "-l", "Outdoor_27700", "-z", "7-9"]
+    data = json.loads(runner.invoke(cli, [*args, "--json"], catch_exceptions=False).stdout)
+    assert [layer["layer"] for layer in data["layers"]] == ["Outdoor_27700", "Road_3857"]
+    for key in ("total", "premium_total", "opendata_total", "approx_bytes", "seconds_live", "seconds_development"):
+        assert data[key] == pytest.approx(sum(layer[key] for layer in data["layers"]))
+    assert data["total"] > data["layers"][0]["total"] > 0
+    text = runner.invoke(cli, args, catch_exceptions=False).stdout
+    assert "Outdoor_27700 (EPSG:27700)" in text and "Road_3857 (EPSG:3857)" in text
+    assert f"all 2 layers\ntotal {data['total']:,} tiles" in text
+
+
+def test_a_single_layer_prints_its_totals_once(runner):
+    text = runner.invoke(cli, ["estimate", SNOWDON, "-l", "Outdoor_27700", "-z", "7"], catch_exceptions=False).stdout
+    assert text.count("total ") == 1 and "all " not in text
+
+
+def test_repeated_zoom_options_are_the_union(runner):
+    args = ["estimate", SNOWDON, "-l", "Outdoor_27700", "-z", "9", "--zoom", "7", "-z", "7-8", "--json"]
+    data = json.loads(runner.invoke(cli, args, catch_exceptions=False).stdout)
+    assert list(data["layers"][0]["zooms"]) == ["7", "8", "9"]
 
 
 def test_buffer_area_crs_and_notes(runner):
@@ -85,6 +111,10 @@ def test_buffer_area_crs_and_notes(runner):
         (["POLYGON ((-4 53, -3 53, -2 53, -4 53))", "-l", "Road_27700", "-z", "7"], 1, "zero area"),
         (["-4.1,53.0,-4.0,53.1", "--area-crs", "EPSG:27700", "-l", "Road_27700", "-z", "7"], 1,
          "look like longitude/latitude degrees, not metres of EPSG:27700"),
+        ([SNOWDON, "-l", "Road_27700", "-l", "Road_3857", "-z", "5"], 2, "which has zooms 7-20"),
+        ([SNOWDON, "-l", "Road_27700", "-l", "Nope_3857", "-z", "7"], 2, "unknown layer 'Nope_3857'"),
+        ([SNOWDON, "-l", "Road_27700", "-z", "7", "-z", "x"], 2, "cannot read zoom"),
+        ([SNOWDON, "-l", "Road_27700", "-z", "7", "--area-crs", "EPSG:999999"], 2, "unknown CRS"),
     ],
 )
 def test_errors_are_one_line(runner, args, code, message):
@@ -117,3 +147,11 @@ def test_real_options_still_work_and_unknown_ones_are_still_refused(runner):
     assert buffer.exit_code == 2 and "--buffer" in buffer.stderr  # a negative value stays the option's value
     unknown = runner.invoke(cli, ["estimate", "-4.1,53.0,-4.0,53.1", "-x", "-l", "Road_27700", "-z", "7"])
     assert unknown.exit_code == 2 and "No such option '-x'" in unknown.stderr
+
+
+def test_estimate_says_when_package_will_ask_for_consent(runner):
+    gb = str(SAMPLES / "great-britain-coarse.geojson")
+    text = runner.invoke(cli, ["estimate", gb, "-l", "Road_27700", "-z", "9"], catch_exceptions=False).stdout
+    assert "only with --allow-huge" in text
+    small = runner.invoke(cli, ["estimate", SNOWDON, "-l", "Road_27700", "-z", "9", "--json"], catch_exceptions=False)
+    assert json.loads(small.stdout)["huge"] is False and "--allow-huge" not in small.stdout

@@ -54,8 +54,9 @@ def test_demo_run_needs_no_key(runner, tmp_path, monkeypatch):
     assert read_job(tmp_path / "demo.gpkg").demo
 
 
-def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api):
-    args = package_args(tmp_path / "j.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "--json")
+def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api, monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", SECRET_KEY)
+    args = package_args(tmp_path / "j.gpkg", "--api-url", api.url, "--rate", "100000", "--json")
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
@@ -65,8 +66,9 @@ def test_json_summary_has_the_keys_scripts_rely_on(runner, tmp_path, api):
     assert result.stderr == ""  # --json prints nothing else
 
 
-def test_quiet_prints_only_the_summary(runner, tmp_path, api):
-    args = package_args(tmp_path / "q.gpkg", "--api-url", api.url, "--key", SECRET_KEY, "--rate", "100000", "-q")
+def test_quiet_prints_only_the_summary(runner, tmp_path, api, monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", SECRET_KEY)
+    args = package_args(tmp_path / "q.gpkg", "--api-url", api.url, "--rate", "100000", "-q")
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.startswith(f"{tmp_path / 'q.gpkg'}: complete")
@@ -98,7 +100,7 @@ def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
     args = ["package", SNOWDON, "-o", str(tmp_path / "p.gpkg"), "--layer", "Outdoor_27700", "--zoom", "9-10",
             "--api-url", api.url, "--key", SECRET_KEY]
     result = runner.invoke(cli, args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the command line lacks --allow-premium
     assert "--allow-premium" in result.stderr and api.stats()["requests"] == 0
 
 
@@ -115,7 +117,7 @@ def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, 
 def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):
     args = package_args(tmp_path / "x.mbtiles", "--api-url", api.url, "--key", SECRET_KEY)
     result = runner.invoke(cli, args)
-    assert result.exit_code == 1 and ".gpkg" in result.stderr
+    assert result.exit_code == 2 and ".gpkg" in result.stderr
     assert api.stats()["requests"] == 0
 
 
@@ -126,6 +128,10 @@ def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):
         (["--rate", "0"], "--rate"),
         (["--zoom", "21"], "zoom 21 is outside layer Outdoor_27700"),
         (["--layer", "Nope_27700"], "unknown layer"),
+        (["--zoom", "9-10", "--demo"], "--allow-premium"),
+        (["--area-crs", "EPSG:999999", "--demo"], "unknown CRS"),
+        (["--dedup", "--demo"], "deduplication is an MBTiles option"),
+        (["--format", "mbtiles", "--demo"], "has a .gpkg name but format mbtiles"),
     ],
 )
 def test_usage_errors_exit_2(runner, tmp_path, extra, message):
@@ -157,8 +163,11 @@ def wait_for_tiles(api, n, process, timeout=30.0):
 
 def stored_tiles(output):
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(output) as db:
+    # closing(), not the connection's own `with` (which only commits): a handle left open
+    # until garbage collection keeps the rerun from taking the file to finish it
+    with closing(sqlite3.connect(output)) as db:
         return db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
 
 
@@ -201,5 +210,14 @@ def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, 
     assert kept >= 15
     rerun = start_package(output, api.url, "--rate", "100000", "-q")
     out, err = rerun.communicate(timeout=60)
-    assert rerun.returncode == 0 and ": complete" in out
+    assert rerun.returncode == 0 and ": complete" in out, err
     assert verify(output).ok
+
+
+def test_two_layers_into_mbtiles_is_a_usage_error(runner, tmp_path):
+    args = ["package", SNOWDON, "-o", str(tmp_path / "two.mbtiles"), "--layer", "Road_3857", "--layer",
+            "Outdoor_3857", "--zoom", "7", "--demo"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "Error: an MBTiles file holds one layer" in result.stderr
+    assert not (tmp_path / "two.mbtiles").exists()

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from ospack.cli import cli
 from ospack.emulator import parse_key_spec
 from ospack.emulator.config import KeySpec
-from ospack.errors import EmulatorError
+from ospack.emulator import Emulator
+from ospack.errors import EmulatorError, EmulatorOptionError
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -68,14 +69,32 @@ def test_cli_options_reach_the_server():
         (["--secret", "other=s"], "not configured"),
         (["--key", "d:dev", "--window", "0.5"], "less than one request"),
         (["--key", "k", "--secret", "k:hunter2"], "cannot read secret;"),
+        (["--port", "99999"], "--port must be a whole number from 0 to 65535"),
+        (["--port", "-1"], "--port must be"),
+        (["--window", "inf"], "--window must be a positive number"),
+        (["--window", "nan"], "--window must be a positive number"),
+        (["--limit", "inf"], "--limit must be a positive number"),
+        (["--limit", "1e308"], "--limit must be a positive number"),
+        (["--limit", "-5"], "--limit must be a positive number"),
+        (["--retry-after", "inf"], "--retry-after must be zero or more"),
+        (["--retry-after", "-1"], "--retry-after must be zero or more"),
+        (["--token-ttl", "nan"], "--token-ttl must be a positive number"),
+        (["--token-ttl", "1e400"], "--token-ttl must be a positive number"),
+        (["--fault", "503=nan"], "between 0 and 1"),
     ],
 )
-def test_cli_bad_options_give_one_error_line(args, message):
+def test_cli_bad_options_give_one_error_line_and_exit_2(args, message):
     result = CliRunner().invoke(cli, ["emulator", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == 2, result.output
     assert result.output.strip().startswith("Error:") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize("port", [65536, -1, 2**70, 1.5, "80", True])
+def test_the_python_emulator_checks_its_port_before_listening(port):
+    with pytest.raises(EmulatorOptionError, match="--port must be"):
+        Emulator(port=port)
 
 
 def test_key_spec_parsing():

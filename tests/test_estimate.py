@@ -79,3 +79,60 @@ def test_ospack_estimate_is_the_function_even_after_the_module_is_imported(snowd
     import ospack.estimate  # binds the module to ospack.estimate
 
     assert ospack.estimate(snowdon, "Outdoor_27700", 9) == estimate(snowdon, "Outdoor_27700", 9)
+
+
+def test_estimate_layers_sizes_each_layer_and_adds_them_up(snowdon):
+    from ospack.estimate import estimate_layers
+
+    job = estimate_layers(snowdon, ["Outdoor_27700", "Road_3857", "Outdoor_27700"], "7-10")
+    assert [layer.layer for layer in job.layers] == ["Outdoor_27700", "Road_3857"]
+    assert job.layers[0] == estimate(snowdon, "Outdoor_27700", "7-10")
+    assert job.total == sum(layer.total for layer in job.layers)
+    assert job.premium_total == sum(layer.premium_total for layer in job.layers)
+    assert job.approx_bytes == job.total * BYTES_PER_TILE
+    assert job.seconds_live == pytest.approx(job.total / 10)
+    assert estimate_layers(snowdon, "Outdoor_27700", 9).total == estimate(snowdon, "Outdoor_27700", 9).total
+    json.dumps(job.to_dict())
+
+
+def test_estimate_layers_needs_a_layer(snowdon):
+    from ospack.errors import LayerError
+    from ospack.estimate import estimate_layers
+
+    with pytest.raises(LayerError, match="no layer given"):
+        estimate_layers(snowdon, [], "7")
+
+
+@pytest.mark.parametrize(
+    "tiles, rate, refused",
+    [
+        (1_000_000, None, False),  # at the tile threshold, unpaced
+        (1_000_001, None, True),
+        (864_000, 600, False),  # exactly a day at the live rate
+        (864_001, 600, True),
+        (72_001, 50, True),  # a day at the development rate
+        (0, 1, False),
+    ],
+)
+def test_consent_thresholds_by_tiles_and_time(tiles, rate, refused, tmp_path):
+    from ospack.errors import LargeJobError
+    from ospack.estimate import check_job_size
+
+    if refused:
+        with pytest.raises(LargeJobError, match="huge job.*--allow-huge") as caught:
+            check_job_size(tiles, rate, tmp_path / "x.gpkg")
+        assert f"{tiles:,} tiles to fetch" in str(caught.value) and caught.value.exit_code == 2
+        check_job_size(tiles, rate, tmp_path / "x.gpkg", allow_huge=True)
+    else:
+        check_job_size(tiles, rate, tmp_path / "x.gpkg")
+
+
+def test_consent_names_the_figures_of_all_gb_at_zoom_13(tmp_path):
+    from ospack.errors import LargeJobError
+    from ospack.estimate import check_job_size
+
+    with pytest.raises(LargeJobError) as caught:
+        check_job_size(287_000_000, 600, tmp_path / "gb.gpkg")
+    message = str(caught.value)
+    assert "287,000,000 tiles" in message and "332 days" in message and "5.7 TB" in message
+    assert f"free in {tmp_path}" in message

@@ -18,7 +18,7 @@ from ospack.layers import get_layer
 from ospack.types import Tile
 
 KEY = "SeCrEtKeY-0123456789abcdef"
-ROOT = "http://api.test"
+ROOT = "https://api.test"  # plain http is refused for hosts other than loopback
 LAYER = get_layer("Road_27700")  # premium from zoom 10
 
 

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from ospack.emulator.capabilities import capabilities_xml
-from ospack.errors import DownloadError, UsageError
+from ospack.errors import ApiUrlError, DownloadError, UsageError
 from ospack.fetch import ApiEndpoints, ZxyUrls, parse_capabilities, png_problem, strip_key
+from ospack.fetch.urls import is_loopback
 from ospack.layers import get_layer
 from ospack.types import Tile
 
@@ -45,6 +46,46 @@ def test_bad_api_urls_say_what_to_write(bad):
     with pytest.raises(UsageError) as caught:
         ApiEndpoints.from_url(bad)
     assert "abc" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["http://[::1/s3cr3t", "http://h:ab/s3cr3t", "s3cr3t.example/maps", "ftp://h/s3cr3t", "http:///s3cr3t",
+     "http://:80/s3cr3t", "http://h:99999/s3cr3t", "http://h:0/s3cr3t", "http://h:/s3cr3t", "",
+     "http://s3cr3t@127.0.0.1/", "https://h/x?s3cr3t", "https://h/x#s3cr3t", "http://h/a s3cr3t"],
+)
+def test_malformed_api_urls_are_one_usage_error_that_never_echoes_the_url(bad):
+    with pytest.raises(ApiUrlError) as caught:
+        ApiEndpoints.from_url(bad)
+    assert caught.value.exit_code == 2
+    message = str(caught.value)
+    assert "s3cr3t" not in message
+    assert "write e.g." in message or "OS_API_KEY" in message
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "api.os.uk", "[2001:db8::1]", "localhost.example.com", "127.0.0.1.nip.io"])
+def test_plain_http_beyond_loopback_is_refused_unless_allowed(host):
+    with pytest.raises(ApiUrlError, match="clear text.*--allow-insecure-http"):
+        ApiEndpoints.from_url(f"http://{host}:8080/maps/raster/v1")
+    assert ApiEndpoints.from_url(f"http://{host}:8080", allow_insecure_http=True).origin == f"http://{host}:8080"
+    assert ApiEndpoints.from_url(f"https://{host}:8080").origin == f"https://{host}:8080"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "LOCALHOST", "[::1]"])
+def test_plain_http_to_loopback_is_fine(host):
+    assert is_loopback(host.strip("[]"))
+    assert ApiEndpoints.from_url(f"http://{host}:1234/").origin == f"http://{host}:1234"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://proxy.example:8443/s3cr3t/maps/raster/v1/zxy", "https://h/s3cr3t", "https://h/maps/raster/v1/s3cr3t",
+     "https://h/s3cr3t/oauth2/token/v1"],
+)
+def test_a_path_other_than_the_maps_api_base_is_refused_unseen(url):
+    with pytest.raises(ApiUrlError, match="without any other path") as caught:
+        ApiEndpoints.from_url(url)
+    assert "s3cr3t" not in str(caught.value)
 
 
 def test_zxy_url_is_col_then_row():

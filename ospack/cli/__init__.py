@@ -30,6 +30,10 @@ COMMANDS = {
 }
 
 
+#: every exit code of ospack, as the README's table lists them
+EXIT_CODES = {"ok": 0, "failure": 1, "usage": 2, "tiles_failed": 3, "interrupted": 130, "terminated": 143}
+
+
 class OspackGroup(click.Group):
     """A group that loads commands lazily and renders OspackError as one line."""
 
@@ -66,6 +70,9 @@ class OspackGroup(click.Group):
         except OspackError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # outside package's own handler: the shell's code for SIGINT, not click's 1
+            click.echo("Interrupted (Ctrl-C)", err=True)
+            ctx.exit(EXIT_CODES["interrupted"])
 
 
 #: An argument starting with a minus sign and a digit (a bbox west of Greenwich: -4.1,53.0,-4.0,53.1).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..emulator import ENFORCEMENTS, FAULT_NAMES, make_config, serve
+from ..emulator.config import check_port
 
 
 @click.command()
@@ -40,6 +41,7 @@ def emulator(host: str, port: int, keys: tuple[str, ...], enforce: str, limit: f
     Example:
       ospack emulator --port 0 --key demo:premium --limit 6000 --fault 503=0.05
     """
+    check_port(port)
     config = make_config(
         keys=keys or ("demo",), enforce=enforce, limit=limit, window=window, retry_after=retry_after,
         premium_status=int(premium_status), secrets=secrets, token_ttl=token_ttl, faults=faults, seed=seed,

@@ -7,25 +7,28 @@ import json
 import click
 
 from ..area import read_area
-from ..estimate import estimate as estimate_job
+from ..estimate import estimate_layers
 from .options import area_options, echo_notes, json_option, layer_option, zoom_option
 
 
 @click.command()
 @area_options
-@layer_option()
+@layer_option(multiple=True)
 @zoom_option
 @json_option
-def estimate(area: str, buffer_m: float, area_crs: str | None, layer: str, zoom: str, as_json: bool) -> None:
+def estimate(
+    area: str, buffer_m: float, area_crs: str | None, layer: tuple[str, ...], zoom: str, as_json: bool
+) -> None:
     """Count the tiles AREA needs per zoom, the Premium share, download time and size.
 
     AREA is a GeoJSON, Shapefile, GeoPackage, KML or GPX file, WKT, or a bbox
     minx,miny,maxx,maxy (WGS84 unless the file says or --area-crs is given).
+    With several --layer, each is sized and the totals of all follow.
 
     \b
     Example:
       ospack estimate sample_areas/yr-wyddfa.geojson --layer Outdoor_27700 --zoom 0-9
     """
-    job = estimate_job(read_area(area, area_crs=area_crs, buffer_m=buffer_m), layer, zoom)
+    job = estimate_layers(read_area(area, area_crs=area_crs, buffer_m=buffer_m), layer, zoom)
     echo_notes(job.area_notes)
     click.echo(json.dumps(job.to_dict(), indent=2) if as_json else job.to_text())

@@ -12,11 +12,13 @@ import click
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
 from ..pipeline import package
+from . import EXIT_CODES
+from .credentials import credential_options, read_credentials
 from .options import area_options, layer_option, zoom_option
 from .progress import ProgressPrinter, summary_text
 
-EXIT_TILES_FAILED = 3
-EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_TILES_FAILED = EXIT_CODES["tiles_failed"]
+EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT_CODES["terminated"]}
 
 
 @click.command("package")
@@ -25,25 +27,30 @@ EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @layer_option(multiple=True)
 @zoom_option
 @click.option("--format", "fmt", type=click.Choice(["gpkg", "mbtiles"]), help="Default: from OUTPUT's extension.")
-@click.option("--key", metavar="KEY", help="OS Data Hub project API key (default: the OS_API_KEY variable; prefer it).")
-@click.option("--secret", metavar="SECRET", help="Project secret for OAuth2 (default: the OS_API_SECRET variable).")
+@credential_options
 @click.option("--dev-project", is_flag=True, help=f"The project is in development mode: {DEV_RATE} requests/min.")
 @click.option("--rate", type=click.IntRange(min=1), help=f"Requests per minute never to exceed (default {LIVE_RATE}).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
 @click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
 @click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
+@click.option("--allow-insecure-http", is_flag=True,
+              help="Allow a plain http:// --api-url beyond this computer (the key crosses the network unencrypted).")
 @click.option("--protocol", type=click.Choice(["zxy", "wmts"]), default="zxy", show_default=True)
 @click.option("--demo", is_flag=True, help="Run against the built-in emulator with a demo key (no key needed).")
+@click.option("--allow-huge", is_flag=True,
+              help="Start a job of over a million tiles, over a day at the rate, or larger than the free disk space.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT that holds a different job.")
 @click.option("--dedup", is_flag=True, help="MBTiles: store identical tiles once.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary only.")
-def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, secret, dev_project, rate, workers,
-                    allow_premium, api_url, protocol, demo, overwrite, dedup, quiet, as_json):
+def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key_file, secret, secret_file, dev_project,
+                    rate, workers, allow_premium, api_url, allow_insecure_http, protocol, demo, allow_huge, overwrite,
+                    dedup, quiet, as_json):
     """Download the OS tiles covering AREA into one offline file.
 
     Rerunning the same command resumes an unfinished file and fetches only what is missing.
     Ctrl-C (or SIGTERM) stops cleanly: what was downloaded is kept, and the rerun completes it.
+    The key comes from OS_API_KEY, --key-file or --key (the last is visible in `ps`).
 
     \b
     Example:
@@ -52,6 +59,7 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, sec
     """
     if dev_project and rate:
         raise click.UsageError("give --dev-project or --rate, not both")
+    key, secret = read_credentials(key, key_file, secret, secret_file)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     stop = threading.Event()
     received: list[int] = []
@@ -65,8 +73,9 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, sec
         summary = package(
             area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
             secret=secret, rate_per_min=rate or (DEV_RATE if dev_project else LIVE_RATE), workers=workers,
-            allow_premium=allow_premium, api_url=api_url, protocol=protocol, demo=demo, overwrite=overwrite,
-            dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
+            allow_premium=allow_premium, api_url=api_url, allow_insecure_http=allow_insecure_http, protocol=protocol,
+            demo=demo, allow_huge=allow_huge, overwrite=overwrite, dedup=dedup, progress=printer.update,
+            announce=printer.announce, stop_event=stop,
         )
     finally:
         for signum, handler in previous.items():

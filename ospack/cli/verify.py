@@ -7,7 +7,7 @@ import json
 import click
 
 from ..inspect import verify as run_verify
-from . import one_line
+from . import EXIT_CODES, one_line
 from .options import json_option
 
 
@@ -36,4 +36,4 @@ def verify(file: str, as_json: bool) -> None:
         if report.ok:
             click.echo(f"{file}: OK ({report.tiles_checked} tiles checked)")
     if not report.ok:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_CODES["failure"])

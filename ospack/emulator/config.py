@@ -1,6 +1,6 @@
 """Emulator settings as immutable values, parsed from the CLI's text forms.
 
-Pure: no I/O. Every bad value raises :class:`~ospack.errors.EmulatorError`
+Pure: no I/O. Every bad value raises :class:`~ospack.errors.EmulatorOptionError`
 with one line saying what is wrong and what to write instead.
 """
 
@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import EmulatorError
+from ..errors import EmulatorOptionError
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE
 
 PLANS = ("opendata", "premium")
@@ -44,11 +44,11 @@ class KeySpec:
 
     def __post_init__(self) -> None:
         if not self.key or any(c in self.key for c in ":=&# \t\r\n"):
-            raise EmulatorError("an emulator key must be non-empty without ':', '=', '&', '#' or spaces")
+            raise EmulatorOptionError("an emulator key must be non-empty without ':', '=', '&', '#' or spaces")
         if self.plan not in PLANS:
-            raise EmulatorError(f"unknown plan {self.plan!r}; use opendata or premium")
+            raise EmulatorOptionError(f"unknown plan {self.plan!r}; use opendata or premium")
         if self.mode not in MODES:
-            raise EmulatorError(f"unknown mode {self.mode!r}; use live or dev")
+            raise EmulatorOptionError(f"unknown mode {self.mode!r}; use live or dev")
 
     @property
     def premium(self) -> bool:
@@ -69,7 +69,7 @@ def parse_key_spec(text: str | KeySpec) -> KeySpec:
         elif low in _MODE_ALIASES:
             mode = _MODE_ALIASES[low]
         else:
-            raise EmulatorError(
+            raise EmulatorOptionError(
                 f"cannot read key option {word!r}; write KEY[:opendata|premium][:live|dev]"
             )
     return KeySpec(key, plan, mode)
@@ -80,7 +80,8 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value:
         shown = "" if what == "secret" else f" {text!r}"  # a malformed secret may still be a secret
-        raise EmulatorError(f"cannot read {what}{shown}; write {'KEY=SECRET' if what == 'secret' else 'NAME=VALUE'}")
+        form = "KEY=SECRET" if what == "secret" else "NAME=VALUE"
+        raise EmulatorOptionError(f"cannot read {what}{shown}; write {form}")
     return name, value
 
 
@@ -97,16 +98,16 @@ def parse_faults(faults: Mapping[str, float] | Iterable[str] | None) -> dict[str
     for name, raw in items:
         name = str(name)
         if name not in FAULT_NAMES:
-            raise EmulatorError(f"unknown fault {name!r}; choose from {', '.join(FAULT_NAMES)}")
+            raise EmulatorOptionError(f"unknown fault {name!r}; choose from {', '.join(FAULT_NAMES)}")
         try:
             probability = float(raw)  # type: ignore[arg-type]
         except ValueError:
-            raise EmulatorError(f"fault {name} probability {raw!r} is not a number") from None
+            raise EmulatorOptionError(f"fault {name} probability {raw!r} is not a number") from None
         if not 0.0 <= probability <= 1.0:
-            raise EmulatorError(f"fault {name} probability {probability} must be between 0 and 1")
+            raise EmulatorOptionError(f"fault {name} probability {probability} must be between 0 and 1")
         chosen[name] = probability
     if sum(chosen.values()) > 1.0 + 1e-9:
-        raise EmulatorError("fault probabilities add up to more than 1; lower some of them")
+        raise EmulatorOptionError("fault probabilities add up to more than 1; lower some of them")
     return {name: chosen[name] for name in FAULT_NAMES if chosen.get(name)}
 
 
@@ -178,36 +179,35 @@ def make_config(
     """Validate every setting and return an :class:`EmulatorConfig`.
 
     ``secrets`` is a mapping key → secret or ``KEY=SECRET`` strings; ``faults`` a
-    mapping name → probability or ``NAME=P`` strings. Raises EmulatorError.
+    mapping name → probability or ``NAME=P`` strings. Raises EmulatorOptionError.
     """
     specs = tuple(parse_key_spec(k) for k in keys)
     if not specs:
-        raise EmulatorError("the emulator needs at least one key")
+        raise EmulatorOptionError("the emulator needs at least one key")
     names = [spec.key for spec in specs]
     if len(set(names)) != len(names):
-        raise EmulatorError("a key is given twice; give each --key once")
+        raise EmulatorOptionError("a key is given twice; give each --key once")
     if enforce not in ENFORCEMENTS:
-        raise EmulatorError(f"unknown enforcement {enforce!r}; choose sliding, fixed or spike")
-    if limit is not None and not limit > 0:
-        raise EmulatorError(f"--limit must be a positive number of requests per minute, not {limit}")
-    if not window > 0:
-        raise EmulatorError(f"--window must be a positive number of seconds, not {window}")
-    if retry_after is not None and retry_after < 0:
-        raise EmulatorError("--retry-after must be zero or more seconds")
+        raise EmulatorOptionError(f"unknown enforcement {enforce!r}; choose sliding, fixed or spike")
+    if limit is not None:
+        limit = _number(limit, "--limit", "a positive number of requests per minute", positive=True)
+    window = _number(window, "--window", "a positive number of seconds", positive=True)
+    if retry_after is not None:
+        retry_after = _number(retry_after, "--retry-after", "zero or more seconds")
     if premium_status not in (401, 403):
-        raise EmulatorError(f"--premium-status must be 401 or 403, not {premium_status}")
-    if not token_ttl > 0:
-        raise EmulatorError("--token-ttl must be a positive number of seconds")
+        raise EmulatorOptionError(f"--premium-status must be 401 or 403, not {premium_status}")
+    token_ttl = _number(token_ttl, "--token-ttl", "a positive number of seconds", positive=True)
     if zxy_error_status not in (400, 404) or wmts_error_status not in (400, 404):
-        raise EmulatorError("out-of-range error statuses must be 400 or 404")
+        raise EmulatorOptionError("out-of-range error statuses must be 400 or 404")
     if wmts_error_format not in ("ows", "json"):
-        raise EmulatorError("wmts_error_format must be 'ows' or 'json'")
-    if slow_seconds < 0:
-        raise EmulatorError("slow_seconds must be zero or more")
+        raise EmulatorOptionError("wmts_error_format must be 'ows' or 'json'")
+    slow_seconds = _number(slow_seconds, "slow_seconds", "zero or more seconds")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EmulatorOptionError(f"--seed must be a whole number, not {seed!r}")
     secret_map = _secrets(secrets)
     for key in secret_map:
         if key not in names:
-            raise EmulatorError("a --secret names a key that is not configured; add it with --key")
+            raise EmulatorOptionError("a --secret names a key that is not configured; add it with --key")
     config = EmulatorConfig(
         keys=specs,
         enforce=enforce,
@@ -226,11 +226,35 @@ def make_config(
     )
     for spec in specs:
         if enforce != "spike" and config.rate_policy(spec).allowance < 1:
-            raise EmulatorError(
+            raise EmulatorOptionError(
                 f"a {window:g} s window holds less than one request at the {spec.mode} rate; "
                 "lengthen --window or raise --limit"
             )
     return config
+
+
+#: the largest number of seconds or requests per minute a setting may have: beyond it,
+#: arithmetic on clocks and windows overflows (a year is far more than any test needs)
+MAX_SETTING = 366 * 86400.0
+
+
+def _number(value: object, name: str, what: str, *, positive: bool = False) -> float:
+    """``value`` as a finite float within range, or an EmulatorOptionError naming the option."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise EmulatorOptionError(f"{name} must be {what}, not {value!r}") from None
+    low_ok = number > 0 if positive else number >= 0
+    if not (math.isfinite(number) and low_ok and number <= MAX_SETTING):
+        raise EmulatorOptionError(f"{name} must be {what} (at most {MAX_SETTING:g}), not {value}")
+    return number
+
+
+def check_port(port: object) -> int:
+    """A TCP port to listen on (0 picks a free one), or an EmulatorOptionError."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise EmulatorOptionError(f"--port must be a whole number from 0 to 65535 (0 picks a free one), not {port!r}")
+    return port
 
 
 def _secrets(secrets: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:

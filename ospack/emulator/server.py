@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..errors import EmulatorError
 from .app import EmulatorState, build_app, wall_clock
-from .config import EmulatorConfig, KeySpec, make_config
+from .config import EmulatorConfig, KeySpec, check_port, make_config
 
 
 class Emulator:
@@ -88,7 +88,7 @@ class Emulator:
             slow_seconds=slow_seconds, zxy_error_status=zxy_error_status, wmts_error_status=wmts_error_status,
             wmts_error_format=wmts_error_format,
         )
-        self.host, self.port = host, port
+        self.host, self.port = host, check_port(port)
         self._clock = clock or wall_clock
         self._url: str | None = None
         self._thread: threading.Thread | None = None

@@ -2,16 +2,19 @@
 
 The OS Maps API's raster tiles live under ``{root}/maps/raster/v1`` and its OAuth2
 token endpoint at ``{root}/oauth2/token/v1``; one root (``--api-url``) serves both,
-so the emulator or a proxy stands in for the real API by changing one value.
+so the emulator or a proxy stands in for the real API by changing one value. The
+root is an origin (``scheme://host[:port]``): no path, credentials or query, which
+could carry a secret into request logs and the file's provenance.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
-from ..errors import UsageError
+from ..errors import ApiUrlError
 from ..types import Tile
 
 DEFAULT_API_URL = "https://api.os.uk"
@@ -26,20 +29,32 @@ class ApiEndpoints:
     root: str = DEFAULT_API_URL
 
     @classmethod
-    def from_url(cls, url: str | None = None) -> ApiEndpoints:
-        """Endpoints for ``url``: an API root, or a Maps API base ending in ``/maps/raster/v1``."""
-        url = (url or DEFAULT_API_URL).strip().rstrip("/")
-        parts = urlsplit(url)
-        # the URL is not echoed: a careless one may carry a key or a password
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError("the API URL is not an http(s) URL; write e.g. http://127.0.0.1:8080")
-        if parts.query or parts.fragment or "@" in parts.netloc:
-            raise UsageError("the API URL must not carry a query or credentials; pass the key with --key")
-        for suffix in (_MAPS_PATH + "/zxy", _MAPS_PATH + "/wmts", _MAPS_PATH):
-            if url.endswith(suffix):
-                url = url[: -len(suffix)]
-                break
-        return cls(url)
+    def from_url(cls, url: str | None = None, *, allow_insecure_http: bool = False) -> ApiEndpoints:
+        """Endpoints for ``url``: an API root, or a Maps API base ending in ``/maps/raster/v1``.
+
+        Plain ``http://`` is refused for any host but loopback, where the key would cross a
+        network in clear text, unless ``allow_insecure_http`` says the user knows.
+
+        Raises
+        ------
+        ApiUrlError
+            For a malformed URL (its text is never echoed: it may carry a key or a password).
+        """
+        url = (url if url is not None else DEFAULT_API_URL).strip().rstrip("/")
+        parts = _split(url)
+        if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname or ""):
+            raise ApiUrlError(
+                f"the API URL is plain http to {parts.hostname}, which would send the key in clear text;"
+                " use https://, or pass --allow-insecure-http if this network is trusted"
+            )
+        # Any other path is refused: it may hide a secret, and every request URL (which HTTP
+        # libraries log) would carry it. Only the origin remains, and only it is recorded.
+        if parts.path.rstrip("/") not in ("", _MAPS_PATH, _MAPS_PATH + "/zxy", _MAPS_PATH + "/wmts"):
+            raise ApiUrlError(
+                f"the API URL must be a root such as https://api.os.uk, optionally ending {_MAPS_PATH};"
+                " give it without any other path"
+            )
+        return cls(f"{parts.scheme}://{parts.netloc}")
 
     @property
     def origin(self) -> str:
@@ -65,6 +80,37 @@ class ApiEndpoints:
     def capabilities_url(self) -> str:
         """GetCapabilities for WMTS 1.0.0 (credentials travel in headers, not here)."""
         return self.wmts + "?" + urlencode({"service": "WMTS", "request": "GetCapabilities", "version": "1.0.0"})
+
+
+def _split(url: str) -> SplitResult:
+    """``url`` split and checked: http(s), a host, a valid port, no credentials, query or fragment."""
+    what = "write e.g. https://api.os.uk or http://127.0.0.1:8080"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an unclosed [ or a port that is not a number from 0 to 65535
+        raise ApiUrlError(f"the API URL is malformed (its host or port cannot be read); {what}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ApiUrlError(f"the API URL is not an http(s) URL; {what}")
+    if "@" in parts.netloc or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ApiUrlError(
+            "the API URL must not carry credentials, a query or a fragment; give the key in OS_API_KEY or --key-file"
+        )
+    if any(c.isspace() for c in url):
+        raise ApiUrlError(f"the API URL contains a space or line break; {what}")
+    if not parts.hostname or port == 0 or parts.netloc.endswith(":"):
+        raise ApiUrlError(f"the API URL has no host or an empty or zero port; {what}")
+    return parts
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``: traffic that never leaves this machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TileUrls(Protocol):

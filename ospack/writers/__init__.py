@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import IncompatibleOutputError, WriterError
+from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
@@ -30,13 +30,13 @@ def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if format is None:
         if suffix not in _SUFFIXES:
-            raise WriterError(f"cannot tell the format of {os.fspath(path)!r}; name it .gpkg or .mbtiles")
+            raise OutputFormatError(f"cannot tell the format of {os.fspath(path)!r}; name it .gpkg or .mbtiles")
         return _SUFFIXES[suffix]
     fmt = format.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise WriterError(f"unknown output format {format!r}; choose gpkg or mbtiles")
+        raise OutputFormatError(f"unknown output format {format!r}; choose gpkg or mbtiles")
     if suffix in _SUFFIXES and _SUFFIXES[suffix] != fmt:
-        raise WriterError(f"{os.fspath(path)!r} has a {suffix} name but format {fmt} was asked; make them agree")
+        raise OutputFormatError(f"{os.fspath(path)!r} has a {suffix} name but format {fmt} was asked; make them agree")
     return fmt
 
 
@@ -83,7 +83,7 @@ def open_writer(
     cls = FORMATS[fmt]
     cls.check_job(job)
     if dedup and fmt != "mbtiles":
-        raise WriterError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
+        raise OutputFormatError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
     if overwrite:
         remove_package(path)
     if path.is_dir():

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
-from ..errors import InvalidTileError, WriterError
+from ..errors import InvalidTileError, OutputFormatError
 from ..layers import get_layer
 from ..resources import read_text
 from ..types import Tile
@@ -47,12 +47,12 @@ class MBTilesWriter(SqliteTileWriter):
     @classmethod
     def check_job(cls, job: JobInfo) -> None:
         if job.grid.id != WEB_MERCATOR:
-            raise WriterError(
+            raise OutputFormatError(
                 f"MBTiles holds Web Mercator (EPSG:3857) tiles only, and {job.layers[0]} is on {job.grid.id}; "
                 "write a .gpkg file instead, or pick a _3857 layer"
             )
         if len(job.layers) != 1:
-            raise WriterError(
+            raise OutputFormatError(
                 f"an MBTiles file holds one layer, {len(job.layers)} were asked ({', '.join(job.layers)}); "
                 "write a .gpkg file, or one .mbtiles per layer"
             )

@@ -1,0 +1,72 @@
+"""What :func:`ospack.package` checks before its first request, and before it creates or changes a file.
+
+A refusal here costs nothing: no request has been made, and the output is as it was (opening
+an existing package for a resume records the asked zooms in it, so it is judged read-only first).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from .errors import UsageError, WriterError
+from .estimate import check_job_size
+from .inspect import info
+from .writers import JobInfo, read_job
+
+
+def check_demo_options(demo: bool, api_url: str | None, key: str | None, secret: str | None) -> None:
+    """``--demo`` brings its own API and key: given with others, one of them would be silently ignored."""
+    if demo and (api_url or key or secret):
+        raise UsageError(
+            "--demo runs against the built-in emulator with its own key; drop --api-url, --key and --secret,"
+            " or drop --demo to use them"
+        )
+
+
+def judge_before_opening(
+    output: str | os.PathLike[str],
+    job: JobInfo,
+    planned: Mapping[str, Mapping[int, int]],
+    *,
+    overwrite: bool,
+    key: str | None,
+    rate_per_min: float | None,
+    allow_huge: bool,
+) -> bool:
+    """Refuse, before ``output`` is created or changed, a run that lacks a key or consent.
+
+    ``planned`` is the job's tile count per layer and zoom. What is already stored is read
+    read-only, so a resume is judged by what it still has to fetch, and a complete package
+    needs no key. Returns True when the output cannot be read read-only (e.g. a journal to
+    roll back): opening it for writing recovers it or says what is wrong, and the caller
+    judges it then.
+    """
+    total = sum(sum(counts.values()) for counts in planned.values())
+    try:
+        stored = None if overwrite else read_job(output)
+        report = None if stored is None else info(output)
+    except WriterError:
+        return True
+    if stored is None or report is None:  # nothing of ours there (or it is to be replaced)
+        ready_to_fetch(key, total, rate_per_min, output, allow_huge)
+        return False
+    if stored.differences(job):
+        return False  # opening refuses it and names the differences
+    if report["complete"] and set(job.zooms) <= set(stored.zooms):
+        return False  # complete: no request, so no key
+    held = sum(
+        sum(layer[part].get(str(z), 0) for part in ("zooms", "absent") for z in planned.get(layer["name"], {}))
+        for layer in report["layers"]
+    )
+    ready_to_fetch(key, total - held, rate_per_min, output, allow_huge)
+    return False
+
+
+def ready_to_fetch(
+    key: str | None, tiles: int, rate_per_min: float | None, output: str | os.PathLike[str], allow_huge: bool
+) -> None:
+    """What a run that will make requests needs: a key, and consent when the job is huge."""
+    if not key:
+        raise UsageError("no API key: set OS_API_KEY or pass --key-file (or try --demo, which needs none)")
+    check_job_size(tiles, rate_per_min, output, allow_huge=allow_huge)
