@@ -155,10 +155,11 @@ class _read_only:
         self.path = path
 
     def __enter__(self) -> sqlite3.Connection:
+        self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise WriterError(f"{self.path} is not a readable SQLite file ({exc})") from None
         return self.conn
 
