@@ -141,8 +141,8 @@ def package(
         if writer.complete:
             summary.complete = summary.already_complete = True
             summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
-            summary.notes.append(f"{output} is already complete: no requests made")
-            say(summary.notes[-1])
+            _note(summary, say, f"{output} is already complete: no requests made")
+            _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)
         premium_total = sum(sum(counts.values()) for counts in premium.values())
         say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
@@ -158,9 +158,16 @@ def package(
             if summary.interrupted:
                 break
         if not summary.interrupted and summary.tiles_failed == 0:
-            writer.mark_complete()
+            note = writer.mark_complete()
             summary.complete = True
+            _note(summary, say, note)
     return _finish(summary, started)
+
+
+def _note(summary: PackageSummary, say: Callable[[str], None], note: str | None) -> None:
+    if note:
+        summary.notes.append(note)
+        say(note)
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:

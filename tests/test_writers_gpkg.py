@@ -269,16 +269,3 @@ def test_a_second_writer_gets_a_clear_error_while_the_first_holds_a_batch(tmp_pa
         blocker.rollback()
         blocker.close()
         assert first.write(layer, [(tile, render_tile(tile))]) == 1
-
-
-def test_finishing_while_a_done_iteration_is_open_is_a_clear_error(tmp_path):
-    layer = "Outdoor_27700"
-    with open_writer(tmp_path / "reader.gpkg", make_job(layer, (7,))) as writer:
-        fill(writer, layer, (7,))
-        pending = writer.done(layer, 7)
-        next(pending)
-        with pytest.raises(WriterError, match="close other readers"):
-            writer.mark_complete()
-        pending.close()
-        writer.mark_complete()
-        assert writer.complete

@@ -149,12 +149,18 @@ def remove_package(path: Path) -> None:
 
 
 class _read_only:
-    """A read-only connection as a context manager that always closes."""
+    """A read-only connection as a context manager that always closes.
+
+    A file left with a hot rollback journal (a program killed mid-transaction) cannot be read
+    read-only: SQLite must roll the journal back first, which takes write access. So that is
+    done first through a brief read-write connection, when the file and folder allow it.
+    """
 
     def __init__(self, path: Path):
         self.path = path
 
     def __enter__(self) -> sqlite3.Connection:
+        recover_hot_journal(self.path)
         self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -165,6 +171,36 @@ class _read_only:
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
+
+
+def recover_hot_journal(path: Path) -> None:
+    """Let SQLite roll back a journal left beside ``path`` by a killed writer, so read-only opens work.
+
+    Raises
+    ------
+    WriterError
+        When there is such a journal and ``path`` or its folder is not writable.
+    """
+    journal = path.with_name(path.name + "-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return
+    except FileNotFoundError:
+        return
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise WriterError(
+            f"{path} has an unfinished transaction in {journal.name} (a program was stopped while writing it); "
+            "SQLite needs write access to the file and its folder to roll it back: make them writable and retry"
+        )
+    # opening read-write and reading is what makes SQLite roll a hot journal back; a journal
+    # that is not hot (another program is mid-transaction) is left alone by the same read
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise WriterError(f"{path} is not a readable SQLite file ({exc})") from None
+    finally:
+        conn.close()
 
 
 def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
+import shutil
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +27,15 @@ from .images import check_tile_image
 from .job import JobInfo
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
+
+#: How long the finishing step waits for other programs to let go of the file before it leaves
+#: the file complete but uncompacted (a GIS program that keeps it open never lets go).
+COMPACT_WAIT_MS = 1000
+#: SQLite's wait for a lock everywhere else (Python's default)
+BUSY_WAIT_MS = 5000
+#: VACUUM only when at least this share of the file is free pages: a freshly packed file has
+#: next to none, and rewriting gigabytes to win nothing costs time and twice the disk space.
+VACUUM_FREE_SHARE = 0.01
 
 #: A tile row as the format stores it: (zoom, column, row, data); ``row`` counted from the top (XYZ).
 TileRow = tuple[int, int, int, bytes]
@@ -50,7 +61,8 @@ class TileWriter(Protocol):
     def tile_counts(self, layer: str) -> dict[int, int]: ...
     @property
     def complete(self) -> bool: ...
-    def mark_complete(self) -> None: ...
+    def mark_complete(self) -> str | None: ...
+    def compact(self) -> str | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -75,6 +87,8 @@ class SqliteTileWriter(ABC):
         if new:
             self._create(dedup)
         self._complete = self._state("complete") == "1"
+        if not self._complete:
+            self._start_session()
 
     # ---- opening -------------------------------------------------------------------------------
     @classmethod
@@ -83,21 +97,33 @@ class SqliteTileWriter(ABC):
 
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
-        """Open ``path`` for a writing session: autocommit (explicit batches), WAL, NORMAL sync."""
+        """Open ``path``: autocommit (explicit batches); the session switches to WAL before writing.
+
+        A complete file is not written on a rerun, so it is opened as it is (read-only files too).
+        """
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_WAIT_MS / 1000)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise WriterError(f"cannot open {path}: {exc}") from None
-        # WAL + NORMAL: a crash or kill -9 keeps every committed batch, power loss may drop the
-        # last ones, and neither corrupts the file (sqlite.org/wal.html).
-        conn.execute("PRAGMA synchronous=NORMAL")
         # 16 MiB of page cache: tiles are appended, rarely re-read, so a bigger cache only adds
         # memory (64 MiB measured 157 MB RSS during a job and 222 MB at VACUUM; 16 MiB, 105/121 MB)
         conn.execute("PRAGMA cache_size=-16384")
         return conn
 
+    def _start_session(self) -> None:
+        """Switch to WAL for writing: a crash or kill -9 keeps every committed batch, power loss may
+        drop the last ones, and neither corrupts the file (sqlite.org/wal.html)."""
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise WriterError(f"cannot write to {self.path}: {exc}") from None
+        if mode != "wal":
+            raise WriterError(f"cannot write to {self.path}: SQLite keeps it in {mode} journal mode")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+
     def _create(self, dedup: bool) -> None:
+        self._start_session()
         # one transaction: an interruption leaves an empty database, which the next run recreates
         self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
         try:
@@ -141,10 +167,9 @@ class SqliteTileWriter(ABC):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction that first marks the file incomplete (the job is running again)."""
+        if self._complete:  # the job runs again: back to the session's journal
+            self._start_session()
         try:
-            if self._complete:  # the job runs again: back to the session's journal
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise WriterError(f"cannot write to {self.path}: {exc} (is another ospack run writing it?)") from None
@@ -236,8 +261,18 @@ class SqliteTileWriter(ABC):
         )
         return dict(rows.fetchall())
 
-    def mark_complete(self) -> None:
-        """Finish the file: refresh extents and metadata, DELETE journal, ANALYZE, VACUUM, check, mark complete.
+    def mark_complete(self) -> str | None:
+        """Finish the file: refresh extents and metadata, ANALYZE, check, mark complete, then compact.
+
+        Everything up to the completion mark happens in WAL mode, so a kill at any instant leaves
+        either an incomplete file the rerun finishes or a complete one; compaction (:meth:`compact`)
+        follows and is best effort.
+
+        Returns
+        -------
+        str or None
+            One line when the file could not be compacted (another program has it open, or the
+            disk is short of space for VACUUM); the file is complete either way.
 
         Raises
         ------
@@ -248,15 +283,7 @@ class SqliteTileWriter(ABC):
             self._finish()
         conn = self._conn
         try:
-            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-            if mode != "delete":
-                raise WriterError(
-                    f"cannot finish {self.path}: the journal stays {mode}; close other readers "
-                    "(e.g. an unfinished done() iteration) and retry"
-                )
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("ANALYZE")
-            conn.execute("VACUUM")
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
             if problems != ["ok"]:
                 raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
@@ -266,17 +293,64 @@ class SqliteTileWriter(ABC):
             self._set_state("complete", "1")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            locked = "locked" in str(exc)
-            hint = "; close other readers (e.g. an unfinished done() iteration) and retry" if locked else ""
-            raise WriterError(f"cannot finish {self.path}: {exc}{hint}") from None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise WriterError(f"cannot finish {self.path}: {exc}") from None
         self._complete = True
+        return self.compact()
+
+    def compact(self) -> str | None:
+        """Fold the write-ahead log into the file (one file to copy) and VACUUM it when worthwhile.
+
+        Needs the file to itself: when another program holds it open the file stays complete in
+        WAL mode, and the returned line says so. VACUUM runs in WAL mode too, so a kill during it
+        leaves the complete file as it was. Does nothing on an incomplete or read-only file.
+        """
+        if not self._complete or self._conn.execute("PRAGMA query_only").fetchone()[0] or not _writable(self.path):
+            return None
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {COMPACT_WAIT_MS}")
+        try:
+            if not self._leave_wal():
+                return self._busy_note()
+            pages, free, page_size = (
+                conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
+            )
+            if free <= VACUUM_FREE_SHARE * pages:
+                return None
+            shortfall = _vacuum_shortfall(self.path, (pages - free) * page_size)
+            if shortfall:
+                return f"{self.path} is complete but was not compacted: {shortfall}"
+            self._start_session()
+            conn.execute("VACUUM")
+            return None if self._leave_wal() else self._busy_note()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return self._busy_note()
+            raise WriterError(f"compacting {self.path} failed ({exc}); the file is complete") from None
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_MS}")
+
+    def _leave_wal(self) -> bool:
+        """Checkpoint and switch to the rollback journal; False while another connection has the file open."""
+        mode = self._conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        if mode != "delete":
+            return False
+        self._conn.execute("PRAGMA synchronous=FULL")
+        return True
+
+    def _busy_note(self) -> str:
+        name = self.path.name
+        return (
+            f"{self.path} is complete, but another program has it open, so it stays in WAL mode with "
+            f"{name}-wal and {name}-shm beside it (copy all three together); close that program and "
+            "run the same command again to fold them into one file"
+        )
 
     def close(self) -> None:
-        """Close the file; a complete one is left in DELETE journal mode, ready to ship."""
+        """Close the file (SQLite folds what is left of the write-ahead log into it)."""
         if self._conn is None:
             return
-        if self._complete:
-            self._conn.execute("PRAGMA journal_mode=DELETE")
         self._conn.close()
         self._conn = None  # type: ignore[assignment]
 
@@ -342,3 +416,38 @@ class SqliteTileWriter(ABC):
     @abstractmethod
     def _finish(self) -> None:
         """Refresh extents and metadata before completion (inside a transaction)."""
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write ``path``: the file, and its folder for the journal or WAL beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _sqlite_temp_dir() -> Path:
+    """Where SQLite puts VACUUM's temporary copy (its unix VFS's search order)."""
+    for candidate in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(candidate)
+    return Path.cwd()
+
+
+def _vacuum_shortfall(path: Path, data_bytes: int) -> str | None:
+    """What is missing for VACUUM: a temporary copy of the data, and as much again in the WAL beside the file."""
+    here, temp = path.parent, _sqlite_temp_dir()
+    needs = {here: data_bytes}
+    if os.stat(temp).st_dev == os.stat(here).st_dev:
+        needs[here] += data_bytes
+    else:
+        needs[temp] = data_bytes
+    for folder, need in needs.items():
+        free = shutil.disk_usage(folder).free
+        if free < need * 1.05:
+            return (
+                f"that needs {_megabytes(need)} free in {folder}, which has {_megabytes(free)}; "
+                "free some space and run the same command again to compact it"
+            )
+    return None
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB"
