@@ -20,7 +20,7 @@ _PACKAGE_SUFFIXES = (".gpkg", ".mbtiles")
 
 
 def _open_package_files() -> set[tuple[str, str]]:
-    """(fd, target) of every package file (or its -wal/-shm/-journal) this process holds open."""
+    """(fd, target) of every package file (or its -wal/-shm/-journal, or ospack's lock) this process holds open."""
     found = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -28,7 +28,7 @@ def _open_package_files() -> set[tuple[str, str]]:
         except OSError:  # closed meanwhile (the listing's own descriptor)
             continue
         base = target.removesuffix(" (deleted)")
-        for side in ("-wal", "-shm", "-journal"):
+        for side in ("-wal", "-shm", "-journal", ".ospack-lock"):
             base = base.removesuffix(side)
         if base.endswith(_PACKAGE_SUFFIXES):
             found.add((fd, target))

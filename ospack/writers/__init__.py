@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import IncompatibleOutputError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
+from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
 __all__ = ["JobInfo", "TileWriter", "open_writer", "read_job", "detect_format", "flip_row", "FORMATS"]
@@ -84,12 +85,26 @@ def open_writer(
     cls.check_job(job)
     if dedup and fmt != "mbtiles":
         raise WriterError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
-    if overwrite:
-        remove_package(path)
     if path.is_dir():
         raise WriterError(f"{path} is a folder; give a file name ending .{fmt}")
     if not path.parent.is_dir():
         raise WriterError(f"folder {path.parent} does not exist; create it first")
+    lock = OutputLock(path)
+    lock.acquire()  # before the file is looked at: two runs started together must not both create it
+    try:
+        writer = _open_locked(path, job, cls, fmt, overwrite=overwrite, dedup=dedup)
+    except BaseException:
+        lock.release()
+        raise
+    writer.lock = lock
+    return writer
+
+
+def _open_locked(
+    path: Path, job: JobInfo, cls: type[SqliteTileWriter], fmt: str, *, overwrite: bool, dedup: bool
+) -> SqliteTileWriter:
+    if overwrite:
+        remove_package(path)
     new = not path.exists() or _is_empty_database(path)
     stored: JobInfo | None = None
     if not new:

@@ -25,6 +25,7 @@ from ..resources import read_text
 from ..types import Tile
 from .images import check_tile_image
 from .job import JobInfo
+from .lock import OutputLock
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
 
@@ -82,6 +83,8 @@ class SqliteTileWriter(ABC):
         self.path = path
         self.job = job
         self._conn = conn
+        #: this run's claim on the output (set by open_writer), given up on close
+        self.lock: OutputLock | None = None
         self._tile_size = job.grid.tile_size
         self._zooms = frozenset(job.zooms)
         if new:
@@ -351,8 +354,12 @@ class SqliteTileWriter(ABC):
         """Close the file (SQLite folds what is left of the write-ahead log into it)."""
         if self._conn is None:
             return
-        self._conn.close()
-        self._conn = None  # type: ignore[assignment]
+        try:
+            self._conn.close()
+        finally:
+            self._conn = None  # type: ignore[assignment]
+            if self.lock is not None:
+                self.lock.release()
 
     def __enter__(self) -> Self:
         return self
