@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import IncompatibleOutputError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
+from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
 from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
@@ -104,12 +105,13 @@ def _open_locked(
     path: Path, job: JobInfo, cls: type[SqliteTileWriter], fmt: str, *, overwrite: bool, dedup: bool
 ) -> SqliteTileWriter:
     if overwrite:
-        remove_package(path)
+        _remove_for_overwrite(path, fmt)
     new = not path.exists() or _is_empty_database(path)
     stored: JobInfo | None = None
     if not new:
-        stored = _stored_job(path, fmt)
-        differences = stored.differences(job)
+        stored = _stored_job(path, fmt, job)
+        new = stored is None  # a GeoPackage of the user's own: ospack's tables are added beside theirs
+        differences = stored.differences(job) if stored else []
         if differences:
             raise IncompatibleOutputError(
                 f"{path} already holds another package ({'; '.join(differences)}); "
@@ -237,15 +239,45 @@ def _is_empty_database(path: Path) -> bool:
         return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
-def _stored_job(path: Path, fmt: str) -> JobInfo:
+def _stored_job(path: Path, fmt: str, job: JobInfo) -> JobInfo | None:
+    """The job ``path`` holds, or None for a GeoPackage ospack did not make (its tables go in beside the user's)."""
     with _read_only(path) as conn:
         found = detect_format(conn)
-        job = _job_from(conn, path)
+        stored = _job_from(conn, path)
+        taken = sorted(gpkg_format.own_tables(job) & set(gpkg_format.foreign_content(conn, None)))
     if found != fmt:
         kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
         raise IncompatibleOutputError(f"{path} is {kind}, not {fmt}; pass --overwrite to replace it")
-    if job is None:
+    if stored is None and fmt == "mbtiles":
         raise IncompatibleOutputError(
-            f"{path} was not made by ospack (no recorded job); pass --overwrite to replace it"
+            f"{path} is an MBTiles file ospack did not make, and one MBTiles file holds one tileset; "
+            "choose another file name, or pass --overwrite to replace it"
         )
-    return job
+    if stored is None and taken:
+        raise IncompatibleOutputError(
+            f"{path} already has a table named {taken[0]} that ospack did not make; "
+            "choose another file name, or rename that table"
+        )
+    return stored
+
+
+def _remove_for_overwrite(path: Path, fmt: str) -> None:
+    """Make way for a new job: the whole file, or only ospack's part of a GeoPackage holding the user's layers."""
+    if fmt == "gpkg" and path.is_file():
+        try:
+            with _read_only(path) as conn:
+                shared = detect_format(conn) == "gpkg" and gpkg_format.foreign_content(conn, _job_from(conn, path))
+                stored = _job_from(conn, path) if shared else None
+        except WriterError:  # not SQLite at all: nothing of the user's to keep
+            shared = False
+        if shared:
+            if stored is not None:
+                conn = sqlite3.connect(path, isolation_level=None)
+                try:
+                    gpkg_format.remove_own(conn, stored)
+                except sqlite3.Error as exc:
+                    raise WriterError(f"cannot remove ospack's tables from {path}: {exc}") from None
+                finally:
+                    conn.close()
+            return
+    remove_package(path)

@@ -130,7 +130,8 @@ class SqliteTileWriter(ABC):
         # one transaction: an interruption leaves an empty database, which the next run recreates
         self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
         try:
-            self._conn.execute(f"PRAGMA application_id = {self.application_id}")
+            if not self._conn.execute("PRAGMA application_id").fetchone()[0]:  # a user's GeoPackage keeps its own
+                self._conn.execute(f"PRAGMA application_id = {self.application_id}")
             self._create_tables()
             self._set_state("job", json.dumps(self.job.to_dict()))
             self._set_state("complete", "0")
@@ -290,7 +291,7 @@ class SqliteTileWriter(ABC):
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
             if problems != ["ok"]:
                 raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
-            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+            if self._foreign_key_violations():
                 raise WriterError(f"{self.path} failed SQLite's foreign key check")
             conn.execute("BEGIN IMMEDIATE")
             self._set_state("complete", "1")
@@ -390,6 +391,10 @@ class SqliteTileWriter(ABC):
         if not (0 <= x < width and 0 <= y < height):
             raise WriterError(f"tile {z}/{x}/{y} of {layer} lies outside grid {self.job.grid.id}")
         return z, x, y
+
+    def _foreign_key_violations(self) -> int:
+        """Rows of the format's tables whose foreign keys point nowhere."""
+        return len(self._conn.execute("PRAGMA foreign_key_check").fetchall())
 
     # ---- format hooks --------------------------------------------------------------------------
     @abstractmethod
