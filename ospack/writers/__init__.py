@@ -16,6 +16,7 @@ from ..errors import IncompatibleOutputError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
 from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
+from .access import read_only_uri, recover_hot_journal, write_problem
 from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
@@ -108,8 +109,9 @@ def _open_locked(
         _remove_for_overwrite(path, fmt)
     new = not path.exists() or _is_empty_database(path)
     stored: JobInfo | None = None
+    complete = False
     if not new:
-        stored = _stored_job(path, fmt, job)
+        stored, complete = _stored_job(path, fmt, job)
         new = stored is None  # a GeoPackage of the user's own: ospack's tables are added beside theirs
         differences = stored.differences(job) if stored else []
         if differences:
@@ -117,7 +119,12 @@ def _open_locked(
                 f"{path} already holds another package ({'; '.join(differences)}); "
                 "pass --overwrite to replace it, or choose another file name"
             )
-    conn = cls.connect(path)
+    # before the first request: a job that will write must be able to (a complete file asked
+    # again is only read)
+    problem = write_problem(path)
+    if problem and not (stored is not None and complete and set(job.zooms) <= set(stored.zooms)):
+        raise WriterError(problem)
+    conn = cls.connect(path, read_only=bool(problem))
     try:
         writer = cls(path, stored or job, conn, new=new, dedup=dedup)
         if stored is not None:
@@ -162,7 +169,10 @@ def remove_package(path: Path) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.is_dir():
             raise WriterError(f"{candidate} is a folder; refusing to overwrite it")
-        candidate.unlink(missing_ok=True)
+        try:
+            candidate.unlink(missing_ok=True)
+        except OSError as exc:
+            raise WriterError(f"cannot remove {candidate} to overwrite it: {exc.strerror}") from None
 
 
 class _read_only:
@@ -178,7 +188,7 @@ class _read_only:
 
     def __enter__(self) -> sqlite3.Connection:
         recover_hot_journal(self.path)
-        self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        self.conn = sqlite3.connect(read_only_uri(self.path), uri=True)
         try:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -190,34 +200,9 @@ class _read_only:
         self.conn.close()
 
 
-def recover_hot_journal(path: Path) -> None:
-    """Let SQLite roll back a journal left beside ``path`` by a killed writer, so read-only opens work.
-
-    Raises
-    ------
-    WriterError
-        When there is such a journal and ``path`` or its folder is not writable.
-    """
-    journal = path.with_name(path.name + "-journal")
-    try:
-        if journal.stat().st_size == 0:
-            return
-    except FileNotFoundError:
-        return
-    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
-        raise WriterError(
-            f"{path} has an unfinished transaction in {journal.name} (a program was stopped while writing it); "
-            "SQLite needs write access to the file and its folder to roll it back: make them writable and retry"
-        )
-    # opening read-write and reading is what makes SQLite roll a hot journal back; a journal
-    # that is not hot (another program is mid-transaction) is left alone by the same read
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise WriterError(f"{path} is not a readable SQLite file ({exc})") from None
-    finally:
-        conn.close()
+def _state(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
+    return None if row is None else row[0]
 
 
 def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:
@@ -239,11 +224,13 @@ def _is_empty_database(path: Path) -> bool:
         return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
-def _stored_job(path: Path, fmt: str, job: JobInfo) -> JobInfo | None:
-    """The job ``path`` holds, or None for a GeoPackage ospack did not make (its tables go in beside the user's)."""
+def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, bool]:
+    """The job ``path`` holds and whether it is complete; no job for a GeoPackage ospack did not make
+    (its tables go in beside the user's)."""
     with _read_only(path) as conn:
         found = detect_format(conn)
         stored = _job_from(conn, path)
+        complete = stored is not None and _state(conn, "complete") == "1"
         taken = sorted(gpkg_format.own_tables(job) & set(gpkg_format.foreign_content(conn, None)))
     if found != fmt:
         kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
@@ -258,7 +245,7 @@ def _stored_job(path: Path, fmt: str, job: JobInfo) -> JobInfo | None:
             f"{path} already has a table named {taken[0]} that ospack did not make; "
             "choose another file name, or rename that table"
         )
-    return stored
+    return stored, complete
 
 
 def _remove_for_overwrite(path: Path, fmt: str) -> None:

@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol, Self, runtime_checkable
 from ..errors import InvalidTileError, WriterError
 from ..resources import read_text
 from ..types import Tile
+from .access import read_only_uri, write_problem
 from .images import check_tile_image
 from .job import JobInfo
 from .lock import OutputLock
@@ -99,13 +100,17 @@ class SqliteTileWriter(ABC):
         """Raise WriterError when the format cannot hold ``job`` (default: any job)."""
 
     @classmethod
-    def connect(cls, path: Path) -> sqlite3.Connection:
+    def connect(cls, path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         """Open ``path``: autocommit (explicit batches); the session switches to WAL before writing.
 
-        A complete file is not written on a rerun, so it is opened as it is (read-only files too).
+        A complete file is not written on a rerun, so it is opened as it is (``read_only`` for a
+        file that cannot be written).
         """
+        target = read_only_uri(path) if read_only else f"{path.resolve().as_uri()}?mode=rwc"
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_WAIT_MS / 1000)
+            conn = sqlite3.connect(
+                target, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_WAIT_MS / 1000
+            )
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise WriterError(f"cannot open {path}: {exc}") from None
@@ -310,7 +315,7 @@ class SqliteTileWriter(ABC):
         WAL mode, and the returned line says so. VACUUM runs in WAL mode too, so a kill during it
         leaves the complete file as it was. Does nothing on an incomplete or read-only file.
         """
-        if not self._complete or self._conn.execute("PRAGMA query_only").fetchone()[0] or not _writable(self.path):
+        if not self._complete or write_problem(self.path):
             return None
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {COMPACT_WAIT_MS}")
@@ -428,11 +433,6 @@ class SqliteTileWriter(ABC):
     @abstractmethod
     def _finish(self) -> None:
         """Refresh extents and metadata before completion (inside a transaction)."""
-
-
-def _writable(path: Path) -> bool:
-    """Whether SQLite can write ``path``: the file, and its folder for the journal or WAL beside it."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def _sqlite_temp_dir() -> Path:
