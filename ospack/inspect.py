@@ -22,6 +22,7 @@ from pyproj import Transformer
 
 from .errors import AreaOutsideGridError, OspackError, WriterError
 from .writers import JobInfo, _job_from, _read_only, detect_format
+from .writers.access import missing_wal_note
 from .writers import gpkg as gpkg_format
 from .writers import mbtiles as mbtiles_format
 from .writers.gpkg import GPKG_APPLICATION_ID, quote
@@ -139,6 +140,9 @@ def verify(path: str | Path) -> VerifyReport:
     if not path.is_file():
         report.problems.append(f"{path} does not exist")
         return report
+    lost_wal = missing_wal_note(path)  # before our own connection creates an empty -wal
+    if lost_wal:
+        report.notes.append(lost_wal)
     try:
         with _read_only(path) as conn:
             _verify(conn, path, report)

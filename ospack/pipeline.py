@@ -138,6 +138,8 @@ def package(
             demo=demo,
             tiles_planned=sum(sum(c.values()) for c in planned.values()),
         )
+        for note in writer.notes:
+            _note(summary, say, note)
         if writer.complete:
             summary.complete = summary.already_complete = True
             summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)

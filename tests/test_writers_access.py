@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,8 @@ import pytest
 
 from ospack import package
 from ospack.inspect import verify
+from ospack.writers import open_writer
+from test_writers_support import fill, make_job
 
 SNOWDON = str(Path(__file__).resolve().parent.parent / "sample_areas" / "yr-wyddfa.geojson")
 LAYER, ZOOMS = "Outdoor_27700", "0-8"
@@ -106,3 +109,44 @@ def test_a_new_file_in_a_read_only_folder(place):
     assert run.returncode == 1
     assert f"cannot create {place / 'new.gpkg'}: its folder {place} is not writable" in run.stderr
     assert not (place / "new.gpkg").exists()
+
+
+def test_a_copy_taken_mid_job_without_its_wal_is_recognised_and_a_clean_close_is_not(tmp_path):
+    job = make_job(LAYER, (6, 7))
+    original, usb = tmp_path / "site.gpkg", tmp_path / "usb"
+    usb.mkdir()
+    copied = usb / "site.gpkg"
+    with open_writer(original, job) as writer:
+        fill(writer, LAYER, (6,))
+        assert Path(f"{original}-wal").stat().st_size > 0  # the batches are in the -wal so far
+        shutil.copy(original, copied)  # the .gpkg alone
+    warning = (
+        f"{copied} is in WAL mode mid-job with no site.gpkg-wal beside it: if it was copied, copy its -wal "
+        "with it, which holds the tiles stored last; either way the rerun fetches whatever is missing"
+    )
+    assert warning in verify(copied).notes
+    with open_writer(copied, job) as writer:
+        assert writer.notes == [warning]
+    with open_writer(original, job) as writer:  # closed cleanly: no -wal, and none missing
+        assert writer.notes == []
+        reader = sqlite3.connect(original)  # a GIS program still has it open as the run stops
+        reader.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+    reader.close()
+    with open_writer(original, job) as writer:
+        assert writer.notes == []
+        fill(writer, LAYER, (7,))
+        writer.mark_complete()
+    assert verify(original).notes == []
+
+
+def test_package_says_so_when_resuming_a_copy_without_its_wal(tmp_path):
+    original, copied = tmp_path / "site.gpkg", tmp_path / "copy.gpkg"
+
+    def copy_mid_job(snapshot) -> None:
+        if not copied.exists():
+            shutil.copy(original, copied)
+
+    package(SNOWDON, original, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None, progress=copy_mid_job)
+    summary = package(SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None)
+    assert summary.complete and verify(copied).ok
+    assert f"{copied} is in WAL mode mid-job with no copy.gpkg-wal beside it" in summary.notes[0]

@@ -16,7 +16,7 @@ from ..errors import IncompatibleOutputError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
 from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
-from .access import read_only_uri, recover_hot_journal, write_problem
+from .access import missing_wal_note, read_only_uri, recover_hot_journal, write_problem
 from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
@@ -107,11 +107,14 @@ def _open_locked(
 ) -> SqliteTileWriter:
     if overwrite:
         _remove_for_overwrite(path, fmt)
+    lost_wal = path.is_file() and missing_wal_note(path)  # before any connection creates an empty -wal
     new = not path.exists() or _is_empty_database(path)
     stored: JobInfo | None = None
     complete = False
+    notes: list[str] = []
     if not new:
         stored, complete = _stored_job(path, fmt, job)
+        notes = [lost_wal] if lost_wal else []
         new = stored is None  # a GeoPackage of the user's own: ospack's tables are added beside theirs
         differences = stored.differences(job) if stored else []
         if differences:
@@ -132,6 +135,7 @@ def _open_locked(
     except BaseException:
         conn.close()
         raise
+    writer.notes.extend(notes)
     return writer
 
 
@@ -225,8 +229,8 @@ def _is_empty_database(path: Path) -> bool:
 
 
 def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, bool]:
-    """The job ``path`` holds and whether it is complete; no job for a GeoPackage ospack did not make
-    (its tables go in beside the user's)."""
+    """The job ``path`` holds and whether it is complete; no job for a GeoPackage ospack did not
+    make (its tables go in beside the user's)."""
     with _read_only(path) as conn:
         found = detect_format(conn)
         stored = _job_from(conn, path)

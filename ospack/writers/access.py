@@ -71,3 +71,34 @@ def recover_hot_journal(path: Path) -> None:
         raise WriterError(f"{path} is not a readable SQLite file ({exc})") from None
     finally:
         conn.close()
+
+
+def missing_wal_note(path: Path) -> str | None:
+    """A warning when ``path`` was taken (copied) mid-job without its ``-wal``, else None.
+
+    The signal: the header says WAL mode, no ``-wal`` (or an empty one) is beside the file, and
+    the file itself records a writing session still open (a clean close records it closed, and
+    a killed run leaves its ``-wal`` behind). Another program that opens a killed run's file and
+    folds its ``-wal`` in gives the same signal, hence the conditional wording. Call it before
+    any other connection opens the file: even a read-only one creates an empty ``-wal``.
+    """
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+        wal = path.with_name(path.name + "-wal")
+        if len(header) < 20 or header[18] != 2 or (wal.exists() and wal.stat().st_size):  # 2: WAL mode
+            return None
+        # immutable: read the file as it is, creating no -wal or -shm beside it
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            state = dict(conn.execute("SELECT name, value FROM ospack_state WHERE name IN ('session', 'complete')"))
+        finally:
+            conn.close()
+    except (OSError, sqlite3.DatabaseError):
+        return None
+    if state.get("session") != "open" or state.get("complete") == "1":
+        return None
+    return (
+        f"{path} is in WAL mode mid-job with no {path.name}-wal beside it: if it was copied, copy its -wal "
+        "with it, which holds the tiles stored last; either way the rerun fetches whatever is missing"
+    )

@@ -55,6 +55,7 @@ class TileWriter(Protocol):
     path: Path
     job: JobInfo
     format: str  # "gpkg" or "mbtiles"
+    notes: list[str]  # warnings about the file found on opening
 
     def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
@@ -86,12 +87,15 @@ class SqliteTileWriter(ABC):
         self._conn = conn
         #: this run's claim on the output (set by open_writer), given up on close
         self.lock: OutputLock | None = None
+        #: one-line warnings about the file found on opening (e.g. a -wal file missing)
+        self.notes: list[str] = []
+        self._session_open = False
         self._tile_size = job.grid.tile_size
         self._zooms = frozenset(job.zooms)
         if new:
             self._create(dedup)
         self._complete = self._state("complete") == "1"
-        if not self._complete:
+        if not self._complete and not new:
             self._start_session()
 
     # ---- opening -------------------------------------------------------------------------------
@@ -119,19 +123,31 @@ class SqliteTileWriter(ABC):
         conn.execute("PRAGMA cache_size=-16384")
         return conn
 
-    def _start_session(self) -> None:
+    def _start_session(self, *, mark: bool = True) -> None:
         """Switch to WAL for writing: a crash or kill -9 keeps every committed batch, power loss may
-        drop the last ones, and neither corrupts the file (sqlite.org/wal.html)."""
+        drop the last ones, and neither corrupts the file (sqlite.org/wal.html).
+
+        ``mark`` records a writing session as open in the file itself (checkpointed at once), so
+        a copy of the file taken without its ``-wal`` can be told from one closed cleanly.
+        """
         try:
             mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise WriterError(f"cannot write to {self.path}: SQLite keeps it in {mode} journal mode")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            if mark:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._set_state("session", "open")
+                self._conn.execute("COMMIT")
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._session_open = True
         except sqlite3.OperationalError as exc:
-            raise WriterError(f"cannot write to {self.path}: {exc}") from None
-        if mode != "wal":
-            raise WriterError(f"cannot write to {self.path}: SQLite keeps it in {mode} journal mode")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise WriterError(f"cannot write to {self.path}: {exc} (is another program writing it?)") from None
 
     def _create(self, dedup: bool) -> None:
-        self._start_session()
+        self._start_session(mark=False)  # the creating transaction marks the session
         # one transaction: an interruption leaves an empty database, which the next run recreates
         self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
         try:
@@ -140,6 +156,7 @@ class SqliteTileWriter(ABC):
             self._create_tables()
             self._set_state("job", json.dumps(self.job.to_dict()))
             self._set_state("complete", "0")
+            self._set_state("session", "open")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -148,6 +165,7 @@ class SqliteTileWriter(ABC):
         # file itself, so readers of the raw header (validate_gpkg.py, `file`) recognise an
         # interrupted package as what it is rather than as a blank SQLite file.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._session_open = True
 
     def resume_with(self, zooms: Sequence[int]) -> None:
         """Add zooms to a stored job (the union is recorded) and mark the file incomplete."""
@@ -300,12 +318,14 @@ class SqliteTileWriter(ABC):
                 raise WriterError(f"{self.path} failed SQLite's foreign key check")
             conn.execute("BEGIN IMMEDIATE")
             self._set_state("complete", "1")
+            self._set_state("session", "closed")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise WriterError(f"cannot finish {self.path}: {exc}") from None
         self._complete = True
+        self._session_open = False
         return self.compact()
 
     def compact(self) -> str | None:
@@ -330,7 +350,7 @@ class SqliteTileWriter(ABC):
             shortfall = _vacuum_shortfall(self.path, (pages - free) * page_size)
             if shortfall:
                 return f"{self.path} is complete but was not compacted: {shortfall}"
-            self._start_session()
+            self._start_session(mark=False)
             conn.execute("VACUUM")
             return None if self._leave_wal() else self._busy_note()
         except sqlite3.OperationalError as exc:
@@ -361,6 +381,12 @@ class SqliteTileWriter(ABC):
         if self._conn is None:
             return
         try:
+            if self._session_open:  # best effort: a file whose close is not recorded only warns more
+                try:
+                    with self._transaction():
+                        self._set_state("session", "closed")
+                except WriterError:
+                    pass
             self._conn.close()
         finally:
             self._conn = None  # type: ignore[assignment]
