@@ -285,3 +285,38 @@ def test_package_succeeds_while_a_gis_program_has_the_file_open(tmp_path, kind):
     rerun = package(SNOWDON, output, layers=LAYER, zooms="0-8", demo=True)
     assert rerun.already_complete and not any("another program" in n for n in rerun.notes)
     assert query(output, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_short_of_space_for_vacuum_the_file_is_complete_and_the_note_says_how_much(tmp_path, monkeypatch):
+    path = tmp_path / "full.gpkg"
+    with open_writer(path, make_job(LAYER, (7,))) as writer:
+        tiles = fill(writer, LAYER, (7,))[7]
+        writer.write(LAYER, [(t, noise_png(i)) for i, t in enumerate(tiles)])
+        writer.write(LAYER, [(t, render_tile(t)) for t in tiles])  # frees the noise images' pages
+        free = shutil.disk_usage(tmp_path)
+        monkeypatch.setattr(shutil, "disk_usage", lambda folder: free._replace(free=50_000))
+        note = writer.mark_complete()
+        assert writer.complete
+    assert note.startswith(f"{path} is complete but was not compacted: that needs ")
+    assert "MB free in" in note and "which has 0.1 MB; free some space and run the same command again" in note
+    assert query(path, "PRAGMA journal_mode") == [("delete",)]  # one file, just not compacted
+    monkeypatch.undo()
+    with open_writer(path, make_job(LAYER, (7,))) as writer:
+        assert writer.compact() is None
+    assert query(path, "PRAGMA freelist_count") == [(0,)]
+
+
+def test_an_mbtiles_file_held_by_a_reader_is_marked_complete(tmp_path):
+    path = tmp_path / "watched.mbtiles"
+    with open_writer(path, make_job("Road_3857", (12,))) as writer:
+        fill(writer, "Road_3857", (12,))
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM tiles").fetchone()
+        try:
+            assert "another program has it open" in writer.mark_complete()
+        finally:
+            reader.close()
+        assert writer.compact() is None
+    assert query(path, "SELECT value FROM ospack_state WHERE name = 'complete'") == [("1",)]
+    assert query(path, "PRAGMA journal_mode") == [("delete",)]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
-import shutil
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,21 +21,13 @@ from typing import ClassVar, Protocol, Self, runtime_checkable
 from ..errors import InvalidTileError, WriterError
 from ..resources import read_text
 from ..types import Tile
+from . import finish
 from .access import read_only_uri, write_problem
 from .images import check_tile_image
 from .job import JobInfo
 from .lock import OutputLock
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
-
-#: How long the finishing step waits for other programs to let go of the file before it leaves
-#: the file complete but uncompacted (a GIS program that keeps it open never lets go).
-COMPACT_WAIT_MS = 1000
-#: SQLite's wait for a lock everywhere else (Python's default)
-BUSY_WAIT_MS = 5000
-#: VACUUM only when at least this share of the file is free pages: a freshly packed file has
-#: next to none, and rewriting gigabytes to win nothing costs time and twice the disk space.
-VACUUM_FREE_SHARE = 0.01
 
 #: A tile row as the format stores it: (zoom, column, row, data); ``row`` counted from the top (XYZ).
 TileRow = tuple[int, int, int, bytes]
@@ -113,7 +103,7 @@ class SqliteTileWriter(ABC):
         target = read_only_uri(path) if read_only else f"{path.resolve().as_uri()}?mode=rwc"
         try:
             conn = sqlite3.connect(
-                target, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_WAIT_MS / 1000
+                target, uri=True, isolation_level=None, check_same_thread=False, timeout=finish.BUSY_WAIT_MS / 1000
             )
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -331,50 +321,13 @@ class SqliteTileWriter(ABC):
     def compact(self) -> str | None:
         """Fold the write-ahead log into the file (one file to copy) and VACUUM it when worthwhile.
 
-        Needs the file to itself: when another program holds it open the file stays complete in
-        WAL mode, and the returned line says so. VACUUM runs in WAL mode too, so a kill during it
-        leaves the complete file as it was. Does nothing on an incomplete or read-only file.
+        Returns a line saying why not when another program holds the file open or space is
+        short (see :func:`ospack.writers.finish.compact`). Does nothing on an incomplete or
+        read-only file.
         """
         if not self._complete or write_problem(self.path):
             return None
-        conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {COMPACT_WAIT_MS}")
-        try:
-            if not self._leave_wal():
-                return self._busy_note()
-            pages, free, page_size = (
-                conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
-            )
-            if free <= VACUUM_FREE_SHARE * pages:
-                return None
-            shortfall = _vacuum_shortfall(self.path, (pages - free) * page_size)
-            if shortfall:
-                return f"{self.path} is complete but was not compacted: {shortfall}"
-            self._start_session(mark=False)
-            conn.execute("VACUUM")
-            return None if self._leave_wal() else self._busy_note()
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                return self._busy_note()
-            raise WriterError(f"compacting {self.path} failed ({exc}); the file is complete") from None
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_MS}")
-
-    def _leave_wal(self) -> bool:
-        """Checkpoint and switch to the rollback journal; False while another connection has the file open."""
-        mode = self._conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-        if mode != "delete":
-            return False
-        self._conn.execute("PRAGMA synchronous=FULL")
-        return True
-
-    def _busy_note(self) -> str:
-        name = self.path.name
-        return (
-            f"{self.path} is complete, but another program has it open, so it stays in WAL mode with "
-            f"{name}-wal and {name}-shm beside it (copy all three together); close that program and "
-            "run the same command again to fold them into one file"
-        )
+        return finish.compact(self._conn, self.path)
 
     def close(self) -> None:
         """Close the file (SQLite folds what is left of the write-ahead log into it)."""
@@ -459,33 +412,3 @@ class SqliteTileWriter(ABC):
     @abstractmethod
     def _finish(self) -> None:
         """Refresh extents and metadata before completion (inside a transaction)."""
-
-
-def _sqlite_temp_dir() -> Path:
-    """Where SQLite puts VACUUM's temporary copy (its unix VFS's search order)."""
-    for candidate in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp"):
-        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return Path(candidate)
-    return Path.cwd()
-
-
-def _vacuum_shortfall(path: Path, data_bytes: int) -> str | None:
-    """What is missing for VACUUM: a temporary copy of the data, and as much again in the WAL beside the file."""
-    here, temp = path.parent, _sqlite_temp_dir()
-    needs = {here: data_bytes}
-    if os.stat(temp).st_dev == os.stat(here).st_dev:
-        needs[here] += data_bytes
-    else:
-        needs[temp] = data_bytes
-    for folder, need in needs.items():
-        free = shutil.disk_usage(folder).free
-        if free < need * 1.05:
-            return (
-                f"that needs {_megabytes(need)} free in {folder}, which has {_megabytes(free)}; "
-                "free some space and run the same command again to compact it"
-            )
-    return None
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 1e6:,.0f} MB"
