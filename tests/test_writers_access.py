@@ -150,3 +150,19 @@ def test_package_says_so_when_resuming_a_copy_without_its_wal(tmp_path):
     summary = package(SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None)
     assert summary.complete and verify(copied).ok
     assert f"{copied} is in WAL mode mid-job with no copy.gpkg-wal beside it" in summary.notes[0]
+
+
+def test_a_file_with_its_wal_in_a_read_only_folder_says_what_sqlite_needs(place):
+    output = place / "site.gpkg"
+    reader_script = (
+        "import sqlite3, sys, os, signal; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL');"
+        "c.execute('CREATE TABLE t (a)'); c.execute('INSERT INTO t VALUES (1)'); c.commit();"
+        "os.unlink(sys.argv[1] + '-shm'); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    subprocess.run([sys.executable, "-c", reader_script, str(output)])
+    assert Path(f"{output}-wal").stat().st_size and not Path(f"{output}-shm").exists()
+    owned_by_root(output, 0o644)
+    place.chmod(0o755)
+    code = f"from ospack.inspect import verify; print(verify({str(output)!r}).problems)"
+    run = subprocess.run([*as_unprivileged_user(), sys.executable, "-c", code], capture_output=True, text=True)
+    assert "and SQLite needs to create site.gpkg-shm beside it, but the folder" in run.stdout, run.stdout + run.stderr

@@ -197,6 +197,13 @@ class _read_only:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size and not os.access(self.path.parent, os.W_OK | os.X_OK):
+                raise WriterError(
+                    f"{self.path} cannot be read in place: it has a {self.path.name}-wal to read with it, and SQLite "
+                    f"needs to create {self.path.name}-shm beside it, but the folder {self.path.parent} is not "
+                    "writable; copy the file and its -wal to a folder that is"
+                ) from None
             raise WriterError(f"{self.path} is not a readable SQLite file ({exc})") from None
         return self.conn
 
