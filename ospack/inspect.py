@@ -22,9 +22,9 @@ from pyproj import Transformer
 
 from .errors import AreaOutsideGridError, OspackError, WriterError
 from .writers import JobInfo, _job_from, _read_only, detect_format
-from .writers.access import missing_wal_note
 from .writers import gpkg as gpkg_format
 from .writers import mbtiles as mbtiles_format
+from .writers.access import missing_wal_note
 from .writers.gpkg import GPKG_APPLICATION_ID, quote
 from .writers.mbtiles import flip_row
 

@@ -211,11 +211,6 @@ class _read_only:
         self.conn.close()
 
 
-def _state(conn: sqlite3.Connection, name: str) -> str | None:
-    row = conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else row[0]
-
-
 def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ospack_state'").fetchone() is None:
         return None
@@ -241,7 +236,9 @@ def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, boo
     with _read_only(path) as conn:
         found = detect_format(conn)
         stored = _job_from(conn, path)
-        complete = stored is not None and _state(conn, "complete") == "1"
+        complete = stored is not None and conn.execute(
+            "SELECT 1 FROM ospack_state WHERE name = 'complete' AND value = '1'"
+        ).fetchone() is not None
         taken = sorted(gpkg_format.own_tables(job) & set(gpkg_format.foreign_content(conn, None)))
     if found != fmt:
         kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
