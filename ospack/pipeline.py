@@ -151,11 +151,13 @@ def package(
             demo=demo,
             tiles_planned=tiles_planned,
         )
+        for note in writer.notes:
+            _note(summary, say, note)
         if writer.complete:
             summary.complete = summary.already_complete = True
             summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
-            summary.notes.append(f"{output} is already complete: no requests made")
-            say(summary.notes[-1])
+            _note(summary, say, f"{output} is already complete: no requests made")
+            _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)
         if judge_once_open:
             held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
@@ -174,8 +176,9 @@ def package(
             if summary.interrupted:
                 break
         if not summary.interrupted and summary.tiles_failed == 0:
-            writer.mark_complete()
+            note = writer.mark_complete()
             summary.complete = True
+            _note(summary, say, note)
     return _finish(summary, started)
 
 
@@ -183,6 +186,12 @@ def _held(writer: TileWriter, layer: str, zooms: Iterable[int]) -> int:
     """Tiles of ``layer`` at ``zooms`` the file holds, stored or known absent."""
     stored, absent = writer.tile_counts(layer), writer.absent_counts(layer)
     return sum(stored.get(z, 0) + absent.get(z, 0) for z in zooms)
+
+
+def _note(summary: PackageSummary, say: Callable[[str], None], note: str | None) -> None:
+    if note:
+        summary.notes.append(note)
+        say(note)
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -12,6 +14,58 @@ from typing import Any
 import pytest
 
 from ospack.emulator import Emulator
+
+#: the files a test must not leave open: a package and its SQLite side files
+_PACKAGE_SUFFIXES = (".gpkg", ".mbtiles")
+
+
+def _open_package_files() -> set[tuple[str, str]]:
+    """(fd, target) of every package file (or its -wal/-shm/-journal, or ospack's lock) this process holds open."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+        base = target.removesuffix(" (deleted)")
+        for side in ("-wal", "-shm", "-journal", ".ospack-lock"):
+            base = base.removesuffix(side)
+        if base.endswith(_PACKAGE_SUFFIXES):
+            found.add((fd, target))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_package_left_open() -> Iterator[None]:
+    """Fail a test that leaves a connection (sqlite3, a writer, a GDAL dataset) to a package open.
+
+    A sqlite3.Connection is only freed by the cycle collector, so an unclosed one lingers for
+    an unknown time and can hold a lock another run needs (``with sqlite3.connect(...)`` only
+    commits). gc is deliberately not run first: the point is to catch what the test forgot.
+    Handles open before the test (module or session fixtures) are not the test's.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        yield
+        return
+    before = _open_package_files()
+    yield
+    left = sorted(target for _, target in _open_package_files() - before)
+    if left:
+        pytest.fail("the test left package files open (close every connection): " + ", ".join(left), pytrace=False)
+
+
+@pytest.fixture
+def open_db() -> Iterator[Callable[..., sqlite3.Connection]]:
+    """A factory: ``open_db(path)`` is a sqlite3 connection to ``path``, closed after the test."""
+    opened: list[sqlite3.Connection] = []
+
+    def connect(path: Any, **options: Any) -> sqlite3.Connection:
+        opened.append(sqlite3.connect(path, **options))
+        return opened[-1]
+
+    yield connect
+    for conn in opened:
+        conn.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from ospack.cover import count
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import read_job
+from test_writers_support import query
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = str(ROOT / "sample_areas" / "yr-wyddfa.geojson")
@@ -162,13 +163,8 @@ def wait_for_tiles(api, n, process, timeout=30.0):
 
 
 def stored_tiles(output):
-    import sqlite3
-    from contextlib import closing
-
-    # closing(), not the connection's own `with` (which only commits): a handle left open
-    # until garbage collection keeps the rerun from taking the file to finish it
-    with closing(sqlite3.connect(output)) as db:
-        return db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
+    [(count,)] = query(output, "SELECT count(*) FROM outdoor_27700")
+    return count
 
 
 def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_path, api):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from test_writers_support import (
     finished_package,
     install_bbox_cover,
     make_job,
+    query,
     render_tile,
     tamper,
 )
@@ -79,7 +79,7 @@ def test_info_refuses_what_is_not_a_package(tmp_path):
     with pytest.raises(WriterError, match="does not exist"):
         info(tmp_path / "missing.gpkg")
     other = tmp_path / "other.gpkg"
-    sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.commit()
+    tamper(other, "CREATE TABLE t (a)")
     with pytest.raises(WriterError, match="neither a GeoPackage nor an MBTiles"):
         info(other)
 
@@ -114,10 +114,7 @@ def test_verify_reports_missing_extra_and_absent_tiles(tmp_path, bbox_cover):
 def test_verify_reports_tiles_that_do_not_decode(request, fixture, bbox_cover):
     path = request.getfixturevalue(fixture)
     table = "outdoor_27700" if fixture == "gpkg" else "tiles"
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            f"SELECT zoom_level, tile_column, tile_row FROM {table} ORDER BY zoom_level DESC LIMIT 2"
-        ).fetchall()
+    rows = query(path, f"SELECT zoom_level, tile_column, tile_row FROM {table} ORDER BY zoom_level DESC LIMIT 2")
     good = render_tile(Tile(0, 0, 0))
     update = f"UPDATE {table} SET tile_data = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?"
     tamper(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from ospack.errors import AreaOutsideGridError, AuthError, IncompatibleOutputErr
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
+from test_writers_support import query, tamper
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
@@ -95,9 +95,8 @@ def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emula
     assert summary.complete and summary.tiles_failed == 0
     assert summary.retries > 0 and sum(emulator.stats()["faults"].values()) > 0
     layer = get_layer("Outdoor_27700")
-    with sqlite3.connect(output) as db:
-        stored = {(z, x, y): data for z, x, y, data in
-                  db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700")}
+    stored = {(z, x, y): data for z, x, y, data in
+              query(output, "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700")}
     expected = {tuple(t): render_tile(layer, t) for t in cover(read_area(SNOWDON), layer, range(6, 10))}
     assert stored == expected
 
@@ -164,10 +163,9 @@ def test_rerun_on_an_incomplete_file_fetches_only_what_is_missing(fast_emulator,
     layer = get_layer("Outdoor_27700")
     tiles = list(cover(read_area(SNOWDON), layer, range(0, 10)))
     first = run(fast_emulator, output)
-    with sqlite3.connect(output) as db:  # lose a third of the tiles, as if a crash came first
-        db.execute("DELETE FROM outdoor_27700 WHERE id % 3 = 0")
-        remaining = db.execute("SELECT count(*) FROM outdoor_27700").fetchone()[0]
-        db.execute("UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    # lose a third of the tiles, as if a crash came first
+    tamper(output, "DELETE FROM outdoor_27700 WHERE id % 3 = 0", "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    [(remaining,)] = query(output, "SELECT count(*) FROM outdoor_27700")
     fast_emulator.reset()
     summary = run(fast_emulator, output)
     assert summary.complete
@@ -214,9 +212,8 @@ def test_wmts_protocol_packages_the_same_tiles(fast_emulator, tmp_path):
     zxy, wmts = tmp_path / "zxy.gpkg", tmp_path / "wmts.gpkg"
     run(fast_emulator, zxy, zooms="7-9")
     run(fast_emulator, wmts, zooms="7-9", protocol="wmts")
-    query = "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700 ORDER BY 1, 2, 3"
-    with sqlite3.connect(zxy) as a, sqlite3.connect(wmts) as b:
-        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+    sql = "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700 ORDER BY 1, 2, 3"
+    assert query(zxy, sql) == query(wmts, sql)
 
 
 def test_missing_key_says_how_to_give_one(fast_emulator, tmp_path, monkeypatch):

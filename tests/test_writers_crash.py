@@ -15,6 +15,7 @@ from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
 
 from ospack.types import Tile
 from ospack.writers import open_writer, read_job
+from ospack.writers.access import missing_wal_note
 from test_writers_support import make_job, render_tile
 
 BATCH = 25
@@ -69,6 +70,7 @@ def test_sigkill_mid_job_then_resume(tmp_path, fmt):
         child.kill()
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
+    assert Path(f"{path}-wal").exists() and missing_wal_note(path) is None  # the kill leaves its -wal: none lost
 
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from ospack.area import read_area
 from ospack.cover import cover
 from ospack.inspect import verify
 from ospack.writers import JobInfo, open_writer
-from test_writers_support import AREA_BOX, CREATED
+from test_writers_support import AREA_BOX, CREATED, query
 
 CASES = [("gpkg", "Outdoor_27700", (6, 7)), ("mbtiles", "Outdoor_3857", (12, 13))]
 
@@ -36,10 +35,9 @@ def test_emulator_tiles_round_trip(emulator, tmp_path, fmt, layer, zooms):
                     fetched[tile] = response.content
                 assert out.write(layer, batch) == len(batch)
             out.mark_complete()
-    conn = sqlite3.connect(path)
     table = layer.lower() if fmt == "gpkg" else "tiles"
-    stored = conn.execute(f"SELECT count(*), sum(length(tile_data)) FROM {table}").fetchone()
-    assert stored == (len(fetched), sum(map(len, fetched.values())))
+    stored = query(path, f"SELECT count(*), sum(length(tile_data)) FROM {table}")
+    assert stored == [(len(fetched), sum(map(len, fetched.values())))]
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == int(layer.rsplit("_", 1)[1])
         assert src.read(1).any()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from ospack.errors import InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
 from ospack.writers.mbtiles import flip_row
-from test_writers_support import bbox_tiles, check_quadrant_pixels, finished_package, make_job, render_tile
+from test_writers_support import bbox_tiles, check_quadrant_pixels, finished_package, make_job, query, render_tile
 
 LAYER = "Road_3857"
 ZOOMS = (11, 12, 13)
@@ -40,9 +39,9 @@ def test_spec_example_flip():
     assert flip_row(11, 791) == 1256  # mbtiles-spec: XYZ 11/327/791 is tile_row 1256
 
 
-def test_rows_are_stored_tms_and_read_back_xyz(package):
+def test_rows_are_stored_tms_and_read_back_xyz(package, open_db):
     path, written = package
-    conn = sqlite3.connect(path)
+    conn = open_db(path)
     for z, tiles in written.items():
         for tile in tiles:
             (data,) = conn.execute(
@@ -57,9 +56,9 @@ def test_rows_are_stored_tms_and_read_back_xyz(package):
         assert writer.tile_counts(LAYER) == {z: len(t) for z, t in written.items()}
 
 
-def test_metadata_and_identity(package):
+def test_metadata_and_identity(package, open_db):
     path, written = package
-    conn = sqlite3.connect(path)
+    conn = open_db(path)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4D504258
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     meta = dict(conn.execute("SELECT name, value FROM metadata"))
@@ -110,7 +109,7 @@ def test_gdal_reads_crs_and_pixels(package):
     assert checked >= len(written[ZOOMS[-1]]) * 2
 
 
-def test_dedup_stores_identical_images_once(tmp_path):
+def test_dedup_stores_identical_images_once(tmp_path, open_db):
     path = tmp_path / "dedup.mbtiles"
     tiles = bbox_tiles(LAYER, 13)
     blank = render_tile(tiles[0])
@@ -118,7 +117,7 @@ def test_dedup_stores_identical_images_once(tmp_path):
         writer.write(LAYER, [(t, blank) for t in tiles])
         writer.write(LAYER, [(tiles[0], render_tile(tiles[1]))])  # replace one: the old image stays shared
         writer.mark_complete()
-    conn = sqlite3.connect(path)
+    conn = open_db(path)
     assert conn.execute("SELECT count(*) FROM tiles").fetchone()[0] == len(tiles)
     assert conn.execute("SELECT count(*) FROM images").fetchone()[0] == 2
     assert conn.execute("SELECT type FROM sqlite_master WHERE name='tiles'").fetchone() == ("view",)
@@ -134,7 +133,7 @@ def test_orphaned_images_are_dropped_on_completion(tmp_path):
         writer.write(LAYER, [(tile, render_tile(tile))])
         writer.write(LAYER, [(tile, render_tile(bbox_tiles(LAYER, 13)[1]))])
         writer.mark_complete()
-    assert sqlite3.connect(path).execute("SELECT count(*) FROM images").fetchone()[0] == 1
+    assert query(path, "SELECT count(*) FROM images") == [(1,)]
 
 
 def test_british_national_grid_layer_is_refused_with_a_pointer_to_gpkg(tmp_path):
@@ -152,5 +151,5 @@ def test_one_image_format_per_file(tmp_path):
         with pytest.raises(InvalidTileError, match="one image format"):
             writer.write(LAYER, [(tiles[1], render_tile(tiles[1]))])
         writer.mark_complete()
-    meta = dict(sqlite3.connect(tmp_path / "fmt.mbtiles").execute("SELECT name, value FROM metadata"))
+    meta = dict(query(tmp_path / "fmt.mbtiles", "SELECT name, value FROM metadata"))
     assert meta["format"] == "jpg"

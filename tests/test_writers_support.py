@@ -86,6 +86,15 @@ def install_bbox_cover(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ospack.cover", cover_module)
 
 
+def query(path, sql: str, params=()) -> list[tuple]:
+    """Every row of one query on a file, through a connection closed before returning."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 def tamper(path, *statements) -> None:
     """Run SQL statements (text, or (text, params)) straight on a file, as damage from outside would."""
     conn = sqlite3.connect(path)

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
+from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
+from .access import missing_wal_note, read_only_uri, recover_hot_journal, write_problem
+from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
 __all__ = ["JobInfo", "TileWriter", "open_writer", "read_job", "detect_format", "flip_row", "FORMATS"]
@@ -84,23 +87,47 @@ def open_writer(
     cls.check_job(job)
     if dedup and fmt != "mbtiles":
         raise OutputFormatError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
-    if overwrite:
-        remove_package(path)
     if path.is_dir():
         raise WriterError(f"{path} is a folder; give a file name ending .{fmt}")
     if not path.parent.is_dir():
         raise WriterError(f"folder {path.parent} does not exist; create it first")
+    lock = OutputLock(path)
+    lock.acquire()  # before the file is looked at: two runs started together must not both create it
+    try:
+        writer = _open_locked(path, job, cls, fmt, overwrite=overwrite, dedup=dedup)
+    except BaseException:
+        lock.release()
+        raise
+    writer.lock = lock
+    return writer
+
+
+def _open_locked(
+    path: Path, job: JobInfo, cls: type[SqliteTileWriter], fmt: str, *, overwrite: bool, dedup: bool
+) -> SqliteTileWriter:
+    if overwrite:
+        _remove_for_overwrite(path, fmt)
+    lost_wal = path.is_file() and missing_wal_note(path)  # before any connection creates an empty -wal
     new = not path.exists() or _is_empty_database(path)
     stored: JobInfo | None = None
+    complete = False
+    notes: list[str] = []
     if not new:
-        stored = _stored_job(path, fmt)
-        differences = stored.differences(job)
+        stored, complete = _stored_job(path, fmt, job)
+        notes = [lost_wal] if lost_wal else []
+        new = stored is None  # a GeoPackage of the user's own: ospack's tables are added beside theirs
+        differences = stored.differences(job) if stored else []
         if differences:
             raise IncompatibleOutputError(
                 f"{path} already holds another package ({'; '.join(differences)}); "
                 "pass --overwrite to replace it, or choose another file name"
             )
-    conn = cls.connect(path)
+    # before the first request: a job that will write must be able to (a complete file asked
+    # again is only read)
+    problem = write_problem(path)
+    if problem and not (stored is not None and complete and set(job.zooms) <= set(stored.zooms)):
+        raise WriterError(problem)
+    conn = cls.connect(path, read_only=bool(problem))
     try:
         writer = cls(path, stored or job, conn, new=new, dedup=dedup)
         if stored is not None:
@@ -108,6 +135,7 @@ def open_writer(
     except BaseException:
         conn.close()
         raise
+    writer.notes.extend(notes)
     return writer
 
 
@@ -145,20 +173,37 @@ def remove_package(path: Path) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.is_dir():
             raise WriterError(f"{candidate} is a folder; refusing to overwrite it")
-        candidate.unlink(missing_ok=True)
+        try:
+            candidate.unlink(missing_ok=True)
+        except OSError as exc:
+            raise WriterError(f"cannot remove {candidate} to overwrite it: {exc.strerror}") from None
 
 
 class _read_only:
-    """A read-only connection as a context manager that always closes."""
+    """A read-only connection as a context manager that always closes.
+
+    A file left with a hot rollback journal (a program killed mid-transaction) cannot be read
+    read-only: SQLite must roll the journal back first, which takes write access. So that is
+    done first through a brief read-write connection, when the file and folder allow it.
+    """
 
     def __init__(self, path: Path):
         self.path = path
 
     def __enter__(self) -> sqlite3.Connection:
+        recover_hot_journal(self.path)
+        self.conn = sqlite3.connect(read_only_uri(self.path), uri=True)
         try:
-            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size and not os.access(self.path.parent, os.W_OK | os.X_OK):
+                raise WriterError(
+                    f"{self.path} cannot be read in place: it has a {self.path.name}-wal to read with it, and SQLite "
+                    f"needs to create {self.path.name}-shm beside it, but the folder {self.path.parent} is not "
+                    "writable; copy the file and its -wal to a folder that is"
+                ) from None
             raise WriterError(f"{self.path} is not a readable SQLite file ({exc})") from None
         return self.conn
 
@@ -185,15 +230,49 @@ def _is_empty_database(path: Path) -> bool:
         return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
-def _stored_job(path: Path, fmt: str) -> JobInfo:
+def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, bool]:
+    """The job ``path`` holds and whether it is complete; no job for a GeoPackage ospack did not
+    make (its tables go in beside the user's)."""
     with _read_only(path) as conn:
         found = detect_format(conn)
-        job = _job_from(conn, path)
+        stored = _job_from(conn, path)
+        complete = stored is not None and conn.execute(
+            "SELECT 1 FROM ospack_state WHERE name = 'complete' AND value = '1'"
+        ).fetchone() is not None
+        taken = sorted(gpkg_format.own_tables(job) & set(gpkg_format.foreign_content(conn, None)))
     if found != fmt:
         kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
         raise IncompatibleOutputError(f"{path} is {kind}, not {fmt}; pass --overwrite to replace it")
-    if job is None:
+    if stored is None and fmt == "mbtiles":
         raise IncompatibleOutputError(
-            f"{path} was not made by ospack (no recorded job); pass --overwrite to replace it"
+            f"{path} is an MBTiles file ospack did not make, and one MBTiles file holds one tileset; "
+            "choose another file name, or pass --overwrite to replace it"
         )
-    return job
+    if stored is None and taken:
+        raise IncompatibleOutputError(
+            f"{path} already has a table named {taken[0]} that ospack did not make; "
+            "choose another file name, or rename that table"
+        )
+    return stored, complete
+
+
+def _remove_for_overwrite(path: Path, fmt: str) -> None:
+    """Make way for a new job: the whole file, or only ospack's part of a GeoPackage holding the user's layers."""
+    if fmt == "gpkg" and path.is_file():
+        try:
+            with _read_only(path) as conn:
+                shared = detect_format(conn) == "gpkg" and gpkg_format.foreign_content(conn, _job_from(conn, path))
+                stored = _job_from(conn, path) if shared else None
+        except WriterError:  # not SQLite at all: nothing of the user's to keep
+            shared = False
+        if shared:
+            if stored is not None:
+                conn = sqlite3.connect(path, isolation_level=None)
+                try:
+                    gpkg_format.remove_own(conn, stored)
+                except sqlite3.Error as exc:
+                    raise WriterError(f"cannot remove ospack's tables from {path}: {exc}") from None
+                finally:
+                    conn.close()
+            return
+    remove_package(path)

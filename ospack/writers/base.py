@@ -21,8 +21,11 @@ from typing import ClassVar, Protocol, Self, runtime_checkable
 from ..errors import InvalidTileError, WriterError
 from ..resources import read_text
 from ..types import Tile
+from . import finish
+from .access import read_only_uri, write_problem
 from .images import check_tile_image
 from .job import JobInfo
+from .lock import OutputLock
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
 
@@ -42,6 +45,7 @@ class TileWriter(Protocol):
     path: Path
     job: JobInfo
     format: str  # "gpkg" or "mbtiles"
+    notes: list[str]  # warnings about the file found on opening
 
     def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
@@ -50,7 +54,8 @@ class TileWriter(Protocol):
     def tile_counts(self, layer: str) -> dict[int, int]: ...
     @property
     def complete(self) -> bool: ...
-    def mark_complete(self) -> None: ...
+    def mark_complete(self) -> str | None: ...
+    def compact(self) -> str | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -70,11 +75,18 @@ class SqliteTileWriter(ABC):
         self.path = path
         self.job = job
         self._conn = conn
+        #: this run's claim on the output (set by open_writer), given up on close
+        self.lock: OutputLock | None = None
+        #: one-line warnings about the file found on opening (e.g. a -wal file missing)
+        self.notes: list[str] = []
+        self._session_open = False
         self._tile_size = job.grid.tile_size
         self._zooms = frozenset(job.zooms)
         if new:
             self._create(dedup)
         self._complete = self._state("complete") == "1"
+        if not self._complete and not new:
+            self._start_session()
 
     # ---- opening -------------------------------------------------------------------------------
     @classmethod
@@ -82,29 +94,59 @@ class SqliteTileWriter(ABC):
         """Raise WriterError when the format cannot hold ``job`` (default: any job)."""
 
     @classmethod
-    def connect(cls, path: Path) -> sqlite3.Connection:
-        """Open ``path`` for a writing session: autocommit (explicit batches), WAL, NORMAL sync."""
+    def connect(cls, path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+        """Open ``path``: autocommit (explicit batches); the session switches to WAL before writing.
+
+        A complete file is not written on a rerun, so it is opened as it is (``read_only`` for a
+        file that cannot be written).
+        """
+        target = read_only_uri(path) if read_only else f"{path.resolve().as_uri()}?mode=rwc"
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(
+                target, uri=True, isolation_level=None, check_same_thread=False, timeout=finish.BUSY_WAIT_MS / 1000
+            )
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise WriterError(f"cannot open {path}: {exc}") from None
-        # WAL + NORMAL: a crash or kill -9 keeps every committed batch, power loss may drop the
-        # last ones, and neither corrupts the file (sqlite.org/wal.html).
-        conn.execute("PRAGMA synchronous=NORMAL")
         # 16 MiB of page cache: tiles are appended, rarely re-read, so a bigger cache only adds
         # memory (64 MiB measured 157 MB RSS during a job and 222 MB at VACUUM; 16 MiB, 105/121 MB)
         conn.execute("PRAGMA cache_size=-16384")
         return conn
 
+    def _start_session(self, *, mark: bool = True) -> None:
+        """Switch to WAL for writing: a crash or kill -9 keeps every committed batch, power loss may
+        drop the last ones, and neither corrupts the file (sqlite.org/wal.html).
+
+        ``mark`` records a writing session as open in the file itself (checkpointed at once), so
+        a copy of the file taken without its ``-wal`` can be told from one closed cleanly.
+        """
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise WriterError(f"cannot write to {self.path}: SQLite keeps it in {mode} journal mode")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            if mark:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._set_state("session", "open")
+                self._conn.execute("COMMIT")
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._session_open = True
+        except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise WriterError(f"cannot write to {self.path}: {exc} (is another program writing it?)") from None
+
     def _create(self, dedup: bool) -> None:
+        self._start_session(mark=False)  # the creating transaction marks the session
         # one transaction: an interruption leaves an empty database, which the next run recreates
         self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
         try:
-            self._conn.execute(f"PRAGMA application_id = {self.application_id}")
+            if not self._conn.execute("PRAGMA application_id").fetchone()[0]:  # a user's GeoPackage keeps its own
+                self._conn.execute(f"PRAGMA application_id = {self.application_id}")
             self._create_tables()
             self._set_state("job", json.dumps(self.job.to_dict()))
             self._set_state("complete", "0")
+            self._set_state("session", "open")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -113,6 +155,7 @@ class SqliteTileWriter(ABC):
         # file itself, so readers of the raw header (validate_gpkg.py, `file`) recognise an
         # interrupted package as what it is rather than as a blank SQLite file.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._session_open = True
 
     def resume_with(self, zooms: Sequence[int]) -> None:
         """Add zooms to a stored job (the union is recorded) and mark the file incomplete."""
@@ -141,10 +184,9 @@ class SqliteTileWriter(ABC):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction that first marks the file incomplete (the job is running again)."""
+        if self._complete:  # the job runs again: back to the session's journal
+            self._start_session()
         try:
-            if self._complete:  # the job runs again: back to the session's journal
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise WriterError(f"cannot write to {self.path}: {exc} (is another ospack run writing it?)") from None
@@ -236,8 +278,18 @@ class SqliteTileWriter(ABC):
         )
         return dict(rows.fetchall())
 
-    def mark_complete(self) -> None:
-        """Finish the file: refresh extents and metadata, DELETE journal, ANALYZE, VACUUM, check, mark complete.
+    def mark_complete(self) -> str | None:
+        """Finish the file: refresh extents and metadata, ANALYZE, check, mark complete, then compact.
+
+        Everything up to the completion mark happens in WAL mode, so a kill at any instant leaves
+        either an incomplete file the rerun finishes or a complete one; compaction (:meth:`compact`)
+        follows and is best effort.
+
+        Returns
+        -------
+        str or None
+            One line when the file could not be compacted (another program has it open, or the
+            disk is short of space for VACUUM); the file is complete either way.
 
         Raises
         ------
@@ -248,37 +300,51 @@ class SqliteTileWriter(ABC):
             self._finish()
         conn = self._conn
         try:
-            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-            if mode != "delete":
-                raise WriterError(
-                    f"cannot finish {self.path}: the journal stays {mode}; close other readers "
-                    "(e.g. an unfinished done() iteration) and retry"
-                )
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("ANALYZE")
-            conn.execute("VACUUM")
             problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
             if problems != ["ok"]:
                 raise WriterError(f"{self.path} failed SQLite's integrity check: {problems[0]}")
-            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+            if self._foreign_key_violations():
                 raise WriterError(f"{self.path} failed SQLite's foreign key check")
             conn.execute("BEGIN IMMEDIATE")
             self._set_state("complete", "1")
+            self._set_state("session", "closed")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            locked = "locked" in str(exc)
-            hint = "; close other readers (e.g. an unfinished done() iteration) and retry" if locked else ""
-            raise WriterError(f"cannot finish {self.path}: {exc}{hint}") from None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise WriterError(f"cannot finish {self.path}: {exc}") from None
         self._complete = True
+        self._session_open = False
+        return self.compact()
+
+    def compact(self) -> str | None:
+        """Fold the write-ahead log into the file (one file to copy) and VACUUM it when worthwhile.
+
+        Returns a line saying why not when another program holds the file open or space is
+        short (see :func:`ospack.writers.finish.compact`). Does nothing on an incomplete or
+        read-only file.
+        """
+        if not self._complete or write_problem(self.path):
+            return None
+        return finish.compact(self._conn, self.path)
 
     def close(self) -> None:
-        """Close the file; a complete one is left in DELETE journal mode, ready to ship."""
+        """Close the file (SQLite folds what is left of the write-ahead log into it)."""
         if self._conn is None:
             return
-        if self._complete:
-            self._conn.execute("PRAGMA journal_mode=DELETE")
-        self._conn.close()
-        self._conn = None  # type: ignore[assignment]
+        try:
+            if self._session_open:  # best effort: a file whose close is not recorded only warns more
+                try:
+                    with self._transaction():
+                        self._set_state("session", "closed")
+                except WriterError:
+                    pass
+            self._conn.close()
+        finally:
+            self._conn = None  # type: ignore[assignment]
+            if self.lock is not None:
+                self.lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -309,6 +375,10 @@ class SqliteTileWriter(ABC):
         if not (0 <= x < width and 0 <= y < height):
             raise WriterError(f"tile {z}/{x}/{y} of {layer} lies outside grid {self.job.grid.id}")
         return z, x, y
+
+    def _foreign_key_violations(self) -> int:
+        """Rows of the format's tables whose foreign keys point nowhere."""
+        return len(self._conn.execute("PRAGMA foreign_key_check").fetchall())
 
     # ---- format hooks --------------------------------------------------------------------------
     @abstractmethod

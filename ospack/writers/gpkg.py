@@ -17,13 +17,27 @@ from xml.sax.saxutils import escape, quoteattr
 from ..layers import get_layer
 from ..resources import read_json, read_text
 from ..types import ProjectedBounds, Tile
-from .base import SqliteTileWriter, TileRow, utc_now_ms
+from .base import JobInfo, SqliteTileWriter, TileRow, utc_now_ms
 
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
 #: md_standard_uri of ospack's provenance JSON in gpkg_metadata
 PROVENANCE_URI = "urn:x-ospack:provenance:1"
 GDAL_METADATA_URI = "http://gdal.org"
+#: the GeoPackage's own tables, which ospack creates when missing and shares with the user's layers
+CORE_TABLES = frozenset(
+    {"gpkg_spatial_ref_sys", "gpkg_contents", "gpkg_tile_matrix_set", "gpkg_tile_matrix", "gpkg_extensions",
+     "gpkg_metadata", "gpkg_metadata_reference"}
+)
+#: ospack's bookkeeping tables are all named ospack_*, and registered as one vendor extension
+BOOKKEEPING_PREFIX = "ospack_"
+BOOKKEEPING_EXTENSION = "ospack_bookkeeping"
+BOOKKEEPING_DEFINITION = (
+    "ospack's record of the job its tile tables hold and how far it got; readers may ignore it, "
+    "writers that change the tile tables should drop it"
+)
+#: the GeoPackage rows that name a table, ospack's or the user's
+_TABLE_ROWS = ("gpkg_tile_matrix", "gpkg_tile_matrix_set", "gpkg_extensions", "gpkg_contents")
 
 
 def table_name(layer: str) -> str:
@@ -34,6 +48,85 @@ def table_name(layer: str) -> str:
 def quote(identifier: str) -> str:
     """An SQL identifier, quoted."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def own_tables(job: JobInfo | None) -> set[str]:
+    """The tile tables of ``job`` (lowercase)."""
+    return {table_name(layer) for layer in job.layers} if job else set()
+
+
+def foreign_content(conn: sqlite3.Connection, job: JobInfo | None) -> list[str]:
+    """Tables and layers in the file that ospack did not make (the user's), lowercase, sorted."""
+    ours = own_tables(job)
+    names = {name.lower() for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    if "gpkg_contents" in names:
+        names |= {name.lower() for (name,) in conn.execute("SELECT table_name FROM gpkg_contents")}
+    return sorted(
+        name for name in names - ours - CORE_TABLES
+        if not name.startswith((BOOKKEEPING_PREFIX, "sqlite_"))
+    )
+
+
+def remove_own(conn: sqlite3.Connection, job: JobInfo) -> None:
+    """Drop ospack's tables and its rows from a GeoPackage that also holds the user's layers (one transaction)."""
+    ours = sorted(own_tables(job))
+    bookkeeping = [
+        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if name.lower().startswith(BOOKKEEPING_PREFIX)
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        delete_own_metadata(conn, ours)
+        for table in (*ours, *bookkeeping):
+            conn.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+            for rows in _TABLE_ROWS:
+                conn.execute(f"DELETE FROM {rows} WHERE lower(table_name) = lower(?)", (table,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def own_foreign_key_violations(conn: sqlite3.Connection, job: JobInfo | None) -> int:
+    """Foreign-key violations in ospack's rows; in a file ospack has to itself, all of them.
+
+    The user's layers are theirs to keep right: they must not stop ospack's job completing,
+    nor make ``verify`` fail ospack's tiles.
+    """
+    rows = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if not rows or not foreign_content(conn, job):
+        return len(rows)
+    ours = own_tables(job)
+
+    def own(table: str, rowid: int | None) -> bool:
+        if table.lower() in ours or table.lower().startswith(BOOKKEEPING_PREFIX):
+            return True
+        if table in (*_TABLE_ROWS, "gpkg_metadata_reference") and rowid is not None:
+            found = conn.execute(f"SELECT table_name FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+            return found is not None and (found[0] or "").lower() in ours
+        return False
+
+    return sum(own(table, rowid) for table, rowid, *_ in rows)
+
+
+def delete_own_metadata(conn: sqlite3.Connection, tables: list[str]) -> None:
+    """Delete ospack's metadata: its provenance document, and what references its tile tables."""
+    marks = ",".join("?" * len(tables))
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT r.md_file_id FROM gpkg_metadata_reference r JOIN gpkg_metadata m ON m.id = r.md_file_id "
+            f"WHERE (r.reference_scope = 'geopackage' AND m.md_standard_uri = ?) OR lower(r.table_name) IN ({marks})",
+            (PROVENANCE_URI, *tables),
+        )
+    ]
+    id_marks = ",".join("?" * len(ids))
+    conn.execute(f"DELETE FROM gpkg_metadata_reference WHERE md_file_id IN ({id_marks})", ids)
+    conn.execute(
+        f"DELETE FROM gpkg_metadata WHERE id IN ({id_marks}) "
+        "AND id NOT IN (SELECT md_file_id FROM gpkg_metadata_reference)",
+        ids,
+    )
 
 
 def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
@@ -55,10 +148,11 @@ class GeoPackageWriter(SqliteTileWriter):
 
     def _create_tables(self) -> None:
         conn = self._conn
-        conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+        if not conn.execute("PRAGMA user_version").fetchone()[0]:  # a user's GeoPackage keeps its version
+            conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
         wanted = {-1, 0, 4326, self.job.grid.epsg}
-        conn.executemany(
-            "INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, "
+        conn.executemany(  # a user's GeoPackage may have them already, perhaps worded otherwise: keep those
+            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, "
             "definition, description) VALUES (:srs_name, :srs_id, :organization, :organization_coordsys_id, "
             ":definition, :description)",
             [row for row in read_json("gpkg/spatial_ref_sys.json")["rows"] if row["srs_id"] in wanted],
@@ -100,10 +194,19 @@ class GeoPackageWriter(SqliteTileWriter):
         self._conn.executemany("INSERT OR IGNORE INTO gpkg_tile_matrix VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self._write_metadata()
 
+    def _register_bookkeeping(self) -> None:
+        """Declare the ospack_* tables as a vendor extension (GeoPackage §2.3), once each."""
+        self._conn.execute(
+            "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
+            "SELECT name, NULL, ?, ?, 'write-only' FROM sqlite_master WHERE type = 'table' AND name LIKE 'ospack\\_%' "
+            "ESCAPE '\\' AND name NOT IN (SELECT table_name FROM gpkg_extensions WHERE extension_name = ?)",
+            (BOOKKEEPING_EXTENSION, BOOKKEEPING_DEFINITION, BOOKKEEPING_EXTENSION),
+        )
+
     def _write_metadata(self) -> None:
         conn = self._conn
-        conn.execute("DELETE FROM gpkg_metadata_reference")
-        conn.execute("DELETE FROM gpkg_metadata")
+        self._register_bookkeeping()
+        delete_own_metadata(conn, sorted(own_tables(self.job)))
         provenance = {**self.job.to_dict(), "format": "GeoPackage"}
         cursor = conn.execute(
             "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
@@ -173,6 +276,9 @@ class GeoPackageWriter(SqliteTileWriter):
             f"SELECT zoom_level, count(*) FROM {quote(table_name(layer))} GROUP BY zoom_level ORDER BY zoom_level"
         )
         return dict(rows.fetchall())
+
+    def _foreign_key_violations(self) -> int:
+        return own_foreign_key_violations(self._conn, self.job)
 
     def _finish(self) -> None:
         """Contents bounds = the stored tiles' extent at the deepest zoom holding tiles (GDAL's full resolution)."""

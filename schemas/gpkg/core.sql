@@ -1,6 +1,8 @@
 -- GeoPackage 1.3 core and tiles tables, verbatim from the spec's Annex "Table Definition SQL"
 -- (declared types, defaults and NOT NULLs matter: validate_gpkg.py compares them column by column).
-CREATE TABLE gpkg_spatial_ref_sys (
+-- IF NOT EXISTS and guarded inserts: ospack also adds its tiles to a GeoPackage that holds the
+-- user's own layers, and must leave its tables as they are (SQLite stores the CREATE without the clause).
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL,
   srs_id INTEGER PRIMARY KEY,
   organization TEXT NOT NULL,
@@ -9,7 +11,7 @@ CREATE TABLE gpkg_spatial_ref_sys (
   description TEXT
 );
 
-CREATE TABLE gpkg_contents (
+CREATE TABLE IF NOT EXISTS gpkg_contents (
   table_name TEXT NOT NULL PRIMARY KEY,
   data_type TEXT NOT NULL,
   identifier TEXT UNIQUE,
@@ -23,7 +25,7 @@ CREATE TABLE gpkg_contents (
   CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id)
 );
 
-CREATE TABLE gpkg_tile_matrix_set (
+CREATE TABLE IF NOT EXISTS gpkg_tile_matrix_set (
   table_name TEXT NOT NULL PRIMARY KEY,
   srs_id INTEGER NOT NULL,
   min_x DOUBLE NOT NULL,
@@ -34,7 +36,7 @@ CREATE TABLE gpkg_tile_matrix_set (
   CONSTRAINT fk_gtms_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id)
 );
 
-CREATE TABLE gpkg_tile_matrix (
+CREATE TABLE IF NOT EXISTS gpkg_tile_matrix (
   table_name TEXT NOT NULL,
   zoom_level INTEGER NOT NULL,
   matrix_width INTEGER NOT NULL,
@@ -47,7 +49,7 @@ CREATE TABLE gpkg_tile_matrix (
   CONSTRAINT fk_tmm_table_name FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name)
 );
 
-CREATE TABLE gpkg_extensions (
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
   table_name TEXT,
   column_name TEXT,
   extension_name TEXT NOT NULL,
@@ -57,7 +59,7 @@ CREATE TABLE gpkg_extensions (
 );
 
 -- Metadata extension (gpkg_metadata), Annex "Table Definition SQL"
-CREATE TABLE gpkg_metadata (
+CREATE TABLE IF NOT EXISTS gpkg_metadata (
   id INTEGER CONSTRAINT m_pk PRIMARY KEY ASC NOT NULL,
   md_scope TEXT NOT NULL DEFAULT 'dataset',
   md_standard_uri TEXT NOT NULL,
@@ -65,7 +67,7 @@ CREATE TABLE gpkg_metadata (
   metadata TEXT NOT NULL DEFAULT ''
 );
 
-CREATE TABLE gpkg_metadata_reference (
+CREATE TABLE IF NOT EXISTS gpkg_metadata_reference (
   reference_scope TEXT NOT NULL,
   table_name TEXT,
   column_name TEXT,
@@ -77,6 +79,7 @@ CREATE TABLE gpkg_metadata_reference (
   CONSTRAINT crmr_mpi_fk FOREIGN KEY (md_parent_id) REFERENCES gpkg_metadata(id)
 );
 
-INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) VALUES
-  ('gpkg_metadata', NULL, 'gpkg_metadata', 'http://www.geopackage.org/spec120/#extension_metadata', 'read-write'),
-  ('gpkg_metadata_reference', NULL, 'gpkg_metadata', 'http://www.geopackage.org/spec120/#extension_metadata', 'read-write');
+INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope)
+  SELECT name, NULL, 'gpkg_metadata', 'http://www.geopackage.org/spec120/#extension_metadata', 'read-write'
+  FROM (SELECT 'gpkg_metadata' AS name UNION ALL SELECT 'gpkg_metadata_reference')
+  WHERE name NOT IN (SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_metadata');
