@@ -17,7 +17,7 @@ import shapely.affinity
 from pyproj import CRS, Geod
 from shapely.geometry.base import BaseGeometry
 
-from .projection import DENSIFY_METRES, WGS84, polygonal, reproject, transform, transformer
+from .projection import DENSIFY_METRES, WGS84, clip_rect, polygonal, reproject, transform, transformer
 
 _GEOD = Geod(ellps="WGS84")
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
@@ -70,7 +70,7 @@ def _unwrapped(grown: BaseGeometry, local: str) -> BaseGeometry:
     unwrapped = shapely.union_all(regions)
     # cut at ±180° and fold the pieces back into one longitude range
     pieces = [
-        shapely.affinity.translate(shapely.clip_by_rect(unwrapped, -180 + k, -90, 180 + k, 90), -k)
+        shapely.affinity.translate(clip_rect(unwrapped, -180 + k, -90, 180 + k, 90), -k)
         for k in (-360.0, 0.0, 360.0)
     ]
     return polygonal(shapely.make_valid(shapely.union_all(pieces)))

@@ -34,7 +34,7 @@ from shapely.geometry.base import BaseGeometry
 from .area import WGS84, Area, transformer
 from .errors import AreaError, AreaOutsideGridError
 from .layers import Layer, get_layer, parse_zooms
-from .projection import reproject, valid_region
+from .projection import clip_rect, reproject, valid_region
 from .types import ProjectedBounds, Tile
 
 #: A piece must reach this far (in tile widths) into a tile to count: it absorbs the
@@ -47,9 +47,7 @@ _BAND_BUDGET = 4096
 #: only has to hold every tile (the exact clip to the tiles follows, in tile units).
 _DOMAIN_MARGIN_M = 10_000.0
 _ROW_KEY = 1 << 22  # larger than any matrix width (530,533 at 3857 z20)
-#: shapely's clip_by_rect ufunc. The public wrapper refuses arrays of rectangles and costs more
-#: than the clip itself on small pieces; the ufunc underneath broadcasts (shapely 2.0 to 2.2).
-_clip = shapely.lib.clip_by_rect
+
 
 
 class RowIntervals(NamedTuple):
@@ -221,7 +219,7 @@ def _in_tile_units(geometry: BaseGeometry, layer: Layer, z: int) -> BaseGeometry
         return np.column_stack(((xy[:, 0] - x0) / span, (y0 - xy[:, 1]) / span))
 
     in_tiles = shapely.transform(geometry, scale)
-    return shapely.clip_by_rect(in_tiles, served.min_col, served.min_row, served.max_col + 1, served.max_row + 1)
+    return clip_rect(in_tiles, served.min_col, served.min_row, served.max_col + 1, served.max_row + 1)
 
 
 # --- bands and rows ----------------------------------------------------------------------
@@ -243,7 +241,7 @@ def _bands(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax
         return
     middle = (top + bottom) // 2
     for start, stop in ((top, middle), (middle, bottom)):
-        half = _clip(shape, float(xmin), float(start), float(xmax), float(stop))
+        half = clip_rect(shape, float(xmin), float(start), float(xmax), float(stop))
         if half.is_empty:
             continue
         _, low, _, high = half.bounds
@@ -252,7 +250,7 @@ def _bands(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax
 
 def _rows(z: int, shape: BaseGeometry, top: int, bottom: int, xmin: float, xmax: float) -> RowIntervals:
     edges = np.arange(top, bottom, dtype=np.float64)
-    strips = _clip(shape, float(xmin), edges, float(xmax), edges + 1)
+    strips = clip_rect(shape, float(xmin), edges, float(xmax), edges + 1)
     pieces, index = shapely.get_parts(strips, return_index=True)
     keep = shapely.area(pieces) > _MIN_PIECE_AREA
     bounds = shapely.bounds(pieces[keep])
