@@ -26,7 +26,7 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import count, cover
-from .errors import AuthError, PremiumError, UsageError
+from .errors import AreaOutsideGridError, AuthError, PremiumError, UsageError, WriterError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .summary import PackageSummary, Progress, ZoomTally
@@ -131,6 +131,8 @@ def package(
             demo=demo,
         )
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
+        for note in _check_stored(writer, chosen, the_area):
+            say(note)
         summary = PackageSummary(
             output=str(Path(output)),
             format=writer.format,
@@ -158,6 +160,7 @@ def package(
             if summary.interrupted:
                 break
         if not summary.interrupted and summary.tiles_failed == 0:
+            _confirm_complete(writer, chosen, the_area, output)
             writer.mark_complete()
             summary.complete = True
     return _finish(summary, started)
@@ -203,6 +206,39 @@ def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
 
     emulator = stack.enter_context(Emulator(keys=("demo",)))
     return emulator.url, "demo", None
+
+
+def _job_cover(area: Area, layer: Layer) -> Callable[[int], Iterator[Tile]]:
+    """Zoom → the area's tiles of ``layer`` (none at a zoom the area misses)."""
+
+    def at(z: int) -> Iterator[Tile]:
+        try:
+            return cover(area, layer, [z])
+        except AreaOutsideGridError:
+            return iter(())
+
+    return at
+
+
+def _check_stored(writer: TileWriter, layers: Sequence[Layer], area: Area) -> list[str]:
+    """Before fetching: delete damaged tiles and tiles outside the area, so the fetch stores them again."""
+    return [note for layer in layers for note in writer.check_stored(layer.name, _job_cover(area, layer))]
+
+
+def _confirm_complete(writer: TileWriter, layers: Sequence[Layer], area: Area, output: object) -> None:
+    """Refuse to mark ``output`` complete while its counts disagree with the job's cover (what verify checks)."""
+    reasons = []
+    for layer in layers:
+        try:
+            counts = count(area, layer, writer.job.zooms)
+        except AreaOutsideGridError:
+            counts = dict.fromkeys(writer.job.zooms, 0)
+        reasons += writer.unfinished(layer.name, counts)
+    if reasons:
+        raise WriterError(
+            f"{output} is not marked complete: {'; '.join(reasons)}; rerun the same command (with every zoom "
+            "the file holds) to fetch what is missing"
+        )
 
 
 def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:

@@ -18,6 +18,7 @@ from ..layers import get_layer
 from ..resources import read_json, read_text
 from ..types import ProjectedBounds, Tile
 from .base import SqliteTileWriter, TileRow, utc_now_ms
+from .integrity import TileSource
 
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
@@ -37,11 +38,21 @@ def quote(identifier: str) -> str:
 
 
 def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
-    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending."""
+    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending.
+
+    Rows whose address is not integers (damage from outside; verify reports them) are left out: they
+    address no tile, and would not compare with the integer keys they are merged with.
+    """
     return conn.execute(
-        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? ORDER BY tile_row, tile_column",
+        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+        "AND typeof(tile_column) = 'integer' ORDER BY tile_row, tile_column",
         (z,),
     )
+
+
+def tile_source(table: str) -> TileSource:
+    """Where the tiles of ``table`` are, for the digest and row checks."""
+    return TileSource(f"{quote(table)} t")
 
 
 class GeoPackageWriter(SqliteTileWriter):
@@ -160,6 +171,15 @@ class GeoPackageWriter(SqliteTileWriter):
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
         return stored_keys(conn, table_name(layer), z)
+
+    def _tile_source(self, layer: str) -> TileSource:
+        return tile_source(table_name(layer))
+
+    def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
+        self._conn.executemany(
+            f"DELETE FROM {quote(table_name(layer))} WHERE zoom_level IS ? AND tile_column IS ? AND tile_row IS ?",
+            keys,
+        )
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         row = self._conn.execute(

@@ -15,6 +15,7 @@ from ..layers import get_layer
 from ..resources import read_text
 from ..types import Tile
 from .base import JobInfo, SqliteTileWriter, TileRow
+from .integrity import TileSource
 
 MBTILES_APPLICATION_ID = 0x4D504258
 WEB_MERCATOR = "EPSG:3857"
@@ -31,11 +32,25 @@ def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[
 
     ``table`` is ``tiles`` (plain layout, or any layout through its view) or ``map`` (dedup layout).
     """
-    # descending TMS rows are ascending XYZ rows
+    # descending TMS rows are ascending XYZ rows; rows whose address is not integers (damage from
+    # outside; verify reports them) address no tile and are left out
     rows = conn.execute(
-        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? ORDER BY tile_row DESC, tile_column", (z,)
+        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+        "AND typeof(tile_column) = 'integer' ORDER BY tile_row DESC, tile_column",
+        (z,),
     )
     return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+
+
+def tile_source(dedup: bool) -> TileSource:
+    """Where the tiles are, for the digest and row checks: ``map`` rows with their images when deduplicated
+    (a map row whose image is missing is a damaged tile, where the ``tiles`` view would hide it)."""
+    return TileSource(
+        "map t LEFT JOIN images i ON i.tile_id = t.tile_id" if dedup else "tiles t",
+        data="i.tile_data" if dedup else "t.tile_data",
+        xyz_row="((1 << t.zoom_level) - 1 - t.tile_row)",
+        to_xyz=flip_row,
+    )
 
 
 class MBTilesWriter(SqliteTileWriter):
@@ -138,6 +153,21 @@ class MBTilesWriter(SqliteTileWriter):
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
         return stored_keys(conn, self._key_table, z)
+
+    def _tile_source(self, layer: str) -> TileSource:
+        return tile_source(self._dedup)
+
+    def _stored_row(self, z: int, y: int) -> int:
+        return flip_row(z, y)
+
+    def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
+        where = "zoom_level IS ? AND tile_column IS ? AND tile_row IS ?"
+        if self._dedup and damaged:
+            # a bad image is shared by every position holding it: drop it, and the positions left without one
+            self._conn.executemany(f"DELETE FROM images WHERE tile_id IN (SELECT tile_id FROM map WHERE {where})", keys)
+        self._conn.executemany(f"DELETE FROM {self._key_table} WHERE {where}", keys)
+        if self._dedup and damaged and keys:
+            self._conn.execute("DELETE FROM map WHERE tile_id NOT IN (SELECT tile_id FROM images)")
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         z, x, y = tile
