@@ -6,17 +6,13 @@ MBTiles file; the provenance, completeness and area checks need one made by ospa
 
 from __future__ import annotations
 
-import io
-import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from heapq import merge
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from pyproj import Transformer
 
 from .errors import AreaOutsideGridError, OspackError, WriterError
@@ -24,7 +20,8 @@ from .writers import JobInfo, _job_from, _read_only, detect_format
 from .writers import gpkg as gpkg_format
 from .writers import mbtiles as mbtiles_format
 from .writers.gpkg import GPKG_APPLICATION_ID, quote
-from .writers.mbtiles import flip_row
+from .writers.integrity import TileSource, cover_diff, has_digests, row_problem, stored_rows
+from .writers.job import DEMO_ATTRIBUTION
 
 #: individual bad tiles / missing tiles named per problem before the rest are summarised
 EXAMPLES = 3
@@ -111,7 +108,7 @@ def info(path: str | Path) -> dict[str, Any]:
                     "absent": _absent_counts(conn, table.layer) if provenance else {},
                 }
             )
-        attribution = provenance.get("attribution") if provenance else _plain_attribution(conn, fmt)
+        attribution = _attribution(provenance) if provenance else _plain_attribution(conn, fmt)
         complete = _state(conn, "complete") == "1" if provenance else None
     return {
         "path": str(path),
@@ -168,7 +165,7 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     else:
         _check_mbtiles(conn, report)
     for table in tables:
-        _check_images(conn, fmt, table, report)
+        _check_images(conn, fmt, table, job, report)
         if job is not None:
             _check_cover(conn, fmt, table, job, report)
 
@@ -232,6 +229,11 @@ def _absent_counts(conn: sqlite3.Connection, layer: str) -> dict[str, int]:
     return {str(z): n for z, n in rows}
 
 
+def _attribution(provenance: dict[str, Any]) -> str | None:
+    # demo files made before they said so carry the OS statement; their tiles are test cards all the same
+    return DEMO_ATTRIBUTION if provenance.get("demo") else provenance.get("attribution")
+
+
 def _plain_attribution(conn: sqlite3.Connection, fmt: str) -> str | None:
     if fmt == "mbtiles":
         return _metadata(conn).get("attribution")
@@ -264,21 +266,27 @@ def _check_gpkg(conn: sqlite3.Connection, path: Path, tables: list[TileTable], r
         for z, (mw, mh, tw, th, px, py) in sorted(matrices.items()):
             if abs(mw * tw * px - width) > 1e-3 * width or abs(mh * th * py - height) > 1e-3 * height:
                 report.problems.append(f"GeoPackage table {table.table} zoom {z}: matrix does not tile the set bounds")
-        extents = conn.execute(
-            f"SELECT zoom_level, max(tile_column), max(tile_row), min(tile_column), min(tile_row) "
-            f"FROM {quote(table.table)} GROUP BY zoom_level"
+        # tiles outside a matrix are named one by one in _check_images
+        stored_zooms = conn.execute(
+            f"SELECT DISTINCT zoom_level FROM {quote(table.table)} WHERE typeof(zoom_level) = 'integer'"
         )
-        for z, max_col, max_row, min_col, min_row in extents:
+        for (z,) in stored_zooms:
             if z not in matrices:
                 report.problems.append(f"GeoPackage table {table.table} has tiles at zoom {z} but no tile matrix row")
-            elif min(min_col, min_row) < 0 or max_col >= matrices[z][0] or max_row >= matrices[z][1]:
-                report.problems.append(f"GeoPackage table {table.table} zoom {z}: tiles outside the tile matrix")
     try:
         from osgeo_utils.samples.validate_gpkg import check  # GDAL's validator, when installed
     except ImportError:
         report.notes.append("GDAL's validate_gpkg.py is not installed; ran ospack's own GeoPackage checks only")
         return
-    for req, message in check(str(path), abort_at_first_error=False):
+    try:
+        found = check(str(path), abort_at_first_error=False)
+    except Exception as exc:  # the validator trips over damaged rows (struct.error on a short blob)
+        report.problems.append(
+            f"GDAL's validate_gpkg.py stopped ({type(exc).__name__}: {exc}), so the GeoPackage requirements "
+            "were not all checked"
+        )
+        return
+    for req, message in found:
         report.problems.append(f"GeoPackage requirement {req}: {message}")
 
 
@@ -293,10 +301,15 @@ def _check_mbtiles(conn: sqlite3.Connection, report: VerifyReport) -> None:
             raise ValueError
     except ValueError:
         report.problems.append(f"MBTiles bounds {metadata.get('bounds')!r} is not west,south,east,north in degrees")
-    keyed = "map" if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'map'").fetchone() else "tiles"
+    keyed = _mbtiles_key_table(conn)
     if not _has_unique_index(conn, keyed, ["zoom_level", "tile_column", "tile_row"]):
         report.problems.append(f"MBTiles {keyed} table has no unique index on (zoom_level, tile_column, tile_row)")
-    zooms = [z for (z,) in conn.execute("SELECT DISTINCT zoom_level FROM tiles ORDER BY zoom_level")]
+    zooms = [
+        z
+        for (z,) in conn.execute(
+            "SELECT DISTINCT zoom_level FROM tiles WHERE typeof(zoom_level) = 'integer' ORDER BY zoom_level"
+        )
+    ]
     if zooms and (str(zooms[0]) != metadata.get("minzoom") or str(zooms[-1]) != metadata.get("maxzoom")):
         report.problems.append(
             f"MBTiles minzoom/maxzoom ({metadata.get('minzoom')}/{metadata.get('maxzoom')}) "
@@ -311,34 +324,57 @@ def _has_unique_index(conn: sqlite3.Connection, table: str, columns: list[str]) 
     return False
 
 
-def _check_images(conn: sqlite3.Connection, fmt: str, table: TileTable, report: VerifyReport) -> None:
-    bad = 0
-    rows = conn.execute(f"SELECT zoom_level, tile_column, tile_row, tile_data FROM {quote(table.table)}")
-    for z, x, row, data in rows:
+def _check_images(
+    conn: sqlite3.Connection, fmt: str, table: TileTable, job: JobInfo | None, report: VerifyReport
+) -> None:
+    """Every stored row: an address of integers at a job zoom inside the matrix, the bytes its digest
+    names, an image that decodes. A damaged row is a problem named by its z/x/y, never a crash."""
+    bad = undigested = 0
+    checked = report.tiles_checked
+    matrix, zooms = _matrix(conn, fmt, table, job), frozenset(job.zooms) if job else None
+    for row in stored_rows(conn, _tile_source(conn, fmt, table.table), table.layer):
         report.tiles_checked += 1
-        y = flip_row(z, row) if fmt == "mbtiles" else row
-        reason = _decode_problem(data, table.tile_size)
+        undigested += row.digest is None
+        reason = row_problem(row, tile_size=table.tile_size, matrix=matrix, zooms=zooms)
         if reason:
             bad += 1
             if bad <= MAX_BAD_TILES_LISTED:
-                report.problems.append(f"tile {z}/{x}/{y} of {table.layer}: {reason}")
+                report.problems.append(f"tile {row.name} of {table.layer}: {reason}")
     if bad > MAX_BAD_TILES_LISTED:
-        report.problems.append(f"{bad - MAX_BAD_TILES_LISTED} more tiles of {table.layer} do not decode")
+        report.problems.append(f"{bad - MAX_BAD_TILES_LISTED} more tiles of {table.layer} are damaged")
+    if undigested:
+        total = report.tiles_checked - checked
+        if job is None:
+            why = "the file was not made by ospack"
+        elif not has_digests(conn):
+            why = "the file predates ospack's tile digests"
+        else:
+            why = "stored before ospack kept digests, or added by another program"
+        report.notes.append(
+            f"{undigested} of {total} tiles of {table.layer} have no digest ({why}): they were checked by decoding "
+            "only, which cannot tell a changed or swapped tile that still decodes"
+            + ("; rerun the package command on the file to record their digests" if job is not None else "")
+        )
 
 
-def _decode_problem(data: Any, size: int) -> str | None:
-    if not isinstance(data, bytes):
-        return f"tile_data is {type(data).__name__}, not an image"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.format not in ("PNG", "JPEG"):
-                return f"{image.format} image, not PNG or JPEG"
-            if image.size != (size, size):
-                return f"image is {image.size[0]}×{image.size[1]}, not {size}×{size}"
-    except (OSError, SyntaxError, ValueError) as exc:
-        return f"does not decode ({exc})"
-    return None
+def _tile_source(conn: sqlite3.Connection, fmt: str, table: str) -> TileSource:
+    if fmt == "gpkg":
+        return gpkg_format.tile_source(table)
+    return mbtiles_format.tile_source(dedup=_mbtiles_key_table(conn) == "map")
+
+
+def _matrix(
+    conn: sqlite3.Connection, fmt: str, table: TileTable, job: JobInfo | None
+) -> Callable[[int], tuple[int, int] | None]:
+    """Zoom → (columns, rows) of the tile matrix: the job's grid, else the file's own matrix."""
+    if job is not None:
+        return job.grid.pyramid_size
+    if fmt == "mbtiles":
+        return lambda z: (1 << z, 1 << z)
+    rows = conn.execute(
+        "SELECT zoom_level, matrix_width, matrix_height FROM gpkg_tile_matrix WHERE table_name = ?", (table.table,)
+    )
+    return {z: (width, height) for z, width, height in rows}.get
 
 
 def _check_cover(conn: sqlite3.Connection, fmt: str, table: TileTable, job: JobInfo, report: VerifyReport) -> None:
@@ -352,43 +388,38 @@ def _check_cover(conn: sqlite3.Connection, fmt: str, table: TileTable, job: JobI
     area = Area.from_geojson(job.area_geojson)
     for z in job.zooms:
         try:
-            cover_keys: Iterator[tuple[int, int, int]] = ((t.y, t.x, 0) for t in cover(area, table.layer, [z]))
+            cover_keys: Iterator[tuple[int, int]] = ((t.y, t.x) for t in cover(area, table.layer, [z]))
         except AreaOutsideGridError:
             cover_keys = iter(())
-        stored = ((*key, 1) for key in _stored_keys(conn, fmt, table.table, z))
-        absent = (
-            (row, col, 2)
-            for row, col in conn.execute(
-                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
-                "ORDER BY tile_row, tile_column",
-                (table.layer, z),
-            )
+        absent = conn.execute(
+            "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
+            "AND typeof(tile_row) = 'integer' AND typeof(tile_column) = 'integer' ORDER BY tile_row, tile_column",
+            (table.layer, z),
         )
-        missing: list[str] = []
-        extra: list[str] = []
-        n_missing = n_extra = 0
-        for (row, col), group in itertools.groupby(merge(cover_keys, stored, absent), key=lambda k: k[:2]):
-            sources = {k[2] for k in group}
-            if 0 in sources and not sources & {1, 2}:
-                n_missing += 1
-                if len(missing) < EXAMPLES:
-                    missing.append(f"{z}/{col}/{row}")
-            elif 1 in sources and 0 not in sources:
-                n_extra += 1
-                if len(extra) < EXAMPLES:
-                    extra.append(f"{z}/{col}/{row}")
-        if n_missing:
+        found: dict[str, list[str]] = {"missing": [], "extra": []}
+        counts = dict.fromkeys(found, 0)
+        for kind, row, col in cover_diff(cover_keys, _stored_keys(conn, fmt, table.table, z), absent):
+            if kind in found:
+                counts[kind] += 1
+                if len(found[kind]) < EXAMPLES:
+                    found[kind].append(f"{z}/{col}/{row}")
+        if counts["missing"]:
             report.problems.append(
-                f"{table.layer} zoom {z}: {n_missing} tiles of the area's cover are missing (e.g. {', '.join(missing)})"
+                f"{table.layer} zoom {z}: {counts['missing']} tiles of the area's cover are missing "
+                f"(e.g. {', '.join(found['missing'])})"
             )
-        if n_extra:
+        if counts["extra"]:
             report.problems.append(
-                f"{table.layer} zoom {z}: {n_extra} stored tiles lie outside the area's cover (e.g. {', '.join(extra)})"
+                f"{table.layer} zoom {z}: {counts['extra']} stored tiles lie outside the area's cover "
+                f"(e.g. {', '.join(found['extra'])})"
             )
+
+
+def _mbtiles_key_table(conn: sqlite3.Connection) -> str:
+    return "map" if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'map'").fetchone() else "tiles"
 
 
 def _stored_keys(conn: sqlite3.Connection, fmt: str, table: str, z: int) -> Iterator[tuple[int, int]]:
     if fmt == "gpkg":
         return gpkg_format.stored_keys(conn, table, z)
-    keyed = "map" if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'map'").fetchone() else "tiles"
-    return mbtiles_format.stored_keys(conn, keyed, z)
+    return mbtiles_format.stored_keys(conn, _mbtiles_key_table(conn), z)

@@ -9,12 +9,10 @@ metadata document per table so GDAL-based readers (QGIS, QField) show the attrib
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from ..layers import get_layer
 from ..resources import read_json, read_text
 from ..types import ProjectedBounds, Tile
 from .base import SqliteTileWriter, TileRow, utc_now_ms
@@ -78,7 +76,6 @@ class GeoPackageWriter(SqliteTileWriter):
         pyramid = grid.pyramid_bounds()
         extent = self._area_extent()
         for layer in self.job.layers:
-            info = get_layer(layer)
             table = table_name(layer)
             conn.execute(read_text("gpkg/tile_table.sql").format(table=quote(table)))
             conn.execute(
@@ -86,8 +83,8 @@ class GeoPackageWriter(SqliteTileWriter):
                 "min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'tiles', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     table,
-                    f"OS {layer}",
-                    f"OS Maps API {info.style} style on {grid.crs}. {self.job.attribution}",
+                    self.job.title(layer),
+                    self.job.description(layer),
                     utc_now_ms(),
                     *extent,
                     grid.epsg,
@@ -153,14 +150,7 @@ class GeoPackageWriter(SqliteTileWriter):
 
     def _area_extent(self) -> ProjectedBounds:
         """The area's box snapped outwards to whole tiles at the deepest zoom."""
-        grid = self.job.grid
-        box = self.job.projected_bounds()
-        span = grid.tile_span(max(self.job.zooms))
-        left = grid.origin_x + math.floor((box.left - grid.origin_x) / span) * span
-        right = grid.origin_x + math.ceil((box.right - grid.origin_x) / span) * span
-        top = grid.origin_y - math.floor((grid.origin_y - box.top) / span) * span
-        bottom = grid.origin_y - math.ceil((grid.origin_y - box.bottom) / span) * span
-        return ProjectedBounds(left, bottom, right, top)
+        return self.job.tile_aligned_bounds(max(self.job.zooms))
 
     def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
         self._conn.executemany(

@@ -1,10 +1,11 @@
 """Tile integrity: the digest stored with every tile, and the row checks ``verify`` and a resumed ``package`` share.
 
-Every tile is stored with a 16-byte BLAKE2b of its exact bytes in ``ospack_digest`` (its own table:
-the tile tables keep their formats' exact DDL). A changed pixel, a changed byte that no decoder
-reads (the PNG IEND CRC) or two swapped tiles all change a tile's digest; hashing costs ~15 µs a
-tile, next to milliseconds to download it. Files made before digests existed are checked by
-decoding their tiles instead.
+Every tile is stored with the first 16 bytes of the SHA-256 of its exact bytes in ``ospack_digest``
+(its own table: the tile tables keep their formats' exact DDL). A changed pixel, a changed byte that
+no decoder reads (the PNG IEND CRC) or two swapped tiles all change a tile's digest. SHA-256 because
+CPUs hash it in hardware (SHA-NI, ARMv8): ~11 µs for a 15 KB tile where BLAKE2b took ~25 µs, next to
+milliseconds to download it; and anyone can check a tile with ``sha256sum``. Files made before
+digests existed are checked by decoding their tiles instead.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ DIGEST_SIZE = 16
 
 
 def tile_digest(data: bytes) -> bytes:
-    """The digest stored for a tile: BLAKE2b-128 of its exact bytes."""
-    return hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
+    """The digest stored for a tile: SHA-256 of its exact bytes, the first 16 bytes."""
+    return hashlib.sha256(data).digest()[:DIGEST_SIZE]
 
 
 def create_digest_table(conn: sqlite3.Connection) -> None:
@@ -133,11 +134,11 @@ def row_problem(
         return f"lies outside the tile matrix ({size[0]}×{size[1]} tiles at zoom {z})"
     if not isinstance(row.data, bytes):
         return f"tile_data is {_sql_type(row.data)}, not an image"
-    if row.digest is not None and tile_digest(row.data) != row.digest:
-        return "its bytes differ from those stored (digest mismatch: the tile was changed or swapped)"
-    if decode or row.digest is None:
-        return decode_problem(row.data, tile_size)
-    return None
+    changed = row.digest is not None and tile_digest(row.data) != row.digest
+    problem = decode_problem(row.data, tile_size) if decode or row.digest is None else None
+    if changed:  # and whether it still decodes tells a changed tile from a broken one
+        return "its bytes differ from those stored (digest mismatch: changed or swapped)" + (f"; {problem}" if problem else "")
+    return problem
 
 
 def decode_problem(data: bytes, size: int) -> str | None:
@@ -248,6 +249,7 @@ class StoredTileChecks:
         if not (damaged or stray or absent_dropped or backfill):
             return []
         with self._transaction():
+            self._store_digests(name, backfill)  # first: it creates the digest table in a file made before it
             self._delete(name, damaged, damaged=True)
             self._delete(name, [(z, x, self._stored_row(z, y)) for z, x, y in stray], damaged=False)
             self._conn.executemany(
@@ -258,7 +260,6 @@ class StoredTileChecks:
                 f"DELETE FROM {DIGEST_TABLE} WHERE layer = ? AND zoom_level = ? AND tile_column = ? AND tile_row = ?",
                 [(name, *tile) for tile in stray],
             )
-            self._store_digests(name, backfill)
         self._digests_ready = True
         notes = []
         if damaged:

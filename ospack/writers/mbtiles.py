@@ -10,6 +10,8 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
+from pyproj import Transformer
+
 from ..errors import InvalidTileError, WriterError
 from ..layers import get_layer
 from ..resources import read_text
@@ -20,6 +22,7 @@ from .integrity import TileSource
 MBTILES_APPLICATION_ID = 0x4D504258
 WEB_MERCATOR = "EPSG:3857"
 MAX_LATITUDE = 85.0511287798066
+_TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
 
 
 def flip_row(z: int, row: int) -> int:
@@ -51,6 +54,18 @@ def tile_source(dedup: bool) -> TileSource:
         xyz_row="((1 << t.zoom_level) - 1 - t.tile_row)",
         to_xyz=flip_row,
     )
+
+
+def tile_edge_bounds(job: JobInfo, z: int) -> tuple[float, float, float, float]:
+    """The area's lon/lat box snapped outwards to the Web Mercator tile edges at zoom ``z``.
+
+    GDAL's MBTiles writer writes the bounds so, and its reader builds the raster grid from them: a
+    box off the tile edges puts every pixel a fraction of a pixel off (0.57 × 0.45 px measured).
+    """
+    box = job.tile_aligned_bounds(z)
+    west, north = _TO_LONLAT.transform(box.left, box.top)
+    east, south = _TO_LONLAT.transform(box.right, box.bottom)
+    return west, max(south, -MAX_LATITUDE), east, min(north, MAX_LATITUDE)
 
 
 class MBTilesWriter(SqliteTileWriter):
@@ -91,19 +106,18 @@ class MBTilesWriter(SqliteTileWriter):
     def _metadata(self, zooms: tuple[int, ...] | None = None, image_format: str | None = None) -> dict[str, str]:
         job = self.job
         layer = get_layer(job.layers[0])
-        west, south, east, north = job.geo_bounds()
-        south, north = max(south, -MAX_LATITUDE), min(north, MAX_LATITUDE)
         zooms = zooms or job.zooms
-        centre = job.area.representative_point() if not job.area.centroid.within(job.area) else job.area.centroid
+        west, south, east, north = tile_edge_bounds(job, max(zooms))
         return {
-            "name": f"OS {layer.name}",
+            "name": job.title(layer.name),
             "format": image_format or "png",
-            "bounds": f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}",
-            "center": f"{centre.x:.6f},{centre.y:.6f},{min(zooms)}",
+            # 10 decimals (~10 µm): GDAL builds its grid from these, so they must land on the tile edges
+            "bounds": f"{west:.10f},{south:.10f},{east:.10f},{north:.10f}",
+            "center": f"{(west + east) / 2:.6f},{(south + north) / 2:.6f},{(min(zooms) + max(zooms)) // 2}",
             "minzoom": str(min(zooms)),
             "maxzoom": str(max(zooms)),
             "attribution": job.attribution,
-            "description": f"OS Maps API {layer.style} style, {job.grid.crs}. {job.attribution}",
+            "description": job.description(layer.name),
             "type": "baselayer",
             "version": "1",
             "ospack_source": job.source,
