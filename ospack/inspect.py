@@ -20,7 +20,7 @@ from .writers import JobInfo, _job_from, _read_only, detect_format
 from .writers import gpkg as gpkg_format
 from .writers import mbtiles as mbtiles_format
 from .writers.gpkg import GPKG_APPLICATION_ID, quote
-from .writers.integrity import TileSource, cover_diff, has_digests, row_problem, stored_rows
+from .writers.integrity import MAX_ZOOM, TileSource, cover_diff, has_digests, row_problem, stored_rows
 from .writers.job import DEMO_ATTRIBUTION
 
 #: individual bad tiles / missing tiles named per problem before the rest are summarised
@@ -140,6 +140,8 @@ def verify(path: str | Path) -> VerifyReport:
             _verify(conn, path, report)
     except (OspackError, sqlite3.DatabaseError) as exc:
         report.problems.append(str(exc).splitlines()[0])
+    except Exception as exc:  # damage no check foresaw: still a report, never a traceback
+        report.problems.append(f"verify stopped on damage it cannot read ({type(exc).__name__}: {exc})")
     return report
 
 
@@ -254,6 +256,9 @@ def _check_gpkg(conn: sqlite3.Connection, path: Path, tables: list[TileTable], r
         if tms is None:
             report.problems.append(f"GeoPackage table {table.table} has no tile matrix set")
             continue
+        if not all(type(v) in (int, float) for v in tms):
+            report.problems.append(f"GeoPackage table {table.table}: tile matrix set bounds are not numbers")
+            continue
         width, height = tms[2] - tms[0], tms[3] - tms[1]
         matrices = {
             row[0]: row[1:]
@@ -263,7 +268,11 @@ def _check_gpkg(conn: sqlite3.Connection, path: Path, tables: list[TileTable], r
                 (table.table,),
             )
         }
-        for z, (mw, mh, tw, th, px, py) in sorted(matrices.items()):
+        for z, values in sorted(matrices.items(), key=lambda item: str(item[0])):
+            if not all(type(v) in (int, float) for v in (z, *values)):
+                report.problems.append(f"GeoPackage table {table.table} zoom {z}: tile matrix row holds non-numbers")
+                continue
+            mw, mh, tw, th, px, py = values
             if abs(mw * tw * px - width) > 1e-3 * width or abs(mh * th * py - height) > 1e-3 * height:
                 report.problems.append(f"GeoPackage table {table.table} zoom {z}: matrix does not tile the set bounds")
         # tiles outside a matrix are named one by one in _check_images
@@ -370,9 +379,11 @@ def _matrix(
     if job is not None:
         return job.grid.pyramid_size
     if fmt == "mbtiles":
-        return lambda z: (1 << z, 1 << z)
+        return lambda z: (1 << z, 1 << z) if z <= MAX_ZOOM else (0, 0)
     rows = conn.execute(
-        "SELECT zoom_level, matrix_width, matrix_height FROM gpkg_tile_matrix WHERE table_name = ?", (table.table,)
+        "SELECT zoom_level, matrix_width, matrix_height FROM gpkg_tile_matrix WHERE table_name = ? "
+        "AND typeof(matrix_width) = 'integer' AND typeof(matrix_height) = 'integer'",
+        (table.table,),
     )
     return {z: (width, height) for z, width, height in rows}.get
 

@@ -152,8 +152,9 @@ DAMAGED_ROWS = {
     "real row": ("UPDATE tiles SET tile_row = 2.5 WHERE rowid = 1", "are integer/integer/real, not integers"),
     "foreign zoom": ("UPDATE tiles SET zoom_level = 14 WHERE rowid = 1", "zoom 14 is not one of the job's zooms"),
     "outside the matrix": (
-        "UPDATE tiles SET tile_column = 9000 WHERE rowid = 1", "lies outside the tile matrix (8192×8192 tiles"
+        "UPDATE tiles SET tile_column = 9000 WHERE rowid = 1", "lies outside the tile matrix (zoom 13 has 8192×8192"
     ),
+    "huge zoom": ("UPDATE tiles SET zoom_level = 1000000000000 WHERE rowid = 1", "zoom 1000000000000 is not one of"),
 }
 
 
@@ -318,3 +319,76 @@ def test_unfinished_reports_tiles_without_digest(tmp_path):
         assert writer.unfinished(GPKG_LAYER, {6: len(tiles) + 1})[0] == (
             f"{GPKG_LAYER} zoom 6: {len(tiles)} tiles stored or absent at source, the area's cover has {len(tiles) + 1}"
         )
+
+
+# ---- the writer's resume check on its own, for every layout ----------------------------------------
+def bbox_cover_of(layer):
+    return lambda z: iter(bbox_tiles(layer, z))
+
+
+def test_check_stored_deletes_damaged_and_stray_tiles_and_a_rewrite_verifies(layout):
+    kind, path, layer, zooms, table, stored_row = layout
+    tiles = bbox_tiles(layer, zooms[-1])
+    put_blob(path, kind, stored_row, tiles[0], last_byte_changed(blob_of(path, table, stored_row, tiles[0])))
+    key_table = "outdoor_27700" if kind == "gpkg" else ("map" if kind == "dedup" else "tiles")
+    stray = Tile(zooms[-1], tiles[-1].x + 5, tiles[-1].y)
+    tamper(path, (f"UPDATE {key_table} SET tile_column = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                  (stray.x, tiles[-1].z, tiles[-1].x, stored_row(tiles[-1]))))
+    assert not verify(path).ok
+    with open_writer(path, make_job(layer, zooms)) as writer:
+        notes = writer.check_stored(layer, bbox_cover_of(layer))
+        assert not writer.complete  # something was deleted: the file is incomplete until refilled
+        assert notes[0].startswith(f"1 stored tiles of {layer} were damaged; deleted, to be fetched again (e.g. "
+                                   f"{tiles[0].z}/{tiles[0].x}/{tiles[0].y}: its bytes differ")
+        assert notes[1] == f"deleted 1 stored tiles of {layer} that lie outside the job's area"
+        assert not writer.contains(layer, tiles[0]) and not writer.contains(layer, stray)
+        assert writer.unfinished(layer, {z: len(bbox_tiles(layer, z)) for z in zooms}) != []
+        writer.write(layer, [(t, render_tile(t)) for t in (tiles[0], tiles[-1])])
+        assert writer.unfinished(layer, {z: len(bbox_tiles(layer, z)) for z in zooms}) == []
+        assert writer.check_stored(layer, bbox_cover_of(layer)) == []  # nothing left to find
+        writer.mark_complete()
+    report = verify(path)
+    assert report.ok and report.notes == [], report.problems + report.notes
+
+
+def test_check_stored_drops_a_bad_shared_image_and_every_position_holding_it(tmp_path):
+    path = tmp_path / "shared.mbtiles"
+    tiles = bbox_tiles(MBT_LAYER, 13)
+    blank = render_tile(tiles[0])
+    with open_writer(path, make_job(MBT_LAYER, (13,)), dedup=True) as writer:
+        writer.write(MBT_LAYER, [(t, blank) for t in tiles[:3]] + [(t, render_tile(t)) for t in tiles[3:]])
+        writer.mark_complete()
+    tamper(path, ("UPDATE images SET tile_data = ? WHERE tile_data = ?", (last_byte_changed(blank), blank)))
+    with open_writer(path, make_job(MBT_LAYER, (13,))) as writer:
+        (note,) = writer.check_stored(MBT_LAYER, bbox_cover_of(MBT_LAYER))
+        assert note.startswith(f"3 stored tiles of {MBT_LAYER} were damaged")
+        assert [t for t in tiles if not writer.contains(MBT_LAYER, t)] == tiles[:3]
+        writer.write(MBT_LAYER, [(t, blank) for t in tiles[:3]])
+        writer.mark_complete()
+    assert verify(path).ok
+
+
+def test_check_stored_deletes_rows_whose_address_is_not_integers(tmp_path):
+    path = finished_package(tmp_path / "keys.mbtiles", MBT_LAYER, (13,))
+    tamper(path, "UPDATE tiles SET zoom_level = 'thirteen' WHERE rowid = 1",
+           "UPDATE tiles SET tile_row = NULL WHERE rowid = 2", "UPDATE tiles SET tile_data = x'' WHERE rowid = 3")
+    with open_writer(path, make_job(MBT_LAYER, (13,))) as writer:
+        (note,) = writer.check_stored(MBT_LAYER, bbox_cover_of(MBT_LAYER))
+        assert note.startswith(f"3 stored tiles of {MBT_LAYER} were damaged")
+    assert rows_where(path, "zoom_level = 'thirteen' OR tile_row IS NULL OR length(tile_data) = 0") == 0
+
+
+def rows_where(path, condition) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT count(*) FROM tiles WHERE {condition}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_verify_reports_a_damaged_tile_matrix_instead_of_crashing(tmp_path, monkeypatch):
+    install_bbox_cover(monkeypatch)
+    path = finished_package(tmp_path / "area.gpkg", GPKG_LAYER, GPKG_ZOOMS)
+    tamper(path, "UPDATE gpkg_tile_matrix SET matrix_width = 'wide' WHERE zoom_level = 6")
+    problems = verify(path).problems
+    assert "GeoPackage table outdoor_27700 zoom 6: tile matrix row holds non-numbers" in problems

@@ -29,6 +29,8 @@ from .images import check_tile_image
 
 DIGEST_TABLE = "ospack_digest"
 DIGEST_SIZE = 16
+#: deeper than any tile grid goes (Web Mercator z30 is 4 cm a pixel); a row claiming more is damaged
+MAX_ZOOM = 30
 
 
 def tile_digest(data: bytes) -> bytes:
@@ -88,7 +90,7 @@ def stored_rows(conn: sqlite3.Connection, source: TileSource, layer: str) -> Ite
         )
     flip = source.to_xyz
     for z, x, row, data, digest in rows:
-        y = flip(z, row) if flip and _is_int(z) and _is_int(row) and z >= 0 else row
+        y = flip(z, row) if flip and _is_int(z) and _is_int(row) and 0 <= z <= MAX_ZOOM else row
         yield StoredRow(z, x, y, data, digest, (z, x, row))
 
 
@@ -131,7 +133,7 @@ def row_problem(
         return f"zoom {z} is not one of the job's zooms"
     size = matrix(z) if z >= 0 else (0, 0)
     if size is not None and not (0 <= x < size[0] and 0 <= y < size[1]):
-        return f"lies outside the tile matrix ({size[0]}×{size[1]} tiles at zoom {z})"
+        return f"lies outside the tile matrix (zoom {z} has {size[0]}×{size[1]} tiles)"
     if not isinstance(row.data, bytes):
         return f"tile_data is {_sql_type(row.data)}, not an image"
     changed = row.digest is not None and tile_digest(row.data) != row.digest
