@@ -131,8 +131,7 @@ def package(
             demo=demo,
         )
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
-        for note in _check_stored(writer, chosen, the_area):
-            say(note)
+        repairs = _check_stored(writer, chosen, the_area)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
             output=str(Path(output)),
             format=writer.format,
@@ -140,6 +139,9 @@ def package(
             demo=demo,
             tiles_planned=sum(sum(c.values()) for c in planned.values()),
         )
+        for note in repairs:
+            summary.notes.append(note)
+            say(note)
         if writer.complete:
             summary.complete = summary.already_complete = True
             summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)

@@ -80,7 +80,8 @@ def test_verify_names_a_swapped_tile_and_exits_1(package):
     result = run("verify", str(package))
     assert result.exit_code == 1
     assert sorted(result.output.strip().splitlines()) == sorted(
-        f"problem: tile 7/{t.x}/{t.y} of {LAYER}: its bytes differ from those stored (digest mismatch: changed or swapped)"
+        f"problem: tile 7/{t.x}/{t.y} of {LAYER}: its bytes differ from those stored "
+        "(digest mismatch: changed or swapped)"
         for t in (first, second)
     )
 

@@ -266,6 +266,7 @@ def test_a_resume_refetches_damaged_tiles_and_the_result_verifies(fast_emulator,
     assert summary.complete and not summary.already_complete
     assert summary.requests == len(tiles) - stored + 2  # what was missing, and the two damaged tiles again
     assert any("3 stored tiles of Outdoor_27700 were damaged" in n for n in notes), notes
+    assert [n for n in summary.notes if "were damaged" in n] == [n for n in notes if "were damaged" in n]
     report = verify(output)
     assert report.ok and report.notes == [], report.problems + report.notes
 

@@ -14,7 +14,7 @@ import hashlib
 import io
 import itertools
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from heapq import merge
@@ -111,7 +111,7 @@ def row_problem(
     *,
     tile_size: int,
     matrix: Callable[[int], tuple[int, int] | None],
-    zooms: Iterable[int] | None = None,
+    zooms: Collection[int] | None = None,
     decode: bool = True,
 ) -> str | None:
     """What is wrong with one stored tile row, or None.
@@ -138,8 +138,9 @@ def row_problem(
         return f"tile_data is {_sql_type(row.data)}, not an image"
     changed = row.digest is not None and tile_digest(row.data) != row.digest
     problem = decode_problem(row.data, tile_size) if decode or row.digest is None else None
-    if changed:  # and whether it still decodes tells a changed tile from a broken one
-        return "its bytes differ from those stored (digest mismatch: changed or swapped)" + (f"; {problem}" if problem else "")
+    if changed:  # whether it still decodes too tells a changed tile from a broken one
+        mismatch = "its bytes differ from those stored (digest mismatch: changed or swapped)"
+        return f"{mismatch}; {problem}" if problem else mismatch
     return problem
 
 
