@@ -122,8 +122,9 @@ def info(path: str | Path) -> dict[str, Any]:
 
 
 def verify(path: str | Path) -> VerifyReport:
-    """Check a package: SQLite integrity, format conformance, every tile image, and the stored
-    tiles against the recorded area's cover (missing and extra per zoom).
+    """Check a package: SQLite integrity, format conformance, every tile (its bytes against the digest
+    stored with it, its address against the job's zooms and the tile matrix, its image by decoding),
+    and the stored tiles against the recorded area's cover (missing and extra per zoom).
 
     Returns
     -------

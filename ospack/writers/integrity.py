@@ -130,7 +130,7 @@ def row_problem(
     if not (_is_int(z) and _is_int(x) and _is_int(y)):
         return f"its zoom/column/row are {_sql_type(z)}/{_sql_type(x)}/{_sql_type(y)}, not integers"
     if zooms is not None and z not in zooms:
-        return f"zoom {z} is not one of the job's zooms"
+        return f"zoom {z} is not one of the job's zooms ({','.join(map(str, sorted(zooms)))})"
     size = matrix(z) if z >= 0 else (0, 0)
     if size is not None and not (0 <= x < size[0] and 0 <= y < size[1]):
         return f"lies outside the tile matrix (zoom {z} has {size[0]}×{size[1]} tiles)"
