@@ -189,18 +189,18 @@ class SqliteTileWriter(StoredTileChecks, ABC):
             return 0
         with self._transaction():
             self._insert(name, rows, formats)
-            self._store_digests(name, [(z, x, y, tile_digest(data)) for z, x, y, data in rows])
+            self._store_digests([(name, z, x, y, tile_digest(data)) for z, x, y, data in rows])
         self._digests_ready = True  # only once committed: a rolled-back batch may have created the table
         return len(rows)
 
-    def _store_digests(self, layer: str, digests: list[tuple[int, int, int, bytes]]) -> None:
-        """Record ``(zoom, column, XYZ row, digest)`` of stored tiles (inside a transaction)."""
+    def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None:
+        """Record ``(layer, zoom, column, XYZ row, digest)`` of stored tiles (inside a transaction)."""
         if not self._digests_ready:
             create_digest_table(self._conn)
         self._conn.executemany(
             f"INSERT OR REPLACE INTO {DIGEST_TABLE} (layer, zoom_level, tile_column, tile_row, digest) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(layer, *d) for d in digests],
+            digests,
         )
 
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None:

@@ -203,7 +203,7 @@ class StoredTileChecks:
         def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]: ...
         def _stored_row(self, z: int, y: int) -> int: ...
         def _delete(self, layer: str, keys: list[tuple[Any, Any, Any]], *, damaged: bool) -> None: ...
-        def _store_digests(self, layer: str, digests: list[tuple[int, int, int, bytes]]) -> None: ...
+        def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None: ...
         def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]: ...
         def absent_counts(self, layer: str) -> dict[int, int]: ...
 
@@ -224,7 +224,7 @@ class StoredTileChecks:
         name = self._layer(layer)
         damaged: list[tuple[Any, Any, Any]] = []
         examples: list[str] = []
-        backfill: list[tuple[int, int, int, bytes]] = []
+        backfill: list[tuple[str, int, int, int, bytes]] = []
         for row in stored_rows(self._conn, self._tile_source(name), name):
             problem = row_problem(
                 row, tile_size=self._tile_size, matrix=self.job.grid.pyramid_size, zooms=self._zooms, decode=False
@@ -234,7 +234,7 @@ class StoredTileChecks:
                 if len(examples) < 3:
                     examples.append(f"{row.name}: {problem}")
             elif row.digest is None:
-                backfill.append((row.zoom, row.column, row.row, tile_digest(row.data)))
+                backfill.append((name, row.zoom, row.column, row.row, tile_digest(row.data)))
         stray: list[tuple[int, int, int]] = []
         absent_dropped: list[tuple[str, int, int, int]] = []
         for z in self.job.zooms:
@@ -252,7 +252,7 @@ class StoredTileChecks:
         if not (damaged or stray or absent_dropped or backfill):
             return []
         with self._transaction():
-            self._store_digests(name, backfill)  # first: it creates the digest table in a file made before it
+            self._store_digests(backfill)  # first: it creates the digest table in a file made before it
             self._delete(name, damaged, damaged=True)
             self._delete(name, [(z, x, self._stored_row(z, y)) for z, x, y in stray], damaged=False)
             self._conn.executemany(
