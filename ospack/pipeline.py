@@ -26,7 +26,7 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import cover
-from .errors import AuthError, PremiumNotAllowedError, UsageError
+from .errors import AreaOutsideGridError, AuthError, PremiumNotAllowedError, UsageError, WriterError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .plan import plan_counts, zooms_with_tiles
@@ -139,11 +139,12 @@ def package(
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             demo=demo,
         )
-        judge_once_open = judge_before_opening(
+        judge_before_opening(
             output, job, planned, overwrite=overwrite, key=key, rate_per_min=rate_per_min, allow_huge=allow_huge
         )
         tiles_planned = sum(sum(c.values()) for c in planned.values())
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
+        repairs = _check_stored(writer, chosen, the_area)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
             output=str(Path(output)),
             format=writer.format,
@@ -153,15 +154,17 @@ def package(
         )
         for note in writer.notes:
             _note(summary, say, note)
+        for note in repairs:
+            _note(summary, say, note)
         if writer.complete:
             summary.complete = summary.already_complete = True
             summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
             _note(summary, say, f"{output} is already complete: no requests made")
             _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)
-        if judge_once_open:
-            held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
-            ready_to_fetch(key, tiles_planned - held, rate_per_min, output, allow_huge)
+        # judged again now the file is open: a repair above may have left a "complete" file to fetch
+        held = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
+        ready_to_fetch(key, tiles_planned - held, rate_per_min, output, allow_huge)
         premium_total = sum(sum(counts.values()) for counts in premium.values())
         say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
         credentials = Credentials(key=key, secret=secret)
@@ -176,6 +179,7 @@ def package(
             if summary.interrupted:
                 break
         if not summary.interrupted and summary.tiles_failed == 0:
+            _confirm_complete(writer, chosen, the_area, output)
             note = writer.mark_complete()
             summary.complete = True
             _note(summary, say, note)
@@ -234,6 +238,34 @@ def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
 
     emulator = stack.enter_context(Emulator(keys=("demo",)))
     return emulator.url, "demo", None
+
+
+def _job_cover(area: Area, layer: Layer) -> Callable[[int], Iterator[Tile]]:
+    """Zoom → the area's tiles of ``layer`` (none at a zoom the area misses)."""
+
+    def at(z: int) -> Iterator[Tile]:
+        try:
+            return cover(area, layer, [z])
+        except AreaOutsideGridError:
+            return iter(())
+
+    return at
+
+
+def _check_stored(writer: TileWriter, layers: Sequence[Layer], area: Area) -> list[str]:
+    """Before fetching: delete damaged tiles and tiles outside the area, so the fetch stores them again."""
+    return [note for layer in layers for note in writer.check_stored(layer.name, _job_cover(area, layer))]
+
+
+def _confirm_complete(writer: TileWriter, layers: Sequence[Layer], area: Area, output: object) -> None:
+    """Refuse to mark ``output`` complete while its counts disagree with the job's cover (what verify checks)."""
+    planned = plan_counts(area, layers, writer.job.zooms)  # every zoom the file holds, planned as always
+    reasons = [reason for layer in layers for reason in writer.unfinished(layer.name, planned[layer.name])]
+    if reasons:
+        raise WriterError(
+            f"{output} is not marked complete: {'; '.join(reasons)}; rerun the same command (with every zoom "
+            "the file holds) to fetch what is missing"
+        )
 
 
 def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:

@@ -33,34 +33,34 @@ def judge_before_opening(
     key: str | None,
     rate_per_min: float | None,
     allow_huge: bool,
-) -> bool:
+) -> None:
     """Refuse, before ``output`` is created or changed, a run that lacks a key or consent.
 
     ``planned`` is the job's tile count per layer and zoom. What is already stored is read
     read-only, so a resume is judged by what it still has to fetch, and a complete package
-    needs no key. Returns True when the output cannot be read read-only (e.g. a journal to
-    roll back): opening it for writing recovers it or says what is wrong, and the caller
-    judges it then.
+    needs no key. When the output cannot be read read-only (e.g. a journal to roll back),
+    opening it for writing recovers it or says what is wrong; the caller judges again once
+    the file is open (and checked) in any case, with :func:`ready_to_fetch`.
     """
     total = sum(sum(counts.values()) for counts in planned.values())
     try:
         stored = None if overwrite else read_job(output)
         report = None if stored is None else info(output)
     except WriterError:
-        return True
+        return
     if stored is None or report is None:  # nothing of ours there (or it is to be replaced)
         ready_to_fetch(key, total, rate_per_min, output, allow_huge)
-        return False
+        return
     if stored.differences(job):
-        return False  # opening refuses it and names the differences
+        return  # opening refuses it and names the differences
     if report["complete"] and set(job.zooms) <= set(stored.zooms):
-        return False  # complete: no request, so no key
+        return  # complete: no request, so no key
     held = sum(
         sum(layer[part].get(str(z), 0) for part in ("zooms", "absent") for z in planned.get(layer["name"], {}))
         for layer in report["layers"]
     )
     ready_to_fetch(key, total - held, rate_per_min, output, allow_huge)
-    return False
+    return
 
 
 def ready_to_fetch(

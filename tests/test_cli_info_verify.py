@@ -70,3 +70,26 @@ def test_verify_problems_exit_non_zero_one_line_each(package):
     assert "incomplete" in lines[0] and f"{LAYER} zoom 7: {len(bbox_tiles(LAYER, 7))} tiles" in lines[1]
     data = json.loads(run("verify", str(package), "--json").output)
     assert data["ok"] is False and len(data["problems"]) == 2
+
+
+def test_verify_names_a_swapped_tile_and_exits_1(package):
+    first, second = bbox_tiles(LAYER, 7)[:2]
+    swap = "UPDATE outdoor_27700 SET tile_column = ? WHERE zoom_level = 7 AND tile_column = ? AND tile_row = ?"
+    tamper(package, (swap, (-1, first.x, first.y)), (swap, (first.x, second.x, second.y)),
+           (swap, (second.x, -1, first.y)))  # the two tiles trade places
+    result = run("verify", str(package))
+    assert result.exit_code == 1
+    assert sorted(result.output.strip().splitlines()) == sorted(
+        f"problem: tile 7/{t.x}/{t.y} of {LAYER}: its bytes differ from those stored "
+        "(digest mismatch: changed or swapped)"
+        for t in (first, second)
+    )
+
+
+def test_verify_of_a_file_made_before_digests_is_ok_with_a_note(package):
+    tamper(package, "DROP TABLE ospack_digest")
+    result = run("verify", str(package))
+    assert result.exit_code == 0
+    note, ok = result.output.strip().splitlines()
+    assert note.startswith("note: ") and "predates ospack's tile digests" in note
+    assert ok.startswith(f"{package}: OK (")

@@ -15,7 +15,15 @@ from ospack.errors import InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
 from ospack.writers.mbtiles import flip_row
-from test_writers_support import bbox_tiles, check_quadrant_pixels, finished_package, make_job, query, render_tile
+from test_writers_support import (
+    bbox_tiles,
+    check_quadrant_pixels,
+    finished_package,
+    make_job,
+    query,
+    render_tile,
+    tile_edges_wgs84,
+)
 
 LAYER = "Road_3857"
 ZOOMS = (11, 12, 13)
@@ -77,9 +85,11 @@ def test_metadata_and_identity(package, open_db):
         assert meta[key], key
     assert meta["format"] == "png" and (meta["minzoom"], meta["maxzoom"]) == ("11", "13")
     west, south, east, north = map(float, meta["bounds"].split(","))
-    assert (west, south, east, north) == pytest.approx((-4.10, 53.05, -4.05, 53.09))
+    # the area's box snapped outwards to the max zoom's tile edges (as GDAL writes them)
+    assert (west, south, east, north) == pytest.approx(tile_edges_wgs84(LAYER, 13), abs=1e-9)
     lon, lat, zoom = meta["center"].split(",")
-    assert west < float(lon) < east and south < float(lat) < north and zoom == "11"
+    assert float(lon) == pytest.approx((west + east) / 2, abs=1e-6) and zoom == "12"
+    assert float(lat) == pytest.approx((south + north) / 2, abs=1e-6)
     assert meta["attribution"] == "Contains OS data © Crown copyright and database rights 2026"
     assert meta["ospack_source"] == "https://api.os.uk/maps/raster/v1/zxy" and meta["ospack_layer"] == LAYER
     assert read_job(path) == make_job(LAYER, ZOOMS)

@@ -63,6 +63,17 @@ def bbox_tiles(layer: str, z: int, box=AREA_BOX) -> list[Tile]:
     return [Tile(z, x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)]
 
 
+def tile_edges_wgs84(layer: str, z: int, box=AREA_BOX) -> tuple[float, float, float, float]:
+    """The lon/lat box of the bbox tiles at zoom z: the area's box snapped outwards to tile edges."""
+    grid = get_layer(layer).grid
+    tiles = bbox_tiles(layer, z, box)
+    first, last = grid.tile_bounds(tiles[0]), grid.tile_bounds(tiles[-1])
+    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    west, north = to_wgs84.transform(first.left, first.top)
+    east, south = to_wgs84.transform(last.right, last.bottom)
+    return west, south, east, north
+
+
 def fill(writer, layer: str, zooms, box=AREA_BOX) -> dict[int, list[Tile]]:
     """Write the bbox tiles of every zoom, one batch per zoom; returns them."""
     written = {}

@@ -11,7 +11,7 @@ import heapq
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from ..types import Tile
 from . import finish
 from .access import read_only_uri, write_problem
 from .images import check_tile_image
+from .integrity import DIGEST_TABLE, StoredTileChecks, TileSource, create_digest_table, tile_digest
 from .job import JobInfo
 from .lock import OutputLock
 
@@ -52,6 +53,9 @@ class TileWriter(Protocol):
     def done(self, layer: str, z: int) -> Iterator[Tile]: ...
     def contains(self, layer: str, tile: Tile) -> bool: ...
     def tile_counts(self, layer: str) -> dict[int, int]: ...
+    def absent_counts(self, layer: str) -> dict[int, int]: ...
+    def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]: ...
+    def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]: ...
     @property
     def complete(self) -> bool: ...
     def mark_complete(self) -> str | None: ...
@@ -61,7 +65,7 @@ class TileWriter(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-class SqliteTileWriter(ABC):
+class SqliteTileWriter(StoredTileChecks, ABC):
     """A tile writer on one SQLite connection, in WAL mode while the job runs.
 
     Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted,
@@ -70,6 +74,8 @@ class SqliteTileWriter(ABC):
 
     format: ClassVar[str]
     application_id: ClassVar[int]
+    #: set once this session has made sure the digest table exists (files made before digests lack it)
+    _digests_ready: bool = False
 
     def __init__(self, path: Path, job: JobInfo, conn: sqlite3.Connection, *, new: bool, dedup: bool = False):
         self.path = path
@@ -139,7 +145,8 @@ class SqliteTileWriter(ABC):
     def _create(self, dedup: bool) -> None:
         self._start_session(mark=False)  # the creating transaction marks the session
         # one transaction: an interruption leaves an empty database, which the next run recreates
-        self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + read_text("gpkg/ospack_state.sql"))
+        bookkeeping = read_text("gpkg/ospack_state.sql") + read_text("gpkg/ospack_digest.sql")
+        self._conn.executescript("BEGIN;\n" + self._schema_sql(dedup) + bookkeeping)
         try:
             if not self._conn.execute("PRAGMA application_id").fetchone()[0]:  # a user's GeoPackage keeps its own
                 self._conn.execute(f"PRAGMA application_id = {self.application_id}")
@@ -225,7 +232,19 @@ class SqliteTileWriter(ABC):
             return 0
         with self._transaction():
             self._insert(name, rows, formats)
+            self._store_digests([(name, z, x, y, tile_digest(data)) for z, x, y, data in rows])
+        self._digests_ready = True  # only once committed: a rolled-back batch may have created the table
         return len(rows)
+
+    def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None:
+        """Record ``(layer, zoom, column, XYZ row, digest)`` of stored tiles (inside a transaction)."""
+        if not self._digests_ready:
+            create_digest_table(self._conn)
+        self._conn.executemany(
+            f"INSERT OR REPLACE INTO {DIGEST_TABLE} (layer, zoom_level, tile_column, tile_row, digest) "
+            "VALUES (?, ?, ?, ?, ?)",
+            digests,
+        )
 
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None:
         """Record tiles the API says do not exist, so a resume skips them."""
@@ -396,6 +415,19 @@ class SqliteTileWriter(ABC):
     @abstractmethod
     def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
         """Insert or replace checked tile rows (inside a transaction)."""
+
+    @abstractmethod
+    def _tile_source(self, layer: str) -> TileSource:
+        """Where the layer's tiles are, for the digest and row checks."""
+
+    @abstractmethod
+    def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
+        """Delete tiles by ``(zoom_level, tile_column, tile_row)`` exactly as stored (inside a transaction);
+        ``damaged``: their image bytes are bad, so a deduplicated image must go with them."""
+
+    def _stored_row(self, z: int, y: int) -> int:
+        """The stored tile_row of XYZ row ``y`` (a format counting rows from the bottom overrides this)."""
+        return y
 
     @abstractmethod
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:

@@ -9,15 +9,14 @@ metadata document per table so GDAL-based readers (QGIS, QField) show the attrib
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from ..layers import get_layer
 from ..resources import read_json, read_text
 from ..types import ProjectedBounds, Tile
 from .base import JobInfo, SqliteTileWriter, TileRow, utc_now_ms
+from .integrity import TileSource
 
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
@@ -130,11 +129,21 @@ def delete_own_metadata(conn: sqlite3.Connection, tables: list[str]) -> None:
 
 
 def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
-    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending."""
+    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending.
+
+    Rows whose address is not integers (damage from outside; verify reports them) are left out: they
+    address no tile, and would not compare with the integer keys they are merged with.
+    """
     return conn.execute(
-        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? ORDER BY tile_row, tile_column",
+        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+        "AND typeof(tile_column) = 'integer' ORDER BY tile_row, tile_column",
         (z,),
     )
+
+
+def tile_source(table: str) -> TileSource:
+    """Where the tiles of ``table`` are, for the digest and row checks."""
+    return TileSource(f"{quote(table)} t")
 
 
 class GeoPackageWriter(SqliteTileWriter):
@@ -161,7 +170,6 @@ class GeoPackageWriter(SqliteTileWriter):
         pyramid = grid.pyramid_bounds()
         extent = self._area_extent()
         for layer in self.job.layers:
-            info = get_layer(layer)
             table = table_name(layer)
             conn.execute(read_text("gpkg/tile_table.sql").format(table=quote(table)))
             conn.execute(
@@ -169,8 +177,8 @@ class GeoPackageWriter(SqliteTileWriter):
                 "min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'tiles', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     table,
-                    f"OS {layer}",
-                    f"OS Maps API {info.style} style on {grid.crs}. {self.job.attribution}",
+                    self.job.title(layer),
+                    self.job.description(layer),
                     utc_now_ms(),
                     *extent,
                     grid.epsg,
@@ -245,14 +253,7 @@ class GeoPackageWriter(SqliteTileWriter):
 
     def _area_extent(self) -> ProjectedBounds:
         """The area's box snapped outwards to whole tiles at the deepest zoom."""
-        grid = self.job.grid
-        box = self.job.projected_bounds()
-        span = grid.tile_span(max(self.job.zooms))
-        left = grid.origin_x + math.floor((box.left - grid.origin_x) / span) * span
-        right = grid.origin_x + math.ceil((box.right - grid.origin_x) / span) * span
-        top = grid.origin_y - math.floor((grid.origin_y - box.top) / span) * span
-        bottom = grid.origin_y - math.ceil((grid.origin_y - box.bottom) / span) * span
-        return ProjectedBounds(left, bottom, right, top)
+        return self.job.tile_aligned_bounds(max(self.job.zooms))
 
     def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
         self._conn.executemany(
@@ -263,6 +264,15 @@ class GeoPackageWriter(SqliteTileWriter):
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
         return stored_keys(conn, table_name(layer), z)
+
+    def _tile_source(self, layer: str) -> TileSource:
+        return tile_source(table_name(layer))
+
+    def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
+        self._conn.executemany(
+            f"DELETE FROM {quote(table_name(layer))} WHERE zoom_level IS ? AND tile_column IS ? AND tile_row IS ?",
+            keys,
+        )
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         row = self._conn.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from ..errors import WriterError
 from ..grids import Grid
 from ..layers import attribution, get_layer
 from ..types import GeoBounds, ProjectedBounds
+
+#: what a --demo file says it holds, wherever an OS file gives the OS attribution
+DEMO_ATTRIBUTION = "Demo test cards from the ospack emulator — not OS map data"
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,19 @@ class JobInfo:
 
     @property
     def attribution(self) -> str:
-        """The OS attribution statement for the year the tiles were fetched."""
-        return attribution(self.created_at.year)
+        """The OS attribution statement for the year the tiles were fetched; for demo tiles, what they are."""
+        return DEMO_ATTRIBUTION if self.demo else attribution(self.created_at.year)
+
+    def title(self, layer: str) -> str:
+        """A short name for ``layer``'s tiles, as readers list the layer."""
+        return f"OS {layer} demo test cards" if self.demo else f"OS {layer}"
+
+    def description(self, layer: str) -> str:
+        """One sentence on what ``layer``'s tiles are, ending with the attribution."""
+        style = f"OS Maps API {get_layer(layer).style} style on {self.grid.crs}"
+        if self.demo:
+            return f"Test cards from the ospack emulator, standing in for the {style}. {self.attribution}."
+        return f"{style}. {self.attribution}"
 
     @property
     def version(self) -> str:
@@ -122,6 +137,17 @@ class JobInfo:
         return ProjectedBounds(
             max(left, pyramid.left), max(bottom, pyramid.bottom), min(right, pyramid.right), min(top, pyramid.top)
         )
+
+    def tile_aligned_bounds(self, z: int) -> ProjectedBounds:
+        """:meth:`projected_bounds` snapped outwards to the edges of the tiles at zoom ``z``."""
+        grid = self.grid
+        box = self.projected_bounds()
+        span = grid.tile_span(z)
+        left = grid.origin_x + math.floor((box.left - grid.origin_x) / span) * span
+        right = grid.origin_x + math.ceil((box.right - grid.origin_x) / span) * span
+        top = grid.origin_y - math.floor((grid.origin_y - box.top) / span) * span
+        bottom = grid.origin_y - math.ceil((grid.origin_y - box.bottom) / span) * span
+        return ProjectedBounds(left, bottom, right, top)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data provenance, as stored in the file (derived fields included)."""

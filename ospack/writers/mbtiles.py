@@ -10,15 +10,19 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
+from pyproj import Transformer
+
 from ..errors import InvalidTileError, OutputFormatError
 from ..layers import get_layer
 from ..resources import read_text
 from ..types import Tile
 from .base import JobInfo, SqliteTileWriter, TileRow
+from .integrity import TileSource
 
 MBTILES_APPLICATION_ID = 0x4D504258
 WEB_MERCATOR = "EPSG:3857"
 MAX_LATITUDE = 85.0511287798066
+_TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
 
 
 def flip_row(z: int, row: int) -> int:
@@ -31,11 +35,37 @@ def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[
 
     ``table`` is ``tiles`` (plain layout, or any layout through its view) or ``map`` (dedup layout).
     """
-    # descending TMS rows are ascending XYZ rows
+    # descending TMS rows are ascending XYZ rows; rows whose address is not integers (damage from
+    # outside; verify reports them) address no tile and are left out
     rows = conn.execute(
-        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? ORDER BY tile_row DESC, tile_column", (z,)
+        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+        "AND typeof(tile_column) = 'integer' ORDER BY tile_row DESC, tile_column",
+        (z,),
     )
     return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+
+
+def tile_source(dedup: bool) -> TileSource:
+    """Where the tiles are, for the digest and row checks: ``map`` rows with their images when deduplicated
+    (a map row whose image is missing is a damaged tile, where the ``tiles`` view would hide it)."""
+    return TileSource(
+        "map t LEFT JOIN images i ON i.tile_id = t.tile_id" if dedup else "tiles t",
+        data="i.tile_data" if dedup else "t.tile_data",
+        xyz_row="((1 << t.zoom_level) - 1 - t.tile_row)",
+        to_xyz=flip_row,
+    )
+
+
+def tile_edge_bounds(job: JobInfo, z: int) -> tuple[float, float, float, float]:
+    """The area's lon/lat box snapped outwards to the Web Mercator tile edges at zoom ``z``.
+
+    GDAL's MBTiles writer writes the bounds so, and its reader builds the raster grid from them: a
+    box off the tile edges puts every pixel a fraction of a pixel off (0.57 × 0.45 px measured).
+    """
+    box = job.tile_aligned_bounds(z)
+    west, north = _TO_LONLAT.transform(box.left, box.top)
+    east, south = _TO_LONLAT.transform(box.right, box.bottom)
+    return west, max(south, -MAX_LATITUDE), east, min(north, MAX_LATITUDE)
 
 
 class MBTilesWriter(SqliteTileWriter):
@@ -76,19 +106,18 @@ class MBTilesWriter(SqliteTileWriter):
     def _metadata(self, zooms: tuple[int, ...] | None = None, image_format: str | None = None) -> dict[str, str]:
         job = self.job
         layer = get_layer(job.layers[0])
-        west, south, east, north = job.geo_bounds()
-        south, north = max(south, -MAX_LATITUDE), min(north, MAX_LATITUDE)
         zooms = zooms or job.zooms
-        centre = job.area.representative_point() if not job.area.centroid.within(job.area) else job.area.centroid
+        west, south, east, north = tile_edge_bounds(job, max(zooms))
         return {
-            "name": f"OS {layer.name}",
+            "name": job.title(layer.name),
             "format": image_format or "png",
-            "bounds": f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}",
-            "center": f"{centre.x:.6f},{centre.y:.6f},{min(zooms)}",
+            # 10 decimals (~10 µm): GDAL builds its grid from these, so they must land on the tile edges
+            "bounds": f"{west:.10f},{south:.10f},{east:.10f},{north:.10f}",
+            "center": f"{(west + east) / 2:.6f},{(south + north) / 2:.6f},{(min(zooms) + max(zooms)) // 2}",
             "minzoom": str(min(zooms)),
             "maxzoom": str(max(zooms)),
             "attribution": job.attribution,
-            "description": f"OS Maps API {layer.style} style, {job.grid.crs}. {job.attribution}",
+            "description": job.description(layer.name),
             "type": "baselayer",
             "version": "1",
             "ospack_source": job.source,
@@ -138,6 +167,21 @@ class MBTilesWriter(SqliteTileWriter):
 
     def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
         return stored_keys(conn, self._key_table, z)
+
+    def _tile_source(self, layer: str) -> TileSource:
+        return tile_source(self._dedup)
+
+    def _stored_row(self, z: int, y: int) -> int:
+        return flip_row(z, y)
+
+    def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
+        where = "zoom_level IS ? AND tile_column IS ? AND tile_row IS ?"
+        if self._dedup and damaged:
+            # a bad image is shared by every position holding it: drop it, and the positions left without one
+            self._conn.executemany(f"DELETE FROM images WHERE tile_id IN (SELECT tile_id FROM map WHERE {where})", keys)
+        self._conn.executemany(f"DELETE FROM {self._key_table} WHERE {where}", keys)
+        if self._dedup and damaged and keys:
+            self._conn.execute("DELETE FROM map WHERE tile_id NOT IN (SELECT tile_id FROM images)")
 
     def _contains(self, layer: str, tile: Tile) -> bool:
         z, x, y = tile
