@@ -149,8 +149,15 @@ class EmulatorConfig:
     seed: int = 0
     slow_seconds: float = 2.0
     zxy_error_status: int = 404
-    wmts_error_status: int = 400
+    wmts_error_status: int = 404
     wmts_error_format: str = "ows"
+    burst_seconds: float | None = None
+    strict_style: bool = False
+
+    @property
+    def spell_seconds(self) -> float:
+        """How long a ``burst429`` spell keeps the key's budget spent (default a third of the window)."""
+        return self.window / 3 if self.burst_seconds is None else self.burst_seconds
 
     def rate_policy(self, spec: KeySpec) -> RatePolicy:
         """The rate policy of one key: --limit, else its mode's rate."""
@@ -172,8 +179,10 @@ def make_config(
     seed: int = 0,
     slow_seconds: float = 2.0,
     zxy_error_status: int = 404,
-    wmts_error_status: int = 400,
+    wmts_error_status: int = 404,
     wmts_error_format: str = "ows",
+    burst_seconds: float | None = None,
+    strict_style: bool = False,
 ) -> EmulatorConfig:
     """Validate every setting and return an :class:`EmulatorConfig`.
 
@@ -204,6 +213,8 @@ def make_config(
         raise EmulatorError("wmts_error_format must be 'ows' or 'json'")
     if slow_seconds < 0:
         raise EmulatorError("slow_seconds must be zero or more")
+    if burst_seconds is not None and not burst_seconds > 0:
+        raise EmulatorError("burst_seconds must be a positive number of seconds")
     secret_map = _secrets(secrets)
     for key in secret_map:
         if key not in names:
@@ -223,6 +234,8 @@ def make_config(
         zxy_error_status=zxy_error_status,
         wmts_error_status=wmts_error_status,
         wmts_error_format=wmts_error_format,
+        burst_seconds=None if burst_seconds is None else float(burst_seconds),
+        strict_style=bool(strict_style),
     )
     for spec in specs:
         if enforce != "spike" and config.rate_policy(spec).allowance < 1:
