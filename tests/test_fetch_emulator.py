@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ospack.errors import AuthError
+from ospack.errors import AuthError, DownloadError, PremiumError
 from ospack.fetch import ApiEndpoints, Credentials, fetch_tiles_sync
 from ospack.layers import get_layer
 from ospack.types import Tile
@@ -38,7 +38,8 @@ def clean_tiles(emulator):
 
 def test_injected_faults_still_give_every_tile_byte_identical(make_emulator, clean_tiles):
     faults = {name: 0.06 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
-    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7)
+    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7,
+                             burst_seconds=0.3, limit=60_000, window=1.0)
     stats, outcomes = fetch(emulator, Z9, rate_per_min=None, timeout=0.5, max_retries=10, retry_backoff_s=0.01)
     assert {t: o.data for t, o in outcomes.items()} == clean_tiles
     seen = emulator.stats()
@@ -96,12 +97,33 @@ def test_bad_key_fails_fast_with_at_most_one_request_per_worker(emulator):
     assert "not-a-key" not in str(caught.value)
 
 
-def test_premium_zoom_refused_stops_only_that_zoom(emulator):
-    stats, outcomes = fetch(emulator, Z9[:6] + Z10, allow_premium=True, rate_per_min=None, workers=2)
-    assert stats.zooms[9].ok == 6
-    assert stats.zooms[10].failed == len(Z10)
-    assert stats.premium_requests <= 2
-    assert all("--allow-premium" in outcomes[t].reason for t in Z10)
+def test_a_plan_without_premium_is_said_once_and_the_open_zooms_are_fetched(emulator):
+    outcomes = {}
+    with pytest.raises(PremiumError, match="plan has no Premium access") as caught:
+        fetch_tiles_sync(
+            Z9[:6] + Z10, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url, allow_premium=True,
+            rate_per_min=None, workers=2, on_outcome=lambda o: outcomes.__setitem__(o.tile, o),
+        )
+    stats = caught.value.stats
+    assert sorted(outcomes) == sorted(Z9[:6]) and stats.tiles_ok == 6
+    assert stats.premium_requests <= 2 and 10 not in stats.zooms
+    assert f"({len(Z10)} tiles)" in str(caught.value)
+
+
+def test_an_unreachable_api_fails_within_seconds_saying_so():
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as caught:
+        fetch_tiles_sync(Z9, layer=ROAD, credentials=Credentials("demo"), endpoints=f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith(f"cannot connect to 127.0.0.1:{port} (connection refused)")
+    assert "timed out" not in message and "demo" not in message
 
 
 def test_premium_key_gets_premium_zooms(emulator):
