@@ -152,3 +152,52 @@ def test_the_key_never_leaks_through_the_real_transport(make_emulator, caplog):
     with pytest.raises(AuthError) as caught:
         fetch(emulator, Z9[:4], key=secret_key + "x", rate_per_min=None)
     assert secret_key not in str(caught.value) + repr(caught.value) + caplog.text
+
+
+def test_after_another_consumer_spends_the_budget_the_pace_is_back_within_a_window(make_emulator):
+    """The issue's proof, on a 2 s window: a spell a third of the window long in which another
+    consumer of the key takes its whole budget; a window after the spell the job is at >= 0.9 of
+    its rate again, and while it waits the pool says it is paused, why and for how long."""
+    import threading
+    import time
+
+    from ospack.fetch import StatsRecorder
+
+    window, rate, spell = 2.0, 1200, 0.7  # 40 requests a window, 20 a second
+    emulator = make_emulator(keys=("demo",), limit=rate, window=window)
+    tiles = [Tile(9, x, y) for x in range(1040, 1053) for y in range(1890, 1900)]  # 130 tiles, ~6.5 s
+    done: list[float] = []
+    marks: dict[str, float] = {}
+    recorder = StatsRecorder()
+    pauses: list[tuple[float, str]] = []
+
+    def on_outcome(outcome):
+        assert outcome.kind == "ok"
+        done.append(time.monotonic())
+        if len(done) == 25:
+            marks["spell"] = time.monotonic()
+            emulator.spend(spell)
+
+    def watch_pauses():
+        while "end" not in marks:
+            left, why = recorder.pause_status()
+            if left > 0:
+                pauses.append((left, why))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch_pauses)
+    watcher.start()
+    try:
+        stats = fetch_tiles_sync(tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url,
+                                 rate_per_min=rate, rate_window_s=window, workers=4, on_outcome=on_outcome,
+                                 recorder=recorder)
+    finally:
+        marks["end"] = time.monotonic()
+        watcher.join()
+    assert stats.tiles_ok == len(tiles) and stats.rate_limited > 0
+    back = marks["spell"] + spell + window  # one window after the spell
+    assert marks["end"] > back + 1.5, "the job must outlast the measurement"
+    in_next = sum(back <= t < back + 1.5 for t in done)
+    assert in_next >= 0.9 * rate / 60 * 1.5, (in_next, stats)
+    assert pauses and all(0 < left <= window / 4 + 1e-6 for left, _ in pauses)
+    assert all("429" in why and "allowance is spent" in why for _, why in pauses)

@@ -390,3 +390,47 @@ def test_an_outcome_callback_error_stops_the_pool_and_propagates():
             )
         )
     assert calls["n"] <= 8
+
+
+def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
+    """The issue's case on a fake clock: 600/min over a 60 s sliding window; another consumer of
+    the key takes the whole budget for 20 s mid-run. Within one window after the spell the job is
+    back to >= 0.9 of its rate, and no pause ran past the window it spent."""
+    from collections import deque
+
+    clock = FakeClock()
+    window, allowance = 60.0, 600
+    accepted: deque[float] = deque()
+    spell: dict[str, float] = {}
+    done: list[float] = []
+    body = png(Tile(7, 0, 0))
+
+    def handler(request):
+        now = clock.now()
+        while accepted and accepted[0] <= now - window:
+            accepted.popleft()
+        if spell and spell["start"] <= now < spell["end"]:
+            accepted.extend([now] * (allowance - len(accepted)))  # the other consumer takes what frees
+        if len(accepted) >= allowance:
+            return httpx.Response(429)
+        accepted.append(now)
+        return httpx.Response(200, content=body)
+
+    def on_outcome(outcome):
+        done.append(clock.now())
+        if len(done) == 300:
+            spell.update(start=clock.now(), end=clock.now() + 20.0)
+
+    stats = asyncio.run(fetch_tiles(
+        (Tile(7, x % 600, 1 + x // 600) for x in range(1800)), layer=LAYER, credentials=Credentials(KEY),
+        endpoints=ROOT, transport=httpx.MockTransport(handler), clock=clock, workers=8, on_outcome=on_outcome,
+    ))
+    assert stats.tiles_ok == 1800 and stats.rate_limited > 0
+    end = spell["end"]
+    rate = 300 / (spell["start"] - done[0])  # tiles a second before the spell
+    in_window = sum(end + window <= t < end + window + 30 for t in done)
+    assert in_window >= 0.9 * rate * 30
+    # the 429s stop paying off once the spent window has aged out: none lasted past it
+    silent = max(b - a for a, b in zip(done, done[1:]))
+    assert silent <= window + 1.0
+    assert done[-1] - done[0] <= 1800 / rate + 20 + window + 5  # the spell and one window, no long ramp

@@ -306,3 +306,83 @@ def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator,
     assert 10 <= kept < 57
     rerun = run(emulator, output)
     assert rerun.complete and rerun.tiles_written == 57 - kept
+
+
+def _package_process(output, url, *extra):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "ospack", "package", str(SNOWDON), "-o", str(output), "--layer", "Outdoor_27700",
+         "--zoom", "0-5", "--api-url", url, "--workers", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OS_API_KEY": "demo"},
+    )
+
+
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_retry_backoff_ends_in_the_clean_summary(make_emulator, tmp_path, signame, code):
+    import signal
+    import time
+
+    emulator = make_emulator(keys=("demo",), limit=100_000, faults={"503": 1.0})  # every tile backs off
+    process = _package_process(tmp_path / "backoff.gpkg", emulator.url, "--rate", "100000")
+    deadline = time.monotonic() + 30
+    # two workers, back-off 0.5, 1, 2, 4 s (× jitter 0.5-1): after eight requests both sleep past the 2 s grace
+    while emulator.stats()["requests"] < 8:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signame))
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "interrupted, rerun to resume" in out
+    assert "Traceback" not in err and "CancelledError" not in err and "never retrieved" not in err
+
+
+def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path):
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = _package_process(tmp_path / "gone.gpkg", f"http://127.0.0.1:{port}")
+    time.sleep(0.8)  # inside the first rounds of waiting for the API
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode in (1, 130), err
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert ("cannot connect to" in err) or ("interrupted" in out)
+
+
+def test_progress_keeps_coming_while_paused_and_says_why(make_emulator, tmp_path):
+    emulator = make_emulator(keys=("demo",), limit=100_000, window=1.0, retry_after=2.5)
+    seen = []
+
+    def progress(snapshot):
+        seen.append(snapshot)
+        if snapshot.done == 10 and not any(s.paused_s for s in seen):
+            emulator.spend(0.5)
+
+    summary = run(emulator, tmp_path / "paused.gpkg", zooms="0-9", workers=2, progress=progress)
+    assert summary.complete and summary.rate_limited >= 1
+    paused = [s for s in seen if s.paused_s > 0]
+    assert paused, "a tick must report the pause while no tile arrives"
+    assert all(0 < s.paused_s <= 2.5 and "asked to wait 2 s" in s.pause_reason for s in paused)
+    assert not seen[-1].paused_s
+
+
+def test_a_retry_after_beyond_the_cap_stops_cleanly_saying_when_to_rerun(make_emulator, tmp_path):
+    from ospack.inspect import info
+
+    emulator = make_emulator(keys=("demo",), limit=100_000, window=1.0, retry_after=3600)
+    output = tmp_path / "later.gpkg"
+    run(emulator, output, zooms="0-7")
+    emulator.spend(5.0)
+    with pytest.raises(DownloadError) as caught:
+        run(emulator, output, zooms="0-9", workers=2)
+    message = str(caught.value)
+    assert "asked to wait 60 min (Retry-After)" in message and "rerun the same command after" in message
+    assert info(output)["failure"] == message  # the file keeps its tiles and says why it stopped
+    assert emulator.stats()["by_status"]["429"] <= 2  # the requests in flight: no silent hour, no hammering
