@@ -26,7 +26,7 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import count, cover
-from .errors import DownloadError, PremiumError, UsageError
+from .errors import DownloadError, PremiumError, UsageError, WriterError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .summary import PackageSummary, Progress, ZoomTally
@@ -187,7 +187,10 @@ def _settle_failure(writer: TileWriter, output: Path, created: bool, reason: str
         writer.close()
         remove_package(output)
     else:
-        writer.record_failure(reason)
+        try:
+            writer.record_failure(reason)
+        except WriterError:
+            pass  # the file cannot take the note (locked, read-only): the reason still reaches the user
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:

@@ -177,7 +177,7 @@ async def fetch_tiles(
 
 
 class _Run:
-    """State of one fetch: limiter, tallies, zooms refused, abort reason."""
+    """State of one fetch: limiter, tallies, connection watch, premium refusal, abort reason."""
 
     def __init__(
         self,
