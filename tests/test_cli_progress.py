@@ -22,7 +22,7 @@ def test_a_pause_is_shown_at_once_with_its_reason_and_time_left(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3
     assert "PAUSED" not in lines[0]
-    assert lines[1].endswith(f"PAUSED 12s: {WHY}") and "11/100 tiles" in lines[1]
+    assert lines[1].endswith(f"PAUSED 13s: {WHY}") and "11/100 tiles" in lines[1]
     assert "PAUSED" not in lines[2] and "13/100 tiles" in lines[2]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -47,7 +48,7 @@ class ProgressPrinter:
             f"  retries {p.retries}  429s {p.rate_limited}  failed {p.failed}"
         )
         if paused:
-            line += f"  PAUSED {p.paused_s:.0f}s: {p.pause_reason}"
+            line += f"  PAUSED {math.ceil(p.paused_s)}s: {p.pause_reason}"
         if self.tty:
             click.echo("\r" + line.ljust(self.width), err=True, nl=False)
             self.width = len(line)
