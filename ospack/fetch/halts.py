@@ -67,10 +67,13 @@ class ConnectionWatch:
     def give_up(self, problem: str) -> DownloadError:
         """The error that ends the fetch after the last failed round."""
         spent = self._clock.now() - self._first_failure
-        where = "the API went away mid-run" if self.answered_once else "the API could not be reached"
+        if self.answered_once:
+            where, then = "the API went away mid-run", "rerun the same command to resume (what was stored is kept)"
+        else:
+            where, then = "the API could not be reached", "rerun the same command"
         return DownloadError(
-            f"{problem}: {where} ({self.rounds} attempts over {spent:.0f} s); check --api-url and the "
-            "network, then rerun the same command (what was stored is kept)"
+            f"{problem}: {where} ({self.rounds} attempts over {spent:.0f} s); check --api-url and the network, "
+            f"then {then}"
         )
 
 
