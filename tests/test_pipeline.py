@@ -348,9 +348,11 @@ def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = _package_process(tmp_path / "gone.gpkg", f"http://127.0.0.1:{port}")
-    time.sleep(0.8)  # inside the first rounds of waiting for the API
+    first = process.stderr.readline()  # "… tiles planned": the signal handlers are in place
+    time.sleep(0.3)  # inside the first rounds of waiting for the API
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
+    err = first + err
     assert process.returncode in (1, 130), err
     assert "Traceback" not in err and "CancelledError" not in err
     assert ("cannot connect to" in err) or ("interrupted" in out)
