@@ -388,3 +388,18 @@ def test_a_retry_after_beyond_the_cap_stops_cleanly_saying_when_to_rerun(make_em
     assert "asked to wait 60 min (Retry-After)" in message and "rerun the same command after" in message
     assert info(output)["failure"] == message  # the file keeps its tiles and says why it stopped
     assert emulator.stats()["by_status"]["429"] <= 2  # the requests in flight: no silent hour, no hammering
+
+
+def test_a_redirect_fails_at_once_and_leaves_no_file(tmp_path):
+    requests = []
+
+    def handler(request):
+        requests.append(request)
+        return httpx.Response(307, headers={"Location": "https://login.example.com/sso?key=demo&next=/maps"})
+
+    with pytest.raises(DownloadError) as caught:
+        package(SNOWDON, tmp_path / "moved.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
+                api_url="http://127.0.0.1:9", rate_per_min=None, workers=2, transport=httpx.MockTransport(handler))
+    message = str(caught.value)
+    assert "HTTP 307, a redirect to https://login.example.com/sso;" in message and "key=" not in message
+    assert len(requests) <= 2 and list(tmp_path.iterdir()) == []
