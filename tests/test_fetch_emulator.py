@@ -110,6 +110,11 @@ def test_a_plan_without_premium_is_said_once_and_the_open_zooms_are_fetched(emul
     assert f"({len(Z10)} tiles)" in str(caught.value)
 
 
+def test_a_bad_key_on_premium_zooms_is_a_bad_key_not_a_plan_without_premium(emulator):
+    with pytest.raises(AuthError, match="refused the API key"):
+        fetch(emulator, Z10, key="not-a-key", allow_premium=True, rate_per_min=None, workers=2)
+
+
 def test_an_unreachable_api_fails_within_seconds_saying_so():
     import socket
     import time

@@ -95,6 +95,16 @@ def retry_after_error(seconds: float, cap: float, tiles_ok: int) -> DownloadErro
     )
 
 
+#: Apigee's fault codes for credentials refused (JSON ``errorcode`` or OWS ``exceptionCode``): a 401 on a
+#: premium zoom that carries one is a bad key, not a plan without Premium access
+_CREDENTIAL_FAULTS = (b"InvalidApiKey", b"FailedToResolveAPIKey", b"InvalidAccessToken", b"access_token_expired")
+
+
+def refuses_credentials(body: bytes) -> bool:
+    """True when a 401/403 body says the key or token itself was refused."""
+    return any(code in body for code in _CREDENTIAL_FAULTS)
+
+
 def auth_refused(status: int, uses_oauth2: bool) -> AuthError:
     """The key (or token) was refused on an open zoom: nothing else will be fetched."""
     how = "the access token (even after renewing it)" if uses_oauth2 else "the API key"

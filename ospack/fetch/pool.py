@@ -40,6 +40,7 @@ from .halts import (
     premium_not_allowed,
     premium_refused,
     redirect_error,
+    refuses_credentials,
     retry_after_error,
 )
 from .outcome import FetchStats, StatsRecorder, TileOutcome
@@ -306,7 +307,7 @@ class _Run:
             if status in (400, 404):
                 return TileOutcome(tile, "absent", reason=f"HTTP {status}", attempts=sent)
             if status in (401, 403):
-                if not premium:
+                if not premium or refuses_credentials(response.body):
                     self._abort(auth_refused(status, self.credentials.uses_oauth2))
                     return None
                 if self.premium_refusal is None:
