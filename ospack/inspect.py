@@ -69,8 +69,9 @@ def info(path: str | Path) -> dict[str, Any]:
     dict
         ``path``, ``format``, ``size_bytes``, ``complete`` (None when not made by ospack),
         ``layers`` (each ``name``, ``table``, ``crs``, ``bounds`` in that CRS, ``wgs84_bounds``,
-        ``zooms`` {zoom as str: tile count}, ``absent`` {zoom as str: count}), ``attribution``
-        and ``provenance`` (the recorded job, or None).
+        ``zooms`` {zoom as str: tile count}, ``absent`` {zoom as str: count}), ``attribution``,
+        ``provenance`` (the recorded job, or None) and ``failure`` (why the last run stopped,
+        when a rerun alone could not fix it; else None).
 
     Raises
     ------
@@ -104,6 +105,7 @@ def info(path: str | Path) -> dict[str, Any]:
             )
         attribution = _attribution(provenance) if provenance else _plain_attribution(conn, fmt)
         complete = _state(conn, "complete") == "1" if provenance else None
+        failure = _state(conn, "failure") if provenance and not complete else None
     return {
         "path": str(path),
         "format": fmt,
@@ -112,6 +114,7 @@ def info(path: str | Path) -> dict[str, Any]:
         "layers": layers,
         "attribution": attribution,
         "provenance": provenance,
+        "failure": failure,
     }
 
 
@@ -164,7 +167,11 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     if job is None:
         report.problems.append("no ospack job recorded, so the area cover cannot be checked (not made by ospack?)")
     elif _state(conn, "complete") != "1":
-        report.problems.append("incomplete: the run was interrupted; rerun the same package command to resume")
+        failure = _state(conn, "failure")
+        report.problems.append(
+            f"incomplete: the last run stopped: {failure}" if failure
+            else "incomplete: the run was interrupted; rerun the same package command to resume"
+        )
     tables = _tile_tables(conn, fmt, job)
     if fmt == "gpkg":
         check_gpkg(conn, path, tables, report, foreign)

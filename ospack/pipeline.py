@@ -26,14 +26,14 @@ import numpy as np
 
 from .area import Area, read_area
 from .cover import cover
-from .errors import AreaOutsideGridError, AuthError, PremiumNotAllowedError, UsageError, WriterError
+from .errors import AreaOutsideGridError, DownloadError, PremiumError, PremiumNotAllowedError, UsageError, WriterError
 from .fetch import ApiEndpoints, Credentials, FetchStats, StatsRecorder, TileOutcome, fetch_tiles
 from .layers import LIVE_RATE_PER_MINUTE, Layer, get_layer, parse_zooms
 from .plan import plan_counts, zooms_with_tiles
 from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
 from .summary import PackageSummary, Progress, ZoomTally
 from .types import Tile
-from .writers import JobInfo, TileWriter, open_writer
+from .writers import JobInfo, TileWriter, open_writer, remove_package
 
 BATCH_TILES = 256  # tiles per write transaction: what a crash may lose at most
 MAX_PENDING_COMMITS = 4  # batches queued for the disk at most: bounds memory when the disk is slower
@@ -143,6 +143,9 @@ def package(
             output, job, planned, overwrite=overwrite, key=key, rate_per_min=rate_per_min, allow_huge=allow_huge
         )
         tiles_planned = sum(sum(c.values()) for c in planned.values())
+        # only a file that did not exist counts as this run's to remove: --overwrite on a shared
+        # GeoPackage keeps the user's layers, so that file is never this run's alone
+        created = not Path(output).exists()
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
         repairs = _check_stored(writer, chosen, the_area)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
@@ -168,16 +171,28 @@ def package(
         premium_total = sum(sum(counts.values()) for counts in premium.values())
         say(f"{summary.tiles_planned} tiles planned, {premium_total} of them at Premium zooms")
         credentials = Credentials(key=key, secret=secret)
-        for layer in chosen:
-            _package_layer(
-                layer, the_area, zooms_with_tiles(planned[layer.name]), writer, summary,
-                endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min,
-                rate_window_s=rate_window_s, workers=workers, max_retries=max_retries,
-                allow_premium=allow_premium, protocol=protocol, progress=progress, stop_event=stop_event,
-                transport=transport, planned=sum(planned[layer.name].values()),
-            )
-            if summary.interrupted:
-                break
+        if writer.failure is not None:
+            writer.record_failure(None)  # this run tries again; it records its own end
+        try:
+            premium_refused: PremiumError | None = None
+            for layer in chosen:
+                try:
+                    _package_layer(
+                        layer, the_area, zooms_with_tiles(planned[layer.name]), writer, summary,
+                        endpoints=endpoints, credentials=credentials, rate_per_min=rate_per_min,
+                        rate_window_s=rate_window_s, workers=workers, max_retries=max_retries,
+                        allow_premium=allow_premium, protocol=protocol, progress=progress, stop_event=stop_event,
+                        transport=transport, planned=sum(planned[layer.name].values()),
+                    )
+                except PremiumError as exc:  # the plan lacks Premium: the other layers' open zooms go on
+                    premium_refused = premium_refused or exc
+                if summary.interrupted:
+                    break
+            if premium_refused is not None:
+                raise premium_refused
+        except DownloadError as exc:
+            _settle_failure(writer, Path(output), created, str(exc))
+            raise
         if not summary.interrupted and summary.tiles_failed == 0:
             _confirm_complete(writer, chosen, the_area, output)
             note = writer.mark_complete()
@@ -196,6 +211,23 @@ def _note(summary: PackageSummary, say: Callable[[str], None], note: str | None)
     if note:
         summary.notes.append(note)
         say(note)
+
+
+def _settle_failure(writer: TileWriter, output: Path, created: bool, reason: str) -> None:
+    """A run that stopped for a reason a rerun alone cannot fix must not read as merely interrupted.
+
+    A file this run created and stored nothing in is removed; any other keeps the reason,
+    which ``info`` and ``verify`` show.
+    """
+    layers = writer.job.layers
+    if created and not any(writer.tile_counts(n) or writer.absent_counts(n) for n in layers):
+        writer.close()
+        remove_package(output)
+    else:
+        try:
+            writer.record_failure(reason)
+        except WriterError:
+            pass  # the file cannot take the note (locked, read-only): the reason still reaches the user
 
 
 def _finish(summary: PackageSummary, started: float) -> PackageSummary:
@@ -365,6 +397,7 @@ class _BatchingSink:
 
     def snapshot(self) -> Progress:
         elapsed = time.monotonic() - self.started
+        paused_s, pause_reason = self.recorder.pause_status()
         return Progress(
             layer=self.layer.name,
             done=self.done,
@@ -377,6 +410,8 @@ class _BatchingSink:
             rate_limited=self.recorder.rate_limited,
             elapsed_s=elapsed,
             rate_per_min=self.done / elapsed * 60 if elapsed > 0 else 0.0,
+            paused_s=paused_s,
+            pause_reason=pause_reason,
         )
 
 
@@ -403,9 +438,9 @@ def _package_layer(
     try:
         stats: FetchStats = asyncio.run(
             fetch_tiles(_missing(layer, area, zooms, writer), layer=layer, on_outcome=sink, recorder=recorder,
-                        **fetch_options)
+                        on_tick=(lambda: progress(sink.snapshot())) if progress else None, **fetch_options)
         )
-    except AuthError as exc:
+    except DownloadError as exc:
         _add_fetch_figures(summary, getattr(exc, "stats", None))
         raise
     finally:

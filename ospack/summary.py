@@ -30,6 +30,9 @@ class Progress:
     rate_limited: int
     elapsed_s: float
     rate_per_min: float
+    #: seconds the fetch still waits before its next request (a 429, an unreachable API), and why
+    paused_s: float = 0.0
+    pause_reason: str | None = None
 
     @property
     def eta_s(self) -> float | None:

@@ -105,14 +105,37 @@ def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
     assert "--allow-premium" in result.stderr and api.stats()["requests"] == 0
 
 
-def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, api):
+def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, make_emulator, monkeypatch):
+    import functools
+
+    import ospack.pipeline
+
+    monkeypatch.setattr(ospack.pipeline, "fetch_tiles", functools.partial(ospack.pipeline.fetch_tiles,
+                                                                          retry_backoff_s=0.001))
+    api = make_emulator(keys=(SECRET_KEY,), limit=100_000, faults={"500": 1.0})
     output = tmp_path / "p.gpkg"
-    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "9-10", "--api-url", api.url,
-            "--key", SECRET_KEY, "--allow-premium", "--rate", "100000"]
+    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "5", "--api-url", api.url,
+            "--key", SECRET_KEY, "--rate", "100000"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 3
     assert "INCOMPLETE" in result.stdout and "failed:" in result.stdout
     assert not verify(output).ok
+
+
+def test_a_plan_without_premium_is_one_error_line_and_recorded_in_the_file(runner, tmp_path, api):
+    from ospack.errors import PremiumError
+
+    output = tmp_path / "p.gpkg"
+    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "9-10", "--api-url", api.url,
+            "--key", SECRET_KEY, "--allow-premium", "--rate", "100000"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == PremiumError.exit_code
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "plan has no Premium access" in errors[0] and "HTTP 401" not in result.stdout
+    assert SECRET_KEY not in result.output and "Traceback" not in result.output
+    info_text = runner.invoke(cli, ["info", str(output)]).stdout
+    assert "the last run stopped: this project's plan has no Premium access" in info_text
+    assert "interrupted; rerun to resume" not in info_text
 
 
 def test_mbtiles_of_a_27700_layer_suggests_geopackage(runner, tmp_path, api):

@@ -185,24 +185,37 @@ def test_wmts_get_tile_equals_zxy_tile(client):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "code"),
+    ("overrides", "code", "status"),
     [
-        ({"STYLE": "fancy"}, "InvalidParameterValue"),
-        ({"TILEMATRIXSET": "EPSG:3857"}, "InvalidParameterValue"),
-        ({"FORMAT": "image/jpeg"}, "InvalidParameterValue"),
-        ({"TILEROW": None}, "MissingParameterValue"),
-        ({"TILEMATRIX": "EPSG:27700:14"}, "InvalidParameterValue"),
-        ({"TILECOL": "636"}, "TileOutOfRange"),
-        ({"REQUEST": "GetFeatureInfo"}, "OperationNotSupported"),
-        ({"SERVICE": "WMS"}, "InvalidParameterValue"),
+        ({"TILEMATRIXSET": "EPSG:3857"}, "InvalidParameterValue", 400),
+        ({"FORMAT": "image/jpeg"}, "InvalidParameterValue", 400),
+        ({"TILEROW": None}, "MissingParameterValue", 400),
+        ({"TILEMATRIX": "EPSG:27700:14"}, "InvalidParameterValue", 404),  # out of range: 404, an empty tile to GDAL
+        ({"TILECOL": "636"}, "TileOutOfRange", 404),
+        ({"REQUEST": "GetFeatureInfo"}, "OperationNotSupported", 400),
+        ({"SERVICE": "WMS"}, "InvalidParameterValue", 400),
     ],
 )
-def test_wmts_errors_are_ows_exception_reports(client, overrides, code):
+def test_wmts_errors_are_ows_exception_reports(client, overrides, code, status):
     response = _get_tile(client, **overrides)
-    assert response.status_code == 400
+    assert response.status_code == status
     root = ET.fromstring(response.content)
     assert root.tag == "{http://www.opengis.net/ows/1.1}ExceptionReport"
     assert root.find("ows:Exception", NS).get("exceptionCode") == code
+
+
+def test_wmts_style_is_lenient_by_default_and_strict_on_request(client):
+    # a shipping app sends style=Outdoor; what OS answers is unrecorded, so the emulator serves it
+    assert _get_tile(client, STYLE="Outdoor").content == _get_tile(client).content
+    with Emulator(strict_style=True) as emu, httpx.Client(base_url=emu.url) as strict:
+        response = _get_tile(strict, STYLE="fancy")
+        assert response.status_code == 400 and b"InvalidParameterValue" in response.content
+        assert _get_tile(strict).status_code == 200
+
+
+def test_out_of_range_wmts_tile_can_be_strict_400():
+    with Emulator(wmts_error_status=400) as emu, httpx.Client(base_url=emu.url) as strict:
+        assert _get_tile(strict, TILECOL="636").status_code == 400
 
 
 def test_wmts_missing_key_is_401(client):
@@ -249,7 +262,29 @@ def test_capabilities_by_bearer_token_echoes_no_key(client):
     response = client.get(WMTS, params={"service": "WMTS", "request": "GetCapabilities"},
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
-    assert b"wmts?key=&amp;" in response.content and b"paid" not in response.content
+    assert b"key=" not in response.content.split(b"ServiceMetadataURL")[0] and b"paid" not in response.content
+    root = ET.fromstring(response.content)
+    hrefs = [e.get(f"{{{NS['xlink']}}}href") for e in root.iterfind(".//ows:Operation//ows:Get", NS)]
+    assert all(href.endswith("/maps/raster/v1/wmts?") for href in hrefs)
+
+
+@pytest.mark.parametrize("how", ["header", "bearer"])
+def test_header_and_bearer_callers_follow_the_capabilities_hrefs(client, how):
+    # OS's own key-header and OAuth demos build GetTile from the hrefs; an empty key= must not break them
+    if how == "header":
+        headers = {"key": "demo"}
+    else:
+        token = client.post("/oauth2/token/v1", auth=("paid", "paid-secret"),
+                            data={"grant_type": "client_credentials"}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+    capabilities = client.get(WMTS, params={"service": "WMTS", "request": "GetCapabilities"}, headers=headers)
+    href = ET.fromstring(capabilities.content).find(".//ows:Operation//ows:Get", NS).get(f"{{{NS['xlink']}}}href")
+    tile = "service=WMTS&request=GetTile&layer=Road_27700&style=default&tilematrixset=EPSG:27700&tilematrix=7" \
+           "&tilerow=486&tilecol=321"
+    for url in (href + tile, href + "key=&" + tile):  # as written, and as a client that copies an empty key=
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert client.get(href + "key=&" + tile).status_code == 401  # an empty key alone is still no key
 
 
 def test_stats_and_reset(client, emulator):

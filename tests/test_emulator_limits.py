@@ -140,9 +140,20 @@ def _statuses(url: str, n: int) -> list[str]:
     return out
 
 
+class StepClock:
+    """A clock a second later at every reading: each burst429 spell is over by the next request."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
 def test_faults_are_seeded_and_reproducible():
     faults = {"500": 0.1, "503": 0.1, "corrupt": 0.1, "html200": 0.1, "burst429": 0.05}
-    with Emulator(faults=faults, seed=7, limit=1e6) as emu:
+    with Emulator(faults=faults, seed=7, limit=1e6, window=1.0, burst_seconds=0.5, clock=StepClock()) as emu:
         first = _statuses(emu.url, 80)
         emu.reset()
         again = _statuses(emu.url, 80)
@@ -150,14 +161,44 @@ def test_faults_are_seeded_and_reproducible():
     assert first == again
     kinds = set(first)
     assert {"500", "503", "429", "text/html", "corrupt-png", "image/png"} <= kinds
-    with Emulator(faults=faults, seed=8, limit=1e6) as emu:
+    with Emulator(faults=faults, seed=8, limit=1e6, window=1.0, burst_seconds=0.5, clock=StepClock()) as emu:
         assert _statuses(emu.url, 80) != first
     assert sum(stats["faults"].values()) == sum(k != "image/png" for k in again)
 
 
-def test_burst429_refuses_several_in_a_row():
-    with Emulator(faults={"burst429": 1.0}, limit=1e6) as emu:
-        assert _statuses(emu.url, 12) == ["429"] * 12
+def _status_at(emu, clock, t, key="demo"):
+    clock.now = t
+    return httpx.get(f"{emu.url}{TILE}", params={"key": key}, timeout=10).status_code
+
+
+def test_spend_is_another_consumer_taking_the_whole_budget_for_a_spell():
+    clock = FakeClock(1000.0)
+    # 60/min in a 10 s window: 10 requests a window
+    with Emulator(keys=("demo", "other"), limit=60, window=10.0, clock=clock) as emu:
+        assert _status_at(emu, clock, 1000.0) == 200
+        emu.spend(4.0, key="demo")
+        assert [_status_at(emu, clock, t) for t in (1001.0, 1003.0, 1003.9)] == [429] * 3
+        assert _status_at(emu, clock, 1002.0, key="other") == 200  # budgets are per key
+        # the spell is over, but what the other consumer took still fills the window
+        assert _status_at(emu, clock, 1006.0) == 429
+        assert _status_at(emu, clock, 1014.5) == 200  # a window after the spell it has all aged out
+        assert emu.stats()["by_status"]["429"] == 4
+
+
+def test_burst429_starts_a_spell_of_burst_seconds():
+    clock = FakeClock(1000.0)
+    with Emulator(faults={"burst429": 1.0}, limit=600, window=1.0, burst_seconds=5.0, clock=clock) as emu:
+        statuses = [_status_at(emu, clock, 1000.0 + 0.5 * i) for i in range(10)]  # t = 1000 … 1004.5
+        assert statuses == [429] * 10
+        assert emu.stats()["faults"]["burst429"] == 1  # one spell, not one fault per request
+        assert _status_at(emu, clock, 1006.5) == 429  # admitted, then the next spell starts
+        assert emu.stats()["faults"]["burst429"] == 2
+    with Emulator(faults={"burst429": 0.5}, limit=600, window=1.0, burst_seconds=5.0, clock=clock) as emu:
+        clock.now = 2000.0
+        emu.spend(1.0)
+        emu.reset()  # a reset ends the spell
+        assert _status_at(emu, clock, 2000.0) in (200, 429)
+        assert emu.stats()["by_status"].get("429", 0) == emu.stats()["faults"].get("burst429", 0)
 
 
 def _raw_get(url: str) -> tuple[bytes, int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ospack.errors import AuthError
+from ospack.errors import AuthError, DownloadError, PremiumError
 from ospack.fetch import ApiEndpoints, Credentials, fetch_tiles_sync
 from ospack.layers import get_layer
 from ospack.types import Tile
@@ -38,7 +38,8 @@ def clean_tiles(emulator):
 
 def test_injected_faults_still_give_every_tile_byte_identical(make_emulator, clean_tiles):
     faults = {name: 0.06 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
-    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7)
+    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7,
+                             burst_seconds=0.3, limit=60_000, window=1.0)
     stats, outcomes = fetch(emulator, Z9, rate_per_min=None, timeout=0.5, max_retries=10, retry_backoff_s=0.01)
     assert {t: o.data for t, o in outcomes.items()} == clean_tiles
     seen = emulator.stats()
@@ -96,12 +97,38 @@ def test_bad_key_fails_fast_with_at_most_one_request_per_worker(emulator):
     assert "not-a-key" not in str(caught.value)
 
 
-def test_premium_zoom_refused_stops_only_that_zoom(emulator):
-    stats, outcomes = fetch(emulator, Z9[:6] + Z10, allow_premium=True, rate_per_min=None, workers=2)
-    assert stats.zooms[9].ok == 6
-    assert stats.zooms[10].failed == len(Z10)
-    assert stats.premium_requests <= 2
-    assert all("--allow-premium" in outcomes[t].reason for t in Z10)
+def test_a_plan_without_premium_is_said_once_and_the_open_zooms_are_fetched(emulator):
+    outcomes = {}
+    with pytest.raises(PremiumError, match="plan has no Premium access") as caught:
+        fetch_tiles_sync(
+            Z9[:6] + Z10, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url, allow_premium=True,
+            rate_per_min=None, workers=2, on_outcome=lambda o: outcomes.__setitem__(o.tile, o),
+        )
+    stats = caught.value.stats
+    assert sorted(outcomes) == sorted(Z9[:6]) and stats.tiles_ok == 6
+    assert stats.premium_requests <= 2 and 10 not in stats.zooms
+    assert f"({len(Z10)} tiles)" in str(caught.value)
+
+
+def test_a_bad_key_on_premium_zooms_is_a_bad_key_not_a_plan_without_premium(emulator):
+    with pytest.raises(AuthError, match="refused the API key"):
+        fetch(emulator, Z10, key="not-a-key", allow_premium=True, rate_per_min=None, workers=2)
+
+
+def test_an_unreachable_api_fails_within_seconds_saying_so():
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as caught:
+        fetch_tiles_sync(Z9, layer=ROAD, credentials=Credentials("demo"), endpoints=f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith(f"cannot connect to 127.0.0.1:{port} (connection refused)")
+    assert "timed out" not in message and "demo" not in message
 
 
 def test_premium_key_gets_premium_zooms(emulator):
@@ -130,3 +157,53 @@ def test_the_key_never_leaks_through_the_real_transport(make_emulator, caplog):
     with pytest.raises(AuthError) as caught:
         fetch(emulator, Z9[:4], key=secret_key + "x", rate_per_min=None)
     assert secret_key not in str(caught.value) + repr(caught.value) + caplog.text
+
+
+def test_after_another_consumer_spends_the_budget_the_pace_is_back_within_a_window(make_emulator):
+    """The issue's proof, on a 2 s window: a spell a third of the window long in which another
+    consumer of the key takes its whole budget; a window after the spell the job is at >= 0.9 of
+    its rate again, and while it waits the pool says it is paused, why and for how long."""
+    import threading
+    import time
+
+    from ospack.fetch import StatsRecorder
+
+    window, rate, spell = 2.0, 1200, 0.7  # 40 requests a window, 20 a second
+    emulator = make_emulator(keys=("demo",), limit=rate, window=window)
+    tiles = [Tile(9, x, y) for x in range(1040, 1053) for y in range(1890, 1900)]  # 130 tiles, ~6.5 s
+    done: list[float] = []
+    marks: dict[str, float] = {}
+    recorder = StatsRecorder()
+    pauses: list[tuple[float, str]] = []
+
+    def on_outcome(outcome):
+        assert outcome.kind == "ok"
+        done.append(time.monotonic())
+        if len(done) == 25:
+            marks["spell"] = time.monotonic()
+            emulator.spend(spell)
+
+    def watch_pauses():
+        while "end" not in marks:
+            left, why = recorder.pause_status()
+            if left > 0:
+                pauses.append((left, why))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch_pauses)
+    watcher.start()
+    try:
+        stats = fetch_tiles_sync(tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url,
+                                 rate_per_min=rate, rate_window_s=window, workers=4, on_outcome=on_outcome,
+                                 recorder=recorder)
+    finally:
+        marks["end"] = time.monotonic()
+        watcher.join()
+    assert stats.tiles_ok == len(tiles) and stats.rate_limited > 0
+    back = marks["spell"] + spell + window  # one window after the spell
+    assert marks["end"] > back + 1.5, "the job must outlast the measurement"
+    its_rate = 24 / (done[24] - done[0])  # tiles a second before the spell
+    in_next = sum(back <= t < back + 1.5 for t in done)
+    assert in_next / 1.5 >= 0.9 * its_rate, (in_next, its_rate, stats)
+    assert pauses and all(0 < left <= window / 4 + 1e-6 for left, _ in pauses)
+    assert all("429" in why and "allowance is spent" in why for _, why in pauses)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from ospack.errors import AuthError, DownloadError
+from ospack.errors import AuthError, DownloadError, PremiumError
 from ospack.fetch import ApiEndpoints, Credentials, FakeClock, fetch_tiles, fetch_tiles_sync
 from ospack.layers import get_layer
 from ospack.types import Tile
@@ -84,7 +84,6 @@ FAULTS = {
     ),
     "corrupt": lambda t: httpx.Response(200, content=png(t)[:60] + b"\x00" * 8 + png(t)[68:]),
     "wrong-size": lambda t: httpx.Response(200, content=png(t, 512)),
-    "redirect": lambda t: httpx.Response(302, headers={"Location": "http://elsewhere.test/"}),
 }
 
 
@@ -185,8 +184,9 @@ def test_premium_zooms_are_never_requested_without_allow_premium():
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_refused_premium_zoom_stops_that_zoom_and_others_go_on(status):
+def test_a_plan_without_premium_stops_every_premium_zoom_at_the_first_refusal(status):
     calls = Counter()
+    outcomes = []
 
     def handler(request):
         tile = tile_of(request)
@@ -195,13 +195,91 @@ def test_refused_premium_zoom_stops_that_zoom_and_others_go_on(status):
             return httpx.Response(status)
         return httpx.Response(200, content=png(tile))
 
-    tiles = [t for x in range(30) for t in (Tile(9, x, 1), Tile(10, x, 1))]
-    stats, outcomes = run(handler, tiles, allow_premium=True, workers=2)
-    assert calls[10] <= 2  # at most the requests in flight when the first refusal came back
-    assert all(outcomes[t].kind == "ok" for t in tiles if t.z == 9)
-    refused = [outcomes[t] for t in tiles if t.z == 10]
-    assert all(o.kind == "failed" and "premium" in o.reason and "--allow-premium" in o.reason for o in refused)
-    assert stats.premium_requests == calls[10]
+    tiles = [t for x in range(30) for t in (Tile(9, x, 1), Tile(10, x, 1), Tile(11, x, 1))]
+    with pytest.raises(PremiumError) as caught:
+        asyncio.run(fetch_tiles(
+            tiles, layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT, allow_premium=True, workers=2,
+            transport=httpx.MockTransport(handler), clock=FakeClock(), on_outcome=outcomes.append,
+        ))
+    assert calls[10] + calls[11] <= 2  # at most the requests in flight when the first refusal came back
+    assert sorted(o.tile for o in outcomes) == [t for t in sorted(tiles) if t.z == 9]  # open tiles go on
+    assert all(o.kind == "ok" for o in outcomes)  # no line per refused tile
+    message = str(caught.value)
+    assert "plan has no Premium access" in message and f"HTTP {status}" in message and "10-13" in message
+    assert "60 tiles" in message and KEY not in message
+    assert caught.value.stats.tiles_ok == 30 and caught.value.stats.premium_requests == calls[10] + calls[11]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_fails_at_once_naming_where_it_pointed(status):
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(status, headers={"Location": f"/moved/zxy/Road_27700/7/1/1.png?key={KEY}&x=1"})
+
+    with pytest.raises(DownloadError) as caught:
+        run(handler, (Tile(7, x, 5) for x in range(1000)), workers=4)
+    message = str(caught.value)
+    assert f"HTTP {status}" in message and "http://api.test/moved/zxy/Road_27700/7/1/1.png" in message
+    assert KEY not in message and "?" not in message and "never" not in message
+    assert len(calls) <= 4  # the requests in flight, none retried
+
+
+def test_connection_refused_fails_within_a_few_rounds_and_says_where():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    clock = FakeClock()
+    with pytest.raises(DownloadError) as caught:
+        asyncio.run(fetch_tiles(
+            (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
+            transport=httpx.MockTransport(handler), clock=clock, workers=8,
+        ))
+    message = str(caught.value)
+    assert message.startswith("cannot connect to api.test:80") and "timed out" not in message
+    assert "could not be reached" in message and KEY not in message
+    assert clock.now() < 5  # three rounds: 0.5 s, then 1 s of waiting
+    assert len(calls) <= 3 * 8 and caught.value.stats.tiles_failed == 0
+
+
+def test_a_server_that_goes_away_mid_run_stops_after_a_bounded_wait_and_loses_no_tile():
+    served = []
+
+    def handler(request):
+        if len(served) >= 25:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        served.append(tile_of(request))
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    clock = FakeClock()
+    outcomes = []
+    with pytest.raises(DownloadError) as caught:
+        asyncio.run(fetch_tiles(
+            (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
+            transport=httpx.MockTransport(handler), clock=clock, workers=8, rate_per_min=None,
+            on_outcome=outcomes.append,
+        ))
+    assert "went away mid-run" in str(caught.value) and "5 attempts" in str(caught.value)
+    assert 10 <= clock.now() <= 20  # 1 + 2 + 4 + 8 s of waiting
+    assert [o.kind for o in outcomes] == ["ok"] * 25  # no tile reported failed for a missing server
+
+
+def test_a_server_back_within_the_rounds_resumes_the_run():
+    state = {"down": 0}
+
+    def handler(request):
+        if 10 <= state["down"] < 14:  # four refusals in a row, then it is back
+            state["down"] += 1
+            raise httpx.ConnectError("refused")
+        state["down"] += 1
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    stats, outcomes = run(handler, tiles_at(7, 30), workers=1, rate_per_min=None)
+    assert stats.tiles_ok == 30 and stats.tiles_failed == 0
 
 
 def test_stop_event_stops_taking_tiles_and_returns_stats():
@@ -312,3 +390,47 @@ def test_an_outcome_callback_error_stops_the_pool_and_propagates():
             )
         )
     assert calls["n"] <= 8
+
+
+def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
+    """The issue's case on a fake clock: 600/min over a 60 s sliding window; another consumer of
+    the key takes the whole budget for 20 s mid-run. Within one window after the spell the job is
+    back to >= 0.9 of its rate, and no pause ran past the window it spent."""
+    from collections import deque
+
+    clock = FakeClock()
+    window, allowance = 60.0, 600
+    accepted: deque[float] = deque()
+    spell: dict[str, float] = {}
+    done: list[float] = []
+    body = png(Tile(7, 0, 0))
+
+    def handler(request):
+        now = clock.now()
+        while accepted and accepted[0] <= now - window:
+            accepted.popleft()
+        if spell and spell["start"] <= now < spell["end"]:
+            accepted.extend([now] * (allowance - len(accepted)))  # the other consumer takes what frees
+        if len(accepted) >= allowance:
+            return httpx.Response(429)
+        accepted.append(now)
+        return httpx.Response(200, content=body)
+
+    def on_outcome(outcome):
+        done.append(clock.now())
+        if len(done) == 300:
+            spell.update(start=clock.now(), end=clock.now() + 20.0)
+
+    stats = asyncio.run(fetch_tiles(
+        (Tile(7, x % 600, 1 + x // 600) for x in range(1800)), layer=LAYER, credentials=Credentials(KEY),
+        endpoints=ROOT, transport=httpx.MockTransport(handler), clock=clock, workers=8, on_outcome=on_outcome,
+    ))
+    assert stats.tiles_ok == 1800 and stats.rate_limited > 0
+    end = spell["end"]
+    rate = 300 / (spell["start"] - done[0])  # tiles a second before the spell
+    in_window = sum(end + window <= t < end + window + 30 for t in done)
+    assert in_window >= 0.9 * rate * 30
+    # the 429s stop paying off once the spent window has aged out: none lasted past it
+    silent = max(b - a for a, b in zip(done, done[1:]))
+    assert silent <= window + 1.0
+    assert done[-1] - done[0] <= 1800 / rate + 20 + window + 5  # the spell and one window, no long ramp

@@ -15,7 +15,14 @@ from ospack import package
 from ospack.area import read_area
 from ospack.cover import count, cover
 from ospack.emulator import render_tile
-from ospack.errors import AreaOutsideGridError, AuthError, IncompatibleOutputError, PremiumError, UsageError
+from ospack.errors import (
+    AreaOutsideGridError,
+    AuthError,
+    DownloadError,
+    IncompatibleOutputError,
+    PremiumError,
+    UsageError,
+)
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import open_writer, read_job
@@ -89,7 +96,8 @@ def test_package_opens_in_gdal_at_the_right_place(fast_emulator, tmp_path, layer
 
 def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emulator, tmp_path):
     faults = {name: 0.05 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
-    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=11)
+    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=11,
+                             burst_seconds=0.3, limit=60_000, window=1.0)
     output = tmp_path / "faults.gpkg"
     summary = run(emulator, output, zooms="6-9", max_retries=12)
     assert summary.complete and summary.tiles_failed == 0
@@ -111,14 +119,45 @@ def test_paced_package_sees_zero_429s(spawn_emulator, tmp_path, enforce):
     assert emulator.stats()["by_status"].get("429", 0) == 0
 
 
-def test_bad_key_stops_at_once_and_leaves_the_file_incomplete(fast_emulator, tmp_path):
+def test_bad_key_stops_at_once_and_leaves_no_file_it_created(fast_emulator, tmp_path):
     output = tmp_path / "bad.gpkg"
     with pytest.raises(AuthError) as caught:
         run(fast_emulator, output, key="not-a-real-key", workers=4)
     assert "not-a-real-key" not in str(caught.value)
     assert fast_emulator.stats()["requests"] <= 4
-    with open_writer(output, read_job(output)) as writer:
-        assert not writer.complete
+    assert list(tmp_path.iterdir()) == []  # nothing stored: no .gpkg, -wal or -shm left to look resumable
+
+
+def test_a_refused_key_on_a_file_with_tiles_records_why_for_info_and_verify(fast_emulator, tmp_path):
+    from ospack.inspect import info
+
+    output = tmp_path / "kept.gpkg"
+    run(fast_emulator, output, zooms="0-8")
+    with pytest.raises(AuthError):
+        run(fast_emulator, output, zooms="0-9", key="not-a-real-key")
+    described = info(output)
+    assert described["complete"] is False and "refused the API key" in described["failure"]
+    problems = verify(output).problems
+    assert any(p.startswith("incomplete: the last run stopped: the OS Maps API refused") for p in problems)
+    assert not any("rerun the same package command to resume" in p for p in problems)
+    assert "not-a-real-key" not in str(described) + str(problems)
+    summary = run(fast_emulator, output, zooms="0-9")  # the right key: resumed, and the reason is gone
+    assert summary.complete and info(output)["failure"] is None
+
+
+def test_an_unreachable_api_fails_fast_and_leaves_no_file(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=f"cannot connect to 127.0.0.1:{port}"):
+        package(SNOWDON, tmp_path / "x.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
+                api_url=f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_premium_zooms_are_refused_before_any_request(fast_emulator, tmp_path):
@@ -128,13 +167,18 @@ def test_premium_zooms_are_refused_before_any_request(fast_emulator, tmp_path):
     assert not (tmp_path / "p.gpkg").exists()
 
 
-def test_premium_zoom_refused_by_the_api_fails_only_that_zoom(fast_emulator, tmp_path):
-    summary = run(fast_emulator, tmp_path / "p.gpkg", zooms="9-10", allow_premium=True)
-    assert not summary.complete
-    assert summary.zooms[9].written == 34 and summary.zooms[9].failed == 0
-    assert summary.zooms[10].failed > 0 and summary.zooms[10].written == 0
-    assert summary.premium_requests <= 8  # the zoom stops after the first refusals
-    assert "--allow-premium" in summary.failures[0]
+def test_a_plan_without_premium_stops_at_the_first_refusal_and_says_so_once(fast_emulator, tmp_path):
+    from ospack.inspect import info
+
+    output = tmp_path / "p.gpkg"
+    with pytest.raises(PremiumError) as caught:
+        run(fast_emulator, output, zooms="9-11", allow_premium=True)
+    message = str(caught.value)
+    assert "plan has no Premium access" in message and "Outdoor_27700" in message and "demo" not in message
+    assert fast_emulator.stats()["by_status"]["401"] <= 8  # the requests in flight at the first refusal
+    described = info(output)
+    assert described["layers"][0]["zooms"] == {"9": 34}  # the open zoom is stored
+    assert described["failure"] == message
 
 
 def test_premium_key_gets_premium_zooms_with_oauth2_renewed_mid_run(make_emulator, tmp_path):
@@ -259,3 +303,100 @@ def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator,
     assert 10 <= kept < 57
     rerun = run(emulator, output)
     assert rerun.complete and rerun.tiles_written == 57 - kept
+
+
+def _package_process(output, url, *extra):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "ospack", "package", str(SNOWDON), "-o", str(output), "--layer", "Outdoor_27700",
+         "--zoom", "0-5", "--api-url", url, "--workers", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OS_API_KEY": "demo"},
+    )
+
+
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_retry_backoff_ends_in_the_clean_summary(make_emulator, tmp_path, signame, code):
+    import signal
+    import time
+
+    emulator = make_emulator(keys=("demo",), limit=100_000, faults={"503": 1.0})  # every tile backs off
+    process = _package_process(tmp_path / "backoff.gpkg", emulator.url, "--rate", "100000")
+    deadline = time.monotonic() + 30
+    # two workers, back-off 0.5, 1, 2, 4 s (× jitter 0.5-1): after eight requests both sleep past the 2 s grace
+    while emulator.stats()["requests"] < 8:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signame))
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "interrupted, rerun to resume" in out
+    assert "Traceback" not in err and "CancelledError" not in err and "never retrieved" not in err
+
+
+def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path):
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = _package_process(tmp_path / "gone.gpkg", f"http://127.0.0.1:{port}")
+    first = process.stderr.readline()  # "… tiles planned": the signal handlers are in place
+    time.sleep(0.3)  # inside the first rounds of waiting for the API
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    err = first + err
+    assert process.returncode in (1, 130), err
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert ("cannot connect to" in err) or ("interrupted" in out)
+
+
+def test_progress_keeps_coming_while_paused_and_says_why(make_emulator, tmp_path):
+    emulator = make_emulator(keys=("demo",), limit=100_000, window=1.0, retry_after=2.5)
+    seen = []
+
+    def progress(snapshot):
+        seen.append(snapshot)
+        if snapshot.done == 10 and not any(s.paused_s for s in seen):
+            emulator.spend(0.5)
+
+    summary = run(emulator, tmp_path / "paused.gpkg", zooms="0-9", workers=2, progress=progress)
+    assert summary.complete and summary.rate_limited >= 1
+    paused = [s for s in seen if s.paused_s > 0]
+    assert paused, "a tick must report the pause while no tile arrives"
+    assert all(0 < s.paused_s <= 2.5 and "asked to wait 2 s" in s.pause_reason for s in paused)
+    assert not seen[-1].paused_s
+
+
+def test_a_retry_after_beyond_the_cap_stops_cleanly_saying_when_to_rerun(make_emulator, tmp_path):
+    from ospack.inspect import info
+
+    emulator = make_emulator(keys=("demo",), limit=100_000, window=1.0, retry_after=3600)
+    output = tmp_path / "later.gpkg"
+    run(emulator, output, zooms="0-7")
+    emulator.spend(5.0)
+    with pytest.raises(DownloadError) as caught:
+        run(emulator, output, zooms="0-9", workers=2)
+    message = str(caught.value)
+    assert "asked to wait 60 min (Retry-After)" in message and "rerun the same command after" in message
+    assert info(output)["failure"] == message  # the file keeps its tiles and says why it stopped
+    assert emulator.stats()["by_status"]["429"] <= 2  # the requests in flight: no silent hour, no hammering
+
+
+def test_a_redirect_fails_at_once_and_leaves_no_file(tmp_path):
+    requests = []
+
+    def handler(request):
+        requests.append(request)
+        return httpx.Response(307, headers={"Location": "https://login.example.com/sso?key=demo&next=/maps"})
+
+    with pytest.raises(DownloadError) as caught:
+        package(SNOWDON, tmp_path / "moved.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
+                api_url="http://127.0.0.1:9", rate_per_min=None, workers=2, transport=httpx.MockTransport(handler))
+    message = str(caught.value)
+    assert "HTTP 307, a redirect to https://login.example.com/sso;" in message and "key=" not in message
+    assert len(requests) <= 2 and list(tmp_path.iterdir()) == []

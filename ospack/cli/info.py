@@ -33,6 +33,8 @@ def info(file: str, as_json: bool) -> None:
 def describe(report: dict) -> list[str]:
     """The text form of an :func:`ospack.info` report, one fact per line."""
     state = {True: "complete", False: "INCOMPLETE (interrupted; rerun to resume)", None: "unknown (not made by ospack)"}
+    if report.get("failure"):
+        state[False] = f"INCOMPLETE (the last run stopped: {report['failure']})"
     size_mb = report["size_bytes"] / 1e6
     lines = [f"{report['path']}: {report['format']}, {size_mb:.1f} MB, {state[report['complete']]}"]
     for layer in report["layers"]:

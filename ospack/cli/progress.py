@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -26,6 +27,7 @@ class ProgressPrinter:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
         self.width = 0
+        self.paused = False
 
     def announce(self, message: str) -> None:
         if self.enabled:
@@ -36,13 +38,17 @@ class ProgressPrinter:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.last < (0.2 if self.tty else 10.0) and p.done < p.total:
+        paused = p.paused_s > 0
+        # a pause starting or ending is news at once, even off a terminal
+        if now - self.last < (0.2 if self.tty else 10.0) and p.done < p.total and paused == self.paused:
             return
-        self.last = now
+        self.last, self.paused = now, paused
         line = (
             f"{p.layer}: {p.done}/{p.total} tiles  {p.rate_per_min:.0f}/min  ETA {_duration(p.eta_s)}"
             f"  retries {p.retries}  429s {p.rate_limited}  failed {p.failed}"
         )
+        if paused:
+            line += f"  PAUSED {math.ceil(p.paused_s)}s: {p.pause_reason}"
         if self.tty:
             click.echo("\r" + line.ljust(self.width), err=True, nl=False)
             self.width = len(line)

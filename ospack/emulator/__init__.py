@@ -7,6 +7,7 @@ Serves, on a real HTTP/1.1 server (aiohttp) bound to 127.0.0.1 by default:
 - ``POST /oauth2/token/v1`` (client credentials, HTTP Basic key:secret)
 - ``GET /__emulator__/stats`` → ``{"requests", "by_status", "by_key", "tiles", "tokens", "faults"}``
 - ``POST /__emulator__/reset`` (zeroes the stats, forgets rate-limit history, restarts faults)
+- ``POST /__emulator__/spend?seconds=S[&key=K]`` (another consumer takes the key's whole budget for S s)
 
 Python API::
 
@@ -18,9 +19,14 @@ Python API::
 
 ``Emulator(*, host="127.0.0.1", port=0, keys=("demo",), enforce="sliding", limit=None,
 window=60.0, retry_after=None, premium_status=401, secrets=None, token_ttl=299.0,
-faults=None, seed=0, slow_seconds=2.0, zxy_error_status=404, wmts_error_status=400,
-wmts_error_format="ows", clock=None)``; ``start() -> str``, ``stop()``, ``url``,
-``stats() -> dict``, ``reset()``, and use as a context manager.
+faults=None, seed=0, slow_seconds=2.0, zxy_error_status=404, wmts_error_status=404,
+wmts_error_format="ows", burst_seconds=None, strict_style=False, clock=None)``; ``start() -> str``,
+``stop()``, ``url``, ``stats() -> dict``, ``reset()``, ``spend(seconds, key=None)``, and use as a
+context manager.
+
+Where the real service's answer is unrecorded, the emulator is lenient by default: any WMTS
+``style`` is served (``strict_style=True`` refuses all but ``default``), and an out-of-range WMTS
+tile is 404, which GDAL reads as empty (``wmts_error_status=400`` for the strict answer).
 
 The API key is never logged (no access log); only the capabilities document
 echoes the caller's key, as the real service does.

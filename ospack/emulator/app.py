@@ -3,6 +3,11 @@
 Order of checks on an API request, as a gateway in front of a tile backend
 would do them: credentials (401) → rate limit (429) → request validity
 (400/404) → plan entitlement (premium: 401 or 403) → injected fault → tile.
+
+Where the real service's behaviour is unrecorded, the emulator is lenient by default, as the
+clients that work against OS are: a WMTS ``style`` other than ``default`` is served (a shipping app
+sends ``style=Outdoor``; ``strict_style`` refuses it with 400), and an out-of-range WMTS tile is 404,
+which GDAL reads as an empty tile (``wmts_error_status=400`` for the strict answer).
 """
 
 from __future__ import annotations
@@ -43,12 +48,29 @@ class EmulatorState:
         self.faults = FaultInjector(config.faults, config.seed)
         self.tiles = TileCache(executor)
         self.policies = {spec.key: config.rate_policy(spec) for spec in config.keys}
+        self.clock = clock
+        #: key → clock time until which another consumer takes that key's whole Maps API budget
+        self.spells: dict[str, float] = {}
 
     def reset(self) -> None:
         """Zero the counters, forget rate-limit history and restart the fault sequence."""
         self.stats.reset()
         self.limiter.reset()
         self.faults.reset()
+        self.spells.clear()
+
+    def spend(self, keys: list[str], seconds: float) -> None:
+        """Start a spell: for ``seconds``, another consumer of each key takes every request its budget frees."""
+        until = self.clock() + seconds
+        for key in keys:
+            self.spells[key] = max(self.spells.get(key, until), until)
+            self.limiter.spend(key, MAPS_API, self.policies[key])
+
+    def admit(self, spec: KeySpec) -> bool:
+        """Count one Maps API request of ``spec``; False when over its budget (or during a spell)."""
+        if self.clock() < self.spells.get(spec.key, -1.0):
+            self.limiter.spend(spec.key, MAPS_API, self.policies[spec.key])
+        return self.limiter.admit(spec.key, MAPS_API, self.policies[spec.key])
 
 
 def build_app(state: EmulatorState) -> web.Application:
@@ -61,6 +83,7 @@ def build_app(state: EmulatorState) -> web.Application:
     app.router.add_post("/oauth2/token/v1", handlers.token)
     app.router.add_get("/__emulator__/stats", handlers.stats)
     app.router.add_post("/__emulator__/reset", handlers.reset)
+    app.router.add_post("/__emulator__/spend", handlers.spend)
     return app
 
 
@@ -91,10 +114,10 @@ class _Handlers:
         if isinstance(operation, BadRequest):
             return self._answer(self._bad_request(operation, wmts=True), spec)
         if operation == "GetTile":
-            return await self._serve_tile(request, spec, parse_get_tile(params), wmts=True)
+            return await self._serve_tile(request, spec, parse_get_tile(params, strict_style=self.config.strict_style), wmts=True)
         # OS echoes the URL's key; what it writes for a header key or a token is unknown
-        # (research/os-maps-api.md §2.4), so those callers get hrefs without a key
-        key = request.query.get("key")
+        # (research/os-maps-api.md §2.4), so those callers get hrefs without a key parameter
+        key = request.query.get("key") or None
         body = capabilities_xml(f"{request.scheme}://{request.host}", key)
         return self._answer(web.Response(body=body, content_type="application/xml", charset="utf-8"), spec)
 
@@ -119,6 +142,17 @@ class _Handlers:
         self.state.reset()
         return web.json_response(self.state.stats.snapshot())
 
+    async def spend(self, request: web.Request) -> web.StreamResponse:
+        try:
+            seconds = float(request.query.get("seconds", ""))
+        except ValueError:
+            seconds = -1.0
+        key = request.query.get("key")
+        if not seconds > 0 or (key is not None and key not in self.state.policies):
+            raise web.HTTPBadRequest(text="spend needs seconds > 0 and, optionally, a configured key")
+        self.state.spend([key] if key is not None else list(self.state.policies), seconds)
+        return web.json_response({"seconds": seconds})
+
     # --- steps ----------------------------------------------------------------------------------
 
     def _authenticate(self, request: web.Request, *, wmts: bool) -> KeySpec | web.StreamResponse:
@@ -128,7 +162,7 @@ class _Handlers:
             if wmts and self.config.wmts_error_format == "ows":
                 return self._answer(ows_exception(401, spec.errorcode.rsplit(".", 1)[-1], spec.faultstring), None)
             return self._answer(fault(401, spec.faultstring, spec.errorcode), None)
-        if not self.state.limiter.admit(spec.key, MAPS_API, self.state.policies[spec.key]):
+        if not self.state.admit(spec):
             return self._answer(self._too_many(), spec)
         return spec
 
@@ -178,6 +212,7 @@ class _Handlers:
                 spec,
             )
         if name == "burst429":
+            self.state.spend([spec.key], self.config.spell_seconds)
             return self._answer(self._too_many(), spec)
         if name == "html200":
             return self._answer(web.Response(text=HTML_ERROR_PAGE, content_type="text/html"), spec)

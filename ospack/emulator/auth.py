@@ -68,9 +68,13 @@ class Authenticator:
     ) -> KeySpec | AuthFailure:
         """The key a request authenticates as, or why it cannot.
 
-        ``query`` must keep its names' case: only a lower-case ``key`` counts.
+        ``query`` must keep its names' case: only a lower-case ``key`` counts. An empty
+        ``key=`` beside a header key or a Bearer token is ignored (WMTS clients copy the
+        capabilities' ``key=`` into every request, empty for such callers).
         """
         key = query.get("key")
+        if key == "" and (headers.get("key") or headers.get("Authorization")):
+            key = None
         if key is None:
             key = headers.get("key")
         if key is not None:

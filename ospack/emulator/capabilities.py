@@ -4,7 +4,8 @@ Layer zooms and TileMatrixSetLimits come from ``layers.json``; OS's verbatim
 scale denominators, matrix sizes, bounding boxes and titles from
 ``os-capabilities.json`` (research/os-maps-api.md §2). As the real service
 does, the caller's key is echoed into the operation URLs, so WMTS clients
-(OpenLayers, GDAL, OWSLib) carry it on every GetTile.
+(OpenLayers, GDAL, OWSLib) carry it on every GetTile; a caller who sent the key
+in a header or a Bearer token gets URLs without a ``key`` parameter.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _KEY_SLOT = "\x00KEY\x00"
 def capabilities_xml(base_url: str, key: str | None) -> bytes:
     """The document for a service at ``base_url``, echoing ``key`` (None: OAuth2 caller)."""
     template = _template(base_url.rstrip("/"))
-    echoed = "" if key is None else escape(quote(key, safe=""))
+    echoed = "" if key is None else f"key={escape(quote(key, safe=''))}&amp;"
     return template.replace(_KEY_SLOT, echoed).encode("utf-8")
 
 
@@ -31,7 +32,7 @@ def _template(base_url: str) -> str:
     data = read_json("os-capabilities.json")
     service = data["service"]
     layers = {layer.name: layer for layer in list_layers()}
-    endpoint = f"{base_url}/maps/raster/v1/wmts?key={_KEY_SLOT}&"
+    endpoint = f"{base_url}/maps/raster/v1/wmts?{_KEY_SLOT}"
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1"'

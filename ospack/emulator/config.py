@@ -150,8 +150,15 @@ class EmulatorConfig:
     seed: int = 0
     slow_seconds: float = 2.0
     zxy_error_status: int = 404
-    wmts_error_status: int = 400
+    wmts_error_status: int = 404
     wmts_error_format: str = "ows"
+    burst_seconds: float | None = None
+    strict_style: bool = False
+
+    @property
+    def spell_seconds(self) -> float:
+        """How long a ``burst429`` spell keeps the key's budget spent (default a third of the window)."""
+        return self.window / 3 if self.burst_seconds is None else self.burst_seconds
 
     def rate_policy(self, spec: KeySpec) -> RatePolicy:
         """The rate policy of one key: --limit, else its mode's rate."""
@@ -173,8 +180,10 @@ def make_config(
     seed: int = 0,
     slow_seconds: float = 2.0,
     zxy_error_status: int = 404,
-    wmts_error_status: int = 400,
+    wmts_error_status: int = 404,
     wmts_error_format: str = "ows",
+    burst_seconds: float | None = None,
+    strict_style: bool = False,
 ) -> EmulatorConfig:
     """Validate every setting and return an :class:`EmulatorConfig`.
 
@@ -204,6 +213,8 @@ def make_config(
     slow_seconds = _number(slow_seconds, "slow_seconds", "zero or more seconds")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise EmulatorOptionError(f"--seed must be a whole number, not {seed!r}")
+    if burst_seconds is not None:
+        burst_seconds = _number(burst_seconds, "burst_seconds", "a positive number of seconds", positive=True)
     secret_map = _secrets(secrets)
     for key in secret_map:
         if key not in names:
@@ -223,6 +234,8 @@ def make_config(
         zxy_error_status=zxy_error_status,
         wmts_error_status=wmts_error_status,
         wmts_error_format=wmts_error_format,
+        burst_seconds=None if burst_seconds is None else float(burst_seconds),
+        strict_style=bool(strict_style),
     )
     for spec in specs:
         if enforce != "spike" and config.rate_policy(spec).allowance < 1:

@@ -3,16 +3,15 @@
 Each tile request draws one number from a ``random.Random(seed)``; the faults'
 probabilities are laid end to end in FAULT_NAMES order and the draw picks at
 most one. The same seed and the same request order give the same faults.
-``burst429`` starts a burst: that request and the next few (3-10, drawn from the
-same generator) are answered 429.
+``burst429`` answers 429 and starts a spell (handled by the app): for a while another
+consumer of the key takes its whole budget, as in real use, where a 429 means the
+project's window is spent.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-
-BURST_LENGTH = (3, 10)
 
 
 class FaultInjector:
@@ -29,15 +28,11 @@ class FaultInjector:
         return bool(self._faults)
 
     def reset(self) -> None:
-        """Restart the random sequence from the seed and end any burst."""
+        """Restart the random sequence from the seed."""
         self._random = random.Random(self._seed)
-        self._burst_left = 0
 
     def draw(self) -> str | None:
         """The fault for the next tile request, or None."""
-        if self._burst_left:
-            self._burst_left -= 1
-            return "burst429"
         if not self._faults:
             return None
         roll = self._random.random()
@@ -45,8 +40,6 @@ class FaultInjector:
         for name, probability in self._faults:
             edge += probability
             if roll < edge:
-                if name == "burst429":
-                    self._burst_left = self._random.randint(*BURST_LENGTH) - 1
                 return name
         return None
 

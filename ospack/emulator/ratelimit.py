@@ -14,7 +14,8 @@ gateway counts. So the style is selectable:
     accepted requests must be at least ``60 / per_minute`` seconds apart
     (less a reading tolerance of 2 ms, see ``SPIKE_TOLERANCE_S``).
 
-Only accepted requests count: refused ones do not extend the penalty.
+Only accepted requests count: refused ones do not extend the penalty. ``spend``
+stands for another consumer of the same key taking whatever the budget has left.
 """
 
 from __future__ import annotations
@@ -27,22 +28,34 @@ from .config import RatePolicy
 
 
 class _Sliding:
-    __slots__ = ("allowance", "window", "accepted")
+    __slots__ = ("allowance", "window", "accepted", "total")
 
     def __init__(self, policy: RatePolicy) -> None:
         self.allowance = policy.allowance
         self.window = policy.window
-        self.accepted: deque[float] = deque()
+        # (time, how many accepted then): a spend takes the rest of the budget as one entry
+        self.accepted: deque[tuple[float, int]] = deque()
+        self.total = 0
 
-    def admit(self, now: float) -> bool:
+    def _expire(self, now: float) -> None:
         accepted = self.accepted
         horizon = now - self.window
-        while accepted and accepted[0] <= horizon:
-            accepted.popleft()
-        if len(accepted) >= self.allowance:
+        while accepted and accepted[0][0] <= horizon:
+            self.total -= accepted.popleft()[1]
+
+    def admit(self, now: float) -> bool:
+        self._expire(now)
+        if self.total >= self.allowance:
             return False
-        accepted.append(now)
+        self.accepted.append((now, 1))
+        self.total += 1
         return True
+
+    def spend(self, now: float) -> None:
+        self._expire(now)
+        if self.total < self.allowance:
+            self.accepted.append((now, self.allowance - self.total))
+            self.total = self.allowance
 
 
 class _Fixed:
@@ -62,6 +75,10 @@ class _Fixed:
             return False
         self.count += 1
         return True
+
+    def spend(self, now: float) -> None:
+        self.admit(now)
+        self.count = self.allowance
 
 
 #: how early a request may be read and still count as on time, at most (and at most a tenth of
@@ -84,6 +101,9 @@ class _Spike:
             return False
         self.last = now
         return True
+
+    def spend(self, now: float) -> None:
+        self.last = now
 
 
 _STYLES = {"sliding": _Sliding, "fixed": _Fixed, "spike": _Spike}
@@ -109,6 +129,13 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
         return bucket.admit(self._clock())
+
+    def spend(self, key: str, api: str, policy: RatePolicy) -> None:
+        """Another consumer of ``key`` takes everything ``api``'s budget has left right now."""
+        bucket = self._buckets.get((key, api))
+        if bucket is None:
+            bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
+        bucket.spend(self._clock())
 
     def reset(self) -> None:
         """Forget every request counted so far."""

@@ -108,15 +108,19 @@ def wmts_operation(params: dict[str, str]) -> str | BadRequest:
     return BadRequest("OperationNotSupported", "request", f"Operation not supported: {request}")
 
 
-def parse_get_tile(params: dict[str, str]) -> tuple[Layer, Tile] | BadRequest:
-    """Check a KVP GetTile request's parameters (names already lower-cased)."""
+def parse_get_tile(params: dict[str, str], *, strict_style: bool = False) -> tuple[Layer, Tile] | BadRequest:
+    """Check a KVP GetTile request's parameters (names already lower-cased).
+
+    Any ``style`` is served unless ``strict_style``: whether OS refuses another name is
+    unrecorded, and a shipping app sends ``style=Outdoor``.
+    """
     for name in ("layer", "style", "tilematrixset", "tilematrix", "tilerow", "tilecol"):
         if not params.get(name):
             return BadRequest("MissingParameterValue", name, f"Missing parameter: {name}")
     layer = _layer(params["layer"], "layer")
     if isinstance(layer, BadRequest):
         return layer
-    if params["style"] != "default":
+    if strict_style and params["style"] != "default":
         return BadRequest("InvalidParameterValue", "style", f"Unknown style: {params['style']}")
     for name in ("format", "outputformat"):
         if name in params and params[name] != "image/png":

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,11 @@ class Emulator:
         Status for an unknown layer or an out-of-range zoom/column/row.
     wmts_error_format : {"ows", "json"}
         Body of WMTS errors: OWS ExceptionReport or the gateway's JSON fault.
+    burst_seconds : float, optional
+        Length of a ``burst429`` spell, in which another consumer of the key takes its whole
+        budget (default: a third of ``window``).
+    strict_style : bool
+        Refuse a WMTS ``style`` other than ``default`` with 400 (default: accept any).
     clock : callable, optional
         Seconds as a float for rate limits and token expiry (default ``time.time``).
 
@@ -78,15 +84,17 @@ class Emulator:
         seed: int = 0,
         slow_seconds: float = 2.0,
         zxy_error_status: int = 404,
-        wmts_error_status: int = 400,
+        wmts_error_status: int = 404,
         wmts_error_format: str = "ows",
+        burst_seconds: float | None = None,
+        strict_style: bool = False,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config: EmulatorConfig = make_config(
             keys=keys, enforce=enforce, limit=limit, window=window, retry_after=retry_after,
             premium_status=premium_status, secrets=secrets, token_ttl=token_ttl, faults=faults, seed=seed,
             slow_seconds=slow_seconds, zxy_error_status=zxy_error_status, wmts_error_status=wmts_error_status,
-            wmts_error_format=wmts_error_format,
+            wmts_error_format=wmts_error_format, burst_seconds=burst_seconds, strict_style=strict_style,
         )
         self.host, self.port = host, check_port(port)
         self._clock = clock or wall_clock
@@ -161,7 +169,15 @@ class Emulator:
 
     def reset(self) -> None:
         """Zero the counters, forget rate-limit history and restart the fault sequence."""
-        request = urllib.request.Request(f"{self.url}/__emulator__/reset", method="POST")
+        self._post("reset")
+
+    def spend(self, seconds: float, key: str | None = None) -> None:
+        """Let another consumer take ``key``'s whole Maps API budget (every key's: None) for ``seconds``."""
+        query = f"seconds={seconds:g}" + ("" if key is None else f"&key={urllib.parse.quote(key, safe='')}")
+        self._post(f"spend?{query}")
+
+    def _post(self, route: str) -> None:
+        request = urllib.request.Request(f"{self.url}/__emulator__/{route}", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
 

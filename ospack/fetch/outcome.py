@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..types import Tile
 
@@ -73,18 +73,33 @@ class FetchStats:
         return self.requests / self.elapsed_s * 60.0 if self.elapsed_s > 0 else 0.0
 
 
+class PauseSource(Protocol):
+    def pause_status(self) -> tuple[float, str | None]: ...
+
+
 class StatsRecorder:
     """Mutable tally behind :class:`FetchStats`; keeps a bounded sample of failures."""
 
     max_failures_kept = 100
 
     def __init__(self) -> None:
+        #: the fetch's rate limiter, set by the pool: what the pool is waiting for, if anything
+        self.limiter: PauseSource | None = None
         self.requests = 0
         self.premium_requests = 0
         self.retries = 0
         self.rate_limited = 0
         self._zooms: dict[int, list[int]] = {}
         self._failures: list[TileOutcome] = []
+
+    def pause_status(self) -> tuple[float, str | None]:
+        """Seconds the pool still waits and why, or ``(0.0, None)`` while it is not paused."""
+        return (0.0, None) if self.limiter is None else self.limiter.pause_status()
+
+    @property
+    def tiles_ok(self) -> int:
+        """Tiles fetched so far."""
+        return sum(c[0] for c in self._zooms.values())
 
     def record(self, outcome: TileOutcome) -> None:
         counts = self._zooms.setdefault(outcome.tile.z, [0, 0, 0])

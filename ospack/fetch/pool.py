@@ -8,11 +8,15 @@ paces every request through one rate limiter. Each response is classified:
 200 + whole 256×256 PNG      ok
 429                          pool pauses (limiter); tile retried, never lost
 400, 404                     absent, not retried
-401 / 403 on a premium zoom  that zoom stops; its tiles fail, others go on
+401 / 403 on a premium zoom  the plan lacks Premium: no more premium tiles;
+                             open ones go on, then PremiumError
 401 / 403 otherwise          AuthError at once, no new requests
+3xx                          DownloadError at once naming where it pointed
+no connection (refused,      pool waits and tries again; after a few rounds
+unknown host)                DownloadError "cannot connect to HOST:PORT"
 5xx, other statuses,         retried with back-off up to ``max_retries``,
-timeouts, connection errors, then failed (never returned as data)
-truncated or non-PNG bodies
+timeouts, dropped            then failed (never returned as data)
+connections, bad bodies
 ===========================  ==============================================
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterable
-from typing import Literal, Protocol
+from typing import Literal
 
 import httpx
 
@@ -30,20 +34,26 @@ from ..layers import LIVE_RATE_PER_MINUTE, Layer, get_layer
 from ..types import Tile
 from .auth import Credentials
 from .clock import Clock, MonotonicClock
+from .halts import (
+    ConnectionWatch,
+    auth_refused,
+    premium_not_allowed,
+    premium_refused,
+    redirect_error,
+    refuses_credentials,
+    retry_after_error,
+)
 from .outcome import FetchStats, StatsRecorder, TileOutcome
 from .responses import Attempt, send
+from .tasks import StopSignal, produce, tick, until_done, watch
 from .throttle import RateLimiter
-from .transport import RequestDropped, ThrottledTransport, default_transport
+from .transport import RequestDropped, RetryAfterTooLong, ThrottledTransport, default_transport
 from .urls import ApiEndpoints, TileUrls, ZxyUrls
 from .wmts import parse_capabilities
 
 _PREMIUM = "ospack.premium"
-
-
-class StopSignal(Protocol):
-    """Anything with ``is_set()``: a ``threading.Event`` (set from a signal handler) or an ``asyncio.Event``."""
-
-    def is_set(self) -> bool: ...
+#: a tile left out without an outcome (premium zooms of a plan without Premium access)
+_SKIPPED = object()
 
 
 async def fetch_tiles(
@@ -66,6 +76,7 @@ async def fetch_tiles(
     on_outcome: Callable[[TileOutcome], None] | None = None,
     rng: random.Random | None = None,
     recorder: StatsRecorder | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> FetchStats:
     """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried.
 
@@ -109,8 +120,11 @@ async def fetch_tiles(
     rng
         Random source for back-off jitter.
     recorder
-        Where the running figures are tallied; pass one to read requests, retries
-        and 429s live (for progress lines) while the fetch runs.
+        Where the running figures are tallied; pass one to read requests, retries,
+        429s and pauses live (for progress lines) while the fetch runs.
+    on_tick
+        Called in the event loop about once a second while the fetch runs, so a
+        progress line keeps moving (and says why) while the pool is paused.
 
     Returns
     -------
@@ -121,9 +135,14 @@ async def fetch_tiles(
     ------
     AuthError
         The API refused the key (401/403 on a non-premium zoom, or the token
-        endpoint refused key and secret). Its ``stats`` attribute holds the figures so far.
+        endpoint refused key and secret). Its ``stats`` attribute holds the figures so far
+        (as for every error below).
+    PremiumError
+        With ``allow_premium``, the API refused a premium zoom: the plan has no Premium
+        access. Raised once the open zooms are fetched; no premium tile is returned.
     DownloadError
-        WMTS capabilities could not be read.
+        The API cannot be reached, redirected, asked to wait longer than the limiter's
+        ``max_retry_after``, or WMTS capabilities could not be read.
     """
     if workers < 1:
         raise DownloadError(f"workers must be at least 1, not {workers}")
@@ -141,6 +160,7 @@ async def fetch_tiles(
         rng=rng or random.Random(),
         on_outcome=on_outcome,
         recorder=recorder or StatsRecorder(),
+        on_tick=on_tick,
     )
     client = httpx.AsyncClient(
         transport=ThrottledTransport(
@@ -158,7 +178,7 @@ async def fetch_tiles(
 
 
 class _Run:
-    """State of one fetch: limiter, tallies, zooms refused, abort reason."""
+    """State of one fetch: limiter, tallies, connection watch, premium refusal, abort reason."""
 
     def __init__(
         self,
@@ -174,6 +194,7 @@ class _Run:
         rng: random.Random,
         on_outcome: Callable[[TileOutcome], None] | None,
         recorder: StatsRecorder,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.layer = layer
         self.credentials = credentials
@@ -185,9 +206,13 @@ class _Run:
         self.retry_backoff_s = retry_backoff_s
         self.rng = rng
         self.on_outcome = on_outcome
+        self.on_tick = on_tick
         self.stats = recorder
-        self.refused_zooms: dict[int, int] = {}
-        self.abort: AuthError | None = None
+        recorder.limiter = limiter
+        self.premium_refusal: tuple[int, int] | None = None  # (zoom, status) of the first refusal
+        self.premium_skipped = 0
+        self.connection = ConnectionWatch(clock)
+        self.abort: DownloadError | None = None
         self.stopping = asyncio.Event()
         self.grace_s = 2.0
         self.urls: TileUrls = ZxyUrls(endpoints, layer.name)
@@ -213,71 +238,33 @@ class _Run:
         stop_event: StopSignal | None,
     ) -> FetchStats:
         started = self.clock.now()
-        watcher = asyncio.create_task(self._watch(stop_event)) if stop_event is not None else None
+        watchers = [asyncio.create_task(watch(stop_event, self.stopping))] if stop_event is not None else []
+        if self.on_tick is not None:
+            watchers.append(asyncio.create_task(tick(self.on_tick)))
         try:
             if protocol == "wmts":
                 self.urls = await self._capabilities(client)
             queue: asyncio.Queue[Tile | None] = asyncio.Queue(maxsize=2 * workers)
-            producer = asyncio.create_task(self._produce(tiles, queue, workers))
+            producer = asyncio.create_task(produce(tiles, queue, workers, self.stopping))
             pool = [asyncio.create_task(self._work(client, queue)) for _ in range(workers)]
-            await self._until_done(pool)
+            await until_done(pool, self.stopping, self.grace_s)
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
             if not producer.cancelled() and producer.exception() is not None:
                 raise producer.exception()  # type: ignore[misc]
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
-        stats = self.stats.freeze(self.clock.now() - started, stopped=self.stopping.is_set())
-        if self.abort is not None:
-            self.abort.stats = stats  # type: ignore[attr-defined]
-            raise self.abort
+            await asyncio.gather(*watchers, return_exceptions=True)
+        stopped = self.stopping.is_set() and self.abort is None
+        stats = self.stats.freeze(self.clock.now() - started, stopped=stopped)
+        error: DownloadError | None = self.abort
+        if error is None and self.premium_refusal is not None:
+            error = premium_refused(self.layer, *self.premium_refusal, skipped=self.premium_skipped)
+        if error is not None:
+            error.stats = stats  # type: ignore[attr-defined]
+            raise error
         return stats
-
-    async def _until_done(self, pool: list[asyncio.Task[None]]) -> None:
-        # Workers end when the tiles run out. Once stopping (Ctrl-C, bad key), requests in
-        # flight get a short grace; workers still waiting then (a long 429 pause, a
-        # back-off) are cancelled, so stopping never waits out a pause. A worker that
-        # fails (e.g. the outcome callback raised) stops the rest and its error propagates.
-        everything = asyncio.gather(*pool)
-        stop_wait = asyncio.create_task(self.stopping.wait())
-        await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-        failed = everything.done() and not everything.cancelled() and everything.exception() is not None
-        if not everything.done():
-            await asyncio.wait({everything}, timeout=self.grace_s)
-        stop_wait.cancel()
-        if failed or not everything.done():
-            self.stopping.set()
-            for task in pool:
-                task.cancel()
-        results = await asyncio.gather(*pool, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise result
-
-    async def _watch(self, stop_event: StopSignal) -> None:
-        # A threading.Event cannot be awaited; look at it often enough for Ctrl-C to feel instant.
-        while not stop_event.is_set():
-            await asyncio.sleep(0.05)
-        self.stopping.set()
-
-    async def _produce(self, tiles: Iterable[Tile], queue: asyncio.Queue[Tile | None], workers: int) -> None:
-        try:
-            for tile in tiles:
-                if self.stopping.is_set():
-                    break
-                await queue.put(tile)
-            for _ in range(workers):
-                await queue.put(None)
-        except BaseException:
-            # the tile iterator failed or the run is over: release workers waiting on an empty queue
-            self.stopping.set()
-            for _ in range(workers):
-                try:
-                    queue.put_nowait(None)
-                except asyncio.QueueFull:
-                    break
-            raise
 
     async def _work(self, client: httpx.AsyncClient, queue: asyncio.Queue[Tile | None]) -> None:
         while True:
@@ -287,16 +274,20 @@ class _Run:
             outcome = await self._fetch_tile(client, tile)
             if outcome is None:
                 return
-            self.stats.record(outcome)
+            if outcome is _SKIPPED:
+                continue
+            self.stats.record(outcome)  # type: ignore[arg-type]
             if self.on_outcome is not None:
-                self.on_outcome(outcome)
+                self.on_outcome(outcome)  # type: ignore[arg-type]
 
-    async def _fetch_tile(self, client: httpx.AsyncClient, tile: Tile) -> TileOutcome | None:
+    async def _fetch_tile(self, client: httpx.AsyncClient, tile: Tile) -> TileOutcome | object | None:
+        """The tile's outcome; ``_SKIPPED``; or None when the pool is stopping (nothing to report)."""
         premium = self.layer.is_premium(tile.z)
         if premium and not self.allow_premium:
-            return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, None))
-        if tile.z in self.refused_zooms:
-            return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, self.refused_zooms[tile.z]))
+            return TileOutcome(tile, "failed", reason=premium_not_allowed(self.layer, tile.z))
+        if premium and self.premium_refusal is not None:
+            self.premium_skipped += 1
+            return _SKIPPED
         url = self.urls.url(tile)
         extensions = {_PREMIUM: True} if premium else {}
         sent = 0
@@ -316,11 +307,13 @@ class _Run:
             if status in (400, 404):
                 return TileOutcome(tile, "absent", reason=f"HTTP {status}", attempts=sent)
             if status in (401, 403):
-                if premium:
-                    self.refused_zooms.setdefault(tile.z, status)
-                    return TileOutcome(tile, "failed", reason=self._premium_reason(tile.z, status), attempts=sent)
-                self._refuse(status)
-                return None
+                if not premium or refuses_credentials(response.body):
+                    self._abort(auth_refused(status, self.credentials.uses_oauth2))
+                    return None
+                if self.premium_refusal is None:
+                    self.premium_refusal = (tile.z, status)
+                self.premium_skipped += 1
+                return _SKIPPED
             reason = response.reason
             if failures < self.max_retries:
                 self.stats.retries += 1
@@ -332,16 +325,37 @@ class _Run:
     async def _attempt(
         self, client: httpx.AsyncClient, url: str, extensions: dict[str, object], *, png: bool
     ) -> Attempt | None:
-        """One request; None when the pool is stopping (or aborted) and it was not sent."""
-        if self.stopping.is_set():
-            return None
-        try:
-            return await send(client, url, extensions, tile_size=self.layer.grid.tile_size if png else None)
-        except RequestDropped:
-            return None
-        except AuthError as exc:
-            self._abort(exc)
-            return None
+        """One request that reached the API; None when the pool is stopping (or aborted).
+
+        A connection that cannot be made is not an attempt: the pool waits for the API
+        (every worker, through the limiter) and tries again, until the watch gives up.
+        Redirects end the fetch here too.
+        """
+        while not self.stopping.is_set():
+            try:
+                response = await send(client, url, extensions, tile_size=self.layer.grid.tile_size if png else None)
+            except RequestDropped:
+                return None
+            except RetryAfterTooLong as exc:
+                self.stats.rate_limited += 1
+                self._abort(retry_after_error(exc.seconds, exc.cap, self.stats.tiles_ok))
+                return None
+            except AuthError as exc:
+                self._abort(exc)
+                return None
+            if not response.unreachable:
+                if response.status is not None:
+                    self.connection.answered()
+                if response.redirect is not None:
+                    self._abort(redirect_error(response.status, response.redirect))  # type: ignore[arg-type]
+                    return None
+                return response
+            wait = self.connection.failed()
+            if wait is None:
+                self._abort(self.connection.give_up(response.reason))
+                return None
+            self.limiter.hold(wait, f"{response.reason}; trying again")
+        return None
 
     async def _capabilities(self, client: httpx.AsyncClient) -> TileUrls:
         url = self.endpoints.capabilities_url()
@@ -354,7 +368,7 @@ class _Run:
             if response.whole:
                 return parse_capabilities(response.body, self.layer, self.endpoints)
             if response.status in (401, 403):
-                self._refuse(response.status)
+                self._abort(auth_refused(response.status, self.credentials.uses_oauth2))
                 raise self.abort  # type: ignore[misc]
             if response.status in (400, 404):
                 break
@@ -368,29 +382,10 @@ class _Run:
         delay = min(30.0, self.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
         await self.clock.sleep(delay)
 
-    def _refuse(self, status: int) -> None:
-        how = "the access token (even after renewing it)" if self.credentials.uses_oauth2 else "the API key"
-        self._abort(
-            AuthError(
-                f"the OS Maps API refused {how} (HTTP {status}); check --key (or OS_API_KEY) "
-                "and that the project includes the OS Maps API"
-            )
-        )
-
-    def _abort(self, error: AuthError) -> None:
+    def _abort(self, error: DownloadError) -> None:
         if self.abort is None:
             self.abort = error
         self.stopping.set()
-
-    def _premium_reason(self, z: int, status: int | None) -> str:
-        layer = self.layer
-        zooms = f"{layer.premium_from}-{layer.max_zoom}"
-        if status is None:
-            return f"zoom {z} of {layer.name} is premium (zooms {zooms}); pass --allow-premium to fetch it"
-        return (
-            f"the API refused premium zoom {z} of {layer.name} (HTTP {status}); this project's plan "
-            f"does not include premium zooms {zooms}, which --allow-premium requests"
-        )
 
 
 def fetch_tiles_sync(tiles: Iterable[Tile], **options: object) -> FetchStats:

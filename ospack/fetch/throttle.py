@@ -6,6 +6,11 @@ arrest (the minute's allowance spread evenly, bursts refused). Pacing requests
 evenly at slightly under N per window satisfies all three, and a guard over the
 last N grants makes "never more than N in any window" hold even when pacing is
 disturbed (pauses, slow-down changes).
+
+A 429 means the window's allowance is spent, in real use mostly by another
+consumer of the same key: the pool pauses (backing off from a short first pause)
+but never past the end of the window that was spent, since by then the spent
+requests have aged out; the first success restores the pace at once.
 """
 
 from __future__ import annotations
@@ -45,11 +50,15 @@ class RateLimiter:
         The first ``warmup`` grants are spaced ``warmup_margin`` wider: new
         connections and a cold server add the most timing jitter at the start.
     base_backoff, max_backoff
-        Pause after a 429 without ``Retry-After``: ``base * 2**(streak-1)``, capped,
-        times a random factor in [0.5, 1) (jitter).
-    max_slowdown, recovery_half_life
-        Each new 429 episode doubles the spacing (up to ``max_slowdown`` ×); the extra
-        spacing then halves every ``recovery_half_life`` seconds (default ``per / 6``).
+        Pause after a 429 without ``Retry-After``: ``base * 2**(streak-1)`` (default base
+        ``per / 30``), capped at ``max_backoff`` (default ``per / 4``) and at what remains of
+        the window since the first 429 of the streak, times a random factor in [0.5, 1).
+    max_slowdown
+        A 429 episode doubles the spacing, up to ``max_slowdown`` × (default 2); each
+        success halves the extra spacing, so the pace is back within a few requests.
+    max_retry_after
+        The longest ``Retry-After`` obeyed (default 300 s); the transport stops the fetch
+        on a longer one rather than wait silently.
     rng
         Random source for jitter.
     """
@@ -65,8 +74,8 @@ class RateLimiter:
         max_backoff: float | None = None,
         warmup: int = 8,
         warmup_margin: float = 0.05,
-        max_slowdown: float = 16.0,
-        recovery_half_life: float | None = None,
+        max_slowdown: float = 2.0,
+        max_retry_after: float = 300.0,
         rng: random.Random | None = None,
     ) -> None:
         if requests is not None and requests < 1:
@@ -84,18 +93,19 @@ class RateLimiter:
         self._warmup_spacing = self._min_gap * (1.0 + margin + warmup_margin)
         self.granted = 0
         self._base_backoff = per / 30 if base_backoff is None else base_backoff
-        self._max_backoff = per if max_backoff is None else max_backoff
+        self._max_backoff = per / 4 if max_backoff is None else max_backoff
         self._max_slowdown = max_slowdown
-        self._half_life = per / 6 if recovery_half_life is None else recovery_half_life
+        self.max_retry_after = max_retry_after
         self._rng = rng or random.Random()
         self._grants: deque[float] = deque()
         self._next_free = -math.inf
         self._paused_until = -math.inf
         self._pause_started = -math.inf
-        self._peak_slowdown = 1.0
-        self._peak_at = -math.inf
+        self._slowdown = 1.0
         self._streak = 0
+        self._streak_started = -math.inf
         self.pauses = 0
+        self.pause_reason: str | None = None
 
     @classmethod
     def per_minute(cls, rate: int | None, window_s: float = 60.0, *, clock: Clock | None = None) -> RateLimiter:
@@ -151,17 +161,14 @@ class RateLimiter:
             if len(self._grants) >= self.requests:
                 slot = max(slot, self._grants[-self.requests] + self.per + _EDGE)
             spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
-            self._next_free = slot + spacing * self.slowdown(slot)
+            self._next_free = slot + spacing * self._slowdown
             self._grants.append(slot)
         self.granted += 1
         return slot
 
-    def slowdown(self, at: float | None = None) -> float:
-        """Current spacing multiplier (1.0 = full rate); decays back to 1 after a 429."""
-        at = self.clock.now() if at is None else at
-        if self._peak_slowdown <= 1.0 or at <= self._peak_at:
-            return self._peak_slowdown
-        return 1.0 + (self._peak_slowdown - 1.0) * 0.5 ** ((at - self._peak_at) / self._half_life)
+    def slowdown(self) -> float:
+        """Current spacing multiplier (1.0 = full rate): doubled by a 429, halved back by each success."""
+        return self._slowdown
 
     # -- feedback from responses ----------------------------------------------------
 
@@ -169,30 +176,48 @@ class RateLimiter:
         """Record a 429 for a request granted at ``granted_at``; return the pool's pause in seconds.
 
         Requests granted before the current pause began belong to the same episode:
-        they extend the pause to honour their ``Retry-After`` but do not slow down further.
+        they extend the pause to honour their ``Retry-After`` but do not back off further.
         """
         now = self.clock.now()
-        same_episode = granted_at < self._pause_started
-        if same_episode:
+        if granted_at < self._pause_started:
             pause = 0.0 if retry_after is None else retry_after
         else:
+            if self._streak == 0 or now >= self._streak_started + self.per:
+                # a new streak, or a whole window of 429s: what was spent has aged out, start afresh
+                self._streak, self._streak_started = 0, now
             self._streak += 1
             self.pauses += 1
             if retry_after is not None:
                 pause = retry_after
             else:
                 backoff = min(self._max_backoff, self._base_backoff * 2 ** (self._streak - 1))
-                pause = backoff * self._rng.uniform(0.5, 1.0)
-            self._peak_slowdown = min(self._max_slowdown, self.slowdown(now) * 2.0)
-            self._peak_at = now + pause
+                pause = min(backoff * self._rng.uniform(0.5, 1.0), self._streak_started + self.per - now)
+            self._slowdown = min(self._max_slowdown, self._slowdown * 2.0)
             self._pause_started = now
-        self._paused_until = max(self._paused_until, now + pause)
-        self._next_free = max(self._next_free, self._paused_until)
+        if retry_after is not None:
+            why = f"rate limited (HTTP 429), the API asked to wait {retry_after:.0f} s"
+        else:
+            why = "rate limited (HTTP 429): the key's allowance is spent, perhaps by another app using the same key"
+        self.hold(pause, why)
         return max(0.0, self._paused_until - now)
 
     def succeeded(self) -> None:
-        """Record a response that was not a 429: the next 429 starts the back-off afresh."""
+        """Record a response that was not a 429: the back-off starts afresh and the pace comes back."""
         self._streak = 0
+        self._slowdown = 1.0 + (self._slowdown - 1.0) / 2.0
+
+    def hold(self, seconds: float, reason: str) -> None:
+        """Grant no slot for ``seconds`` from now, because of ``reason`` (shown while the pool waits)."""
+        until = self.clock.now() + max(0.0, seconds)
+        if until > self._paused_until:
+            self._paused_until = until
+            self.pause_reason = reason
+        self._next_free = max(self._next_free, self._paused_until)
+
+    def pause_status(self) -> tuple[float, str | None]:
+        """Seconds the pool still waits and why, or ``(0.0, None)`` when it is not paused."""
+        left = self._paused_until - self.clock.now()
+        return (left, self.pause_reason) if left > 0 else (0.0, None)
 
     @property
     def paused_until(self) -> float:

@@ -6,12 +6,17 @@ pauses and slows down all of them. Token requests go to another API (OAuth2)
 and are not paced.
 
 The inner transport is httpx-aiohttp's: on loopback it moves about twice as many
-requests per second as httpx's own connection pool (benchmarks/fetch.py).
+requests per second as httpx's own connection pool (benchmarks/fetch.py). It maps
+every aiohttp ``ClientConnectionError`` (a refused connection, an unknown host, a
+server that dropped the connection) to httpx's ``ConnectTimeout``, so an API that
+cannot be reached looked like a slow one; :class:`ConnectionErrorsMapped` maps them
+to what they are, so the pool can tell an unreachable API from a timeout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -19,6 +24,29 @@ from .throttle import RateLimiter, parse_retry_after
 
 class RequestDropped(Exception):
     """The pool began stopping while this request waited for its slot; it was not sent."""
+
+
+class RetryAfterTooLong(Exception):
+    """A 429 asked to wait longer than the limiter's ``max_retry_after``; the pool stops instead."""
+
+    def __init__(self, seconds: float, cap: float) -> None:
+        super().__init__(f"Retry-After {seconds:g} s exceeds {cap:g} s")
+        self.seconds, self.cap = seconds, cap
+
+
+class ConnectFailed(httpx.ConnectError):
+    """No connection could be made to ``address`` (refused, unknown host, unreachable, timed out)."""
+
+    def __init__(self, address: str, why: str, request: httpx.Request | None = None) -> None:
+        super().__init__(f"cannot connect to {address} ({why})", request=request)
+        self.address, self.why = address, why
+
+
+def address_of(url: httpx.URL) -> str:
+    """``HOST:PORT`` of ``url`` (never its user info, path or query, which may hold a secret)."""
+    host = url.host
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme, 0)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 #: request extension holding the limiter time at which the request was granted
@@ -71,7 +99,11 @@ class ThrottledTransport(httpx.AsyncBaseTransport):
             self._on_request(request)
         response = await self._inner.handle_async_request(request)
         if response.status_code == 429:
-            self._limiter.rate_limited(granted_at, parse_retry_after(response.headers.get("Retry-After")))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None and retry_after > self._limiter.max_retry_after:
+                await response.aclose()
+                raise RetryAfterTooLong(retry_after, self._limiter.max_retry_after)
+            self._limiter.rate_limited(granted_at, retry_after)
         else:
             self._limiter.succeeded()
         return response
@@ -81,9 +113,78 @@ class ThrottledTransport(httpx.AsyncBaseTransport):
 
 
 def default_transport(connections: int) -> httpx.AsyncBaseTransport:
-    """The I/O transport used when none is injected: aiohttp under httpx."""
+    """The I/O transport used when none is injected: aiohttp under httpx, its errors mapped."""
     from httpx_aiohttp import AiohttpTransport
 
-    return AiohttpTransport(
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return ConnectionErrorsMapped(
+        AiohttpTransport(limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
     )
+
+
+class ConnectionErrorsMapped(httpx.AsyncBaseTransport):
+    """Re-map the httpx errors httpx-aiohttp raises, by their aiohttp cause, on requests and bodies."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            raise remap_error(exc, request) from exc
+        response.stream = _MappedStream(response.stream, request)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _MappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._inner, self._request = inner, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx.TransportError as exc:
+            raise remap_error(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def remap_error(exc: httpx.TransportError, request: httpx.Request) -> httpx.TransportError:
+    """The httpx error that says what the aiohttp error behind ``exc`` was."""
+    import aiohttp
+
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError):  # refused, unknown host, unreachable, TLS refused
+        return ConnectFailed(address_of(request.url), _connect_reason(cause), request=request)
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return ConnectFailed(address_of(request.url), "timed out", request=request)
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError("the server closed the connection", request=request)
+    if isinstance(cause, aiohttp.ClientConnectionError) and isinstance(exc, httpx.ConnectTimeout):
+        return httpx.ReadError(f"connection lost ({type(cause).__name__})", request=request)
+    return exc
+
+
+def _connect_reason(cause: Exception) -> str:
+    import aiohttp
+
+    if isinstance(cause, getattr(aiohttp, "ClientConnectorDNSError", ())):
+        return "host name not found"
+    if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+        return "its TLS certificate was not accepted"
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    os_error = getattr(cause, "os_error", None)
+    if isinstance(os_error, OSError):
+        if os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        if isinstance(os_error, TimeoutError):
+            return "timed out"
+        if os_error.strerror:
+            return os_error.strerror.lower()
+    return type(cause).__name__

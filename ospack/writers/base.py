@@ -58,6 +58,9 @@ class TileWriter(Protocol):
     def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]: ...
     @property
     def complete(self) -> bool: ...
+    @property
+    def failure(self) -> str | None: ...
+    def record_failure(self, reason: str | None) -> None: ...
     def mark_complete(self) -> str | None: ...
     def compact(self) -> str | None: ...
     def close(self) -> None: ...
@@ -187,6 +190,19 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     def complete(self) -> bool:
         """True once :meth:`mark_complete` has run and nothing was written since."""
         return self._complete
+
+    @property
+    def failure(self) -> str | None:
+        """Why the last run stopped, when a rerun alone could not fix it (a refused key, an unreachable API)."""
+        return self._state("failure")
+
+    def record_failure(self, reason: str | None) -> None:
+        """Record why the run stopped, for ``info`` and ``verify`` to show; None clears it."""
+        with self._transaction():
+            if reason is None:
+                self._conn.execute("DELETE FROM ospack_state WHERE name = 'failure'")
+            else:
+                self._set_state("failure", reason)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
