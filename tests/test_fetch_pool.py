@@ -221,7 +221,7 @@ def test_a_redirect_fails_at_once_naming_where_it_pointed(status):
     with pytest.raises(DownloadError) as caught:
         run(handler, (Tile(7, x, 5) for x in range(1000)), workers=4)
     message = str(caught.value)
-    assert f"HTTP {status}" in message and "http://api.test/moved/zxy/Road_27700/7/1/1.png" in message
+    assert f"HTTP {status}" in message and "https://api.test/moved/zxy/Road_27700/7/1/1.png" in message
     assert KEY not in message and "?" not in message and "never" not in message
     assert len(calls) <= 4  # the requests in flight, none retried
 
@@ -240,7 +240,7 @@ def test_connection_refused_fails_within_a_few_rounds_and_says_where():
             transport=httpx.MockTransport(handler), clock=clock, workers=8,
         ))
     message = str(caught.value)
-    assert message.startswith("cannot connect to api.test:80") and "timed out" not in message
+    assert message.startswith("cannot connect to api.test:443") and "timed out" not in message
     assert "could not be reached" in message and KEY not in message
     assert clock.now() < 5  # three rounds: 0.5 s, then 1 s of waiting
     assert len(calls) <= 3 * 8 and caught.value.stats.tiles_failed == 0
