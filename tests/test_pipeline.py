@@ -25,7 +25,7 @@ from ospack.errors import (
 )
 from ospack.inspect import verify
 from ospack.layers import get_layer
-from ospack.writers import open_writer, read_job
+from ospack.writers import read_job
 from test_writers_support import query, tamper
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import pyogrio.raw
-import pytest
 import rasterio
 from affine import Affine
 import shapely
