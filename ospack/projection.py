@@ -123,9 +123,20 @@ def clip_rect(geometry: Any, xmin: Any, ymin: Any, xmax: Any, ymax: Any) -> Any:
     """``geometry`` cut to the rectangle(s) (arrays broadcast), by GEOS's fast rectangle clip where it copes.
 
     That clip fails on some valid polygons (a vertex a hair from the rectangle's side makes it
-    build a 3-point ring); the general overlay is slower but exact, so it takes over there.
+    build a 3-point ring) and returns invalid rings for others (a hole touching the shell on the
+    rectangle's side); the general overlay is slower but exact, so it takes over for those.
     """
     try:
-        return _fast_clip(geometry, np.float64(xmin), np.float64(ymin), np.float64(xmax), np.float64(ymax))
+        clipped = _fast_clip(geometry, np.float64(xmin), np.float64(ymin), np.float64(xmax), np.float64(ymax))
     except shapely.errors.GEOSException:
         return shapely.intersection(geometry, shapely.box(xmin, ymin, xmax, ymax))
+    broken = ~shapely.is_valid(clipped)
+    if not np.any(broken):
+        return clipped
+    if np.ndim(clipped) == 0:
+        return shapely.intersection(geometry, shapely.box(xmin, ymin, xmax, ymax))
+    boxes = np.broadcast_to(shapely.box(xmin, ymin, xmax, ymax), clipped.shape)
+    shapes = np.broadcast_to(geometry, clipped.shape)
+    clipped = clipped.copy()
+    clipped[broken] = shapely.intersection(shapes[broken], boxes[broken])
+    return clipped
