@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from ospack.errors import AuthError
-from ospack.fetch import ApiEndpoints, Credentials, FakeClock, OAuth2ClientCredentials
+from ospack.fetch import ApiEndpoints, Credentials, OAuth2ClientCredentials
+from ospack.testing import FakeClock
 
 ENDPOINTS = ApiEndpoints.from_url("http://127.0.0.1:8765")
 TILE = ENDPOINTS.maps + "/zxy/Road_27700/7/1/1.png"

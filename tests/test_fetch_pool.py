@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from ospack.errors import AuthError, DownloadError, PremiumError
-from ospack.fetch import ApiEndpoints, Credentials, FakeClock, fetch_tiles, fetch_tiles_sync
+from ospack.fetch import ApiEndpoints, Credentials, fetch_tiles, fetch_tiles_sync
+from ospack.testing import FakeClock
 from ospack.layers import get_layer
 from ospack.types import Tile
 

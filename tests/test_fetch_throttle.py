@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ospack.fetch import FakeClock, RateLimiter, parse_retry_after
+from ospack.fetch import RateLimiter, parse_retry_after
+from ospack.testing import FakeClock
 
 
 def run_workers(limiter: RateLimiter, workers: int, grants: int, events=()) -> list[float]:

@@ -8,7 +8,7 @@ Public API::
 from __future__ import annotations
 
 from .auth import Credentials, KeyHeaderAuth, OAuth2ClientCredentials
-from .clock import Clock, FakeClock, MonotonicClock
+from .clock import Clock, MonotonicClock
 from .outcome import FetchStats, StatsRecorder, TileOutcome, ZoomCounts
 from .png import png_problem
 from .pool import fetch_tiles, fetch_tiles_sync
@@ -22,7 +22,6 @@ __all__ = [
     "ApiEndpoints",
     "Clock",
     "Credentials",
-    "FakeClock",
     "FetchStats",
     "KeyHeaderAuth",
     "MonotonicClock",
