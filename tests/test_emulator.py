@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from ospack.emulator import Emulator
+from ospack.testing import FakeClock
 
 ZXY = "/maps/raster/v1/zxy"
 WMTS = "/maps/raster/v1/wmts"
@@ -105,15 +106,15 @@ def test_token_endpoint_refusals(client, auth, data, status):
 
 
 def test_tokens_really_expire():
-    now = [1_000_000.0]
-    with Emulator(keys=["k"], secrets={"k": "s"}, token_ttl=5, clock=lambda: now[0]) as emu:
+    clock = FakeClock(1_000_000.0)
+    with Emulator(keys=["k"], secrets={"k": "s"}, token_ttl=5, clock=clock) as emu:
         with httpx.Client(base_url=emu.url) as c:
             token = c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).json()
             assert token["expires_in"] == "5"
             headers = {"Authorization": f"Bearer {token['access_token']}"}
-            now[0] += 4.9
+            clock.advance(4.9)
             assert c.get(f"{ZXY}/Road_3857/7/63/42.png", headers=headers).status_code == 200
-            now[0] += 0.2
+            clock.advance(0.2)
             expired = c.get(f"{ZXY}/Road_3857/7/63/42.png", headers=headers)
             assert expired.status_code == 401
             assert expired.json()["fault"]["detail"]["errorcode"] == "keymanagement.service.access_token_expired"

@@ -10,82 +10,91 @@ import httpx
 import pytest
 from PIL import Image
 
-from ospack.emulator import Emulator
-from ospack.emulator.config import RatePolicy, make_config
-from ospack.emulator.ratelimit import RateLimiter
+from ospack.emulator import Emulator, EmulatorConfig
+from ospack.emulator.config import QuotaPolicy
+from ospack.emulator.quota import Quota
 from ospack.errors import EmulatorError
+from ospack.testing import FakeClock
 
 TILE = "/maps/raster/v1/zxy/Road_3857/7/63/42.png"
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_000_020.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _admitted(limiter, policy, times, clock, key="k", api="maps"):
+def _admitted(quota, policy, times, clock, key="k", api="maps"):
     results = []
     for t in times:
-        clock.now = t
-        results.append(limiter.admit(key, api, policy))
+        clock.advance_to(t)
+        results.append(quota.admit(key, api, policy))
     return results
 
 
 def test_sliding_window_counts_the_last_window():
     clock = FakeClock()
-    limiter = RateLimiter(clock)
-    policy = RatePolicy(per_minute=60, window=6, enforce="sliding")  # 6 per 6 s
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=60, window=6, enforce="sliding")  # 6 per 6 s
     assert policy.allowance == 6
     t0 = 1000.0
-    assert _admitted(limiter, policy, [t0 + i * 0.1 for i in range(7)], clock) == [True] * 6 + [False]
-    assert _admitted(limiter, policy, [t0 + 5.9], clock) == [False]
-    assert _admitted(limiter, policy, [t0 + 6.0, t0 + 6.05], clock) == [True, False]
+    assert _admitted(quota, policy, [t0 + i * 0.1 for i in range(7)], clock) == [True] * 6 + [False]
+    assert _admitted(quota, policy, [t0 + 5.9], clock) == [False]
+    assert _admitted(quota, policy, [t0 + 6.0, t0 + 6.05], clock) == [True, False]
 
 
 def test_fixed_window_resets_on_calendar_boundaries():
     clock = FakeClock()
-    limiter = RateLimiter(clock)
-    policy = RatePolicy(per_minute=600, window=1, enforce="fixed")  # 10 per calendar second
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=600, window=1, enforce="fixed")  # 10 per calendar second
     start = 2000.5
-    assert _admitted(limiter, policy, [start + i * 0.01 for i in range(11)], clock) == [True] * 10 + [False]
+    assert _admitted(quota, policy, [start + i * 0.01 for i in range(11)], clock) == [True] * 10 + [False]
     # a burst straddling the boundary gets two allowances: the fixed window's known weakness
-    assert _admitted(limiter, policy, [2001.0 + i * 0.01 for i in range(10)], clock) == [True] * 10
+    assert _admitted(quota, policy, [2001.0 + i * 0.01 for i in range(10)], clock) == [True] * 10
 
 
 def test_spike_arrest_spreads_the_allowance():
     clock = FakeClock()
-    limiter = RateLimiter(clock)
-    policy = RatePolicy(per_minute=600, window=60, enforce="spike")  # one per 100 ms
-    assert _admitted(limiter, policy, [10.0, 10.05, 10.1, 10.15, 10.2], clock) == [True, False, True, False, True]
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=600, window=60, enforce="spike")  # one per 100 ms
+    assert _admitted(quota, policy, [10.0, 10.05, 10.1, 10.15, 10.2], clock) == [True, False, True, False, True]
 
 
 def test_spike_arrest_reads_arrival_times_with_a_2ms_tolerance():
     clock = FakeClock()
-    limiter = RateLimiter(clock)
-    policy = RatePolicy(per_minute=600, window=60, enforce="spike")
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=600, window=60, enforce="spike")
     times = [10.0, 10.0975, 10.0985, 10.1970, 10.2975]  # 97.5 ms early-refused, then 98.5 ms and 98.5 ms allowed
-    assert _admitted(limiter, policy, times, clock) == [True, False, True, True, True]
+    assert _admitted(quota, policy, times, clock) == [True, False, True, True, True]
 
 
 def test_limits_are_per_key_and_per_api():
     clock = FakeClock()
-    limiter = RateLimiter(clock)
-    policy = RatePolicy(per_minute=60, window=1, enforce="sliding")  # 1 per s
-    assert limiter.admit("a", "maps", policy) and limiter.admit("b", "maps", policy)
-    assert limiter.admit("a", "oauth2", policy)
-    assert not limiter.admit("a", "maps", policy)
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=60, window=1, enforce="sliding")  # 1 per s
+    assert quota.admit("a", "maps", policy) and quota.admit("b", "maps", policy)
+    assert quota.admit("a", "oauth2", policy)
+    assert not quota.admit("a", "maps", policy)
+
+
+def test_the_quota_reads_the_clock_a_downloader_sleeps_on():
+    clock = FakeClock(100.0)  # one Clock protocol: the quota reads now(), a paced client sleeps on it
+    quota = Quota(clock)
+    policy = QuotaPolicy(per_minute=600, window=60, enforce="spike")
+
+    async def paced() -> list[bool]:
+        results = []
+        for _ in range(3):
+            results += [quota.admit("k", "maps", policy), quota.admit("k", "maps", policy)]
+            await clock.sleep(policy.interval)
+        return results
+
+    assert asyncio.run(paced()) == [True, False] * 3
+    assert clock.now() == pytest.approx(100.3)
 
 
 def test_window_keeps_the_rate():
-    config = make_config(keys=["live", "d:dev"], window=6)
-    live, dev = (config.rate_policy(spec) for spec in config.keys)
+    config = EmulatorConfig(keys=["live", "d:dev"], window=6)
+    live, dev = (config.quota_policy(spec) for spec in config.keys)
     assert (live.allowance, dev.allowance) == (60, 5)
-    assert make_config(keys=["x"], limit=1200, window=3).rate_policy(config.keys[0]).allowance == 60
+    assert EmulatorConfig(keys=["x"], limit=1200, window=3).quota_policy(config.keys[0]).allowance == 60
     with pytest.raises(EmulatorError, match="less than one request"):
-        make_config(keys=["d:dev"], window=1)
+        EmulatorConfig(keys=["d:dev"], window=1)
 
 
 def test_dev_key_gets_429_without_retry_after_over_http():
@@ -105,7 +114,7 @@ def test_limit_window_and_retry_after_over_http():
     with Emulator(limit=120, window=2, retry_after=1.5, clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
         assert [c.get(TILE, params={"key": "demo"}).status_code for _ in range(5)] == [200] * 4 + [429]
         assert c.get(TILE, params={"key": "demo"}).headers["Retry-After"] == "1.5"
-        clock.now += 2.0
+        clock.advance(2.0)
         assert c.get(TILE, params={"key": "demo"}).status_code == 200
 
 
@@ -115,7 +124,7 @@ def test_spike_enforcement_over_http():
         first, second = (c.get(TILE, params={"key": "demo"}) for _ in range(2))
         assert (first.status_code, second.status_code) == (200, 429)
         assert second.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.SpikeArrestViolation"
-        clock.now += 0.1
+        clock.advance(0.1)
         assert c.get(TILE, params={"key": "demo"}).status_code == 200
 
 
@@ -140,15 +149,15 @@ def _statuses(url: str, n: int) -> list[str]:
     return out
 
 
-class StepClock:
+class StepClock(FakeClock):
     """A clock a second later at every reading: each burst429 spell is over by the next request."""
 
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        super().__init__(1_000_000.0)
 
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
+    def now(self) -> float:
+        self.advance(1.0)
+        return super().now()
 
 
 def test_faults_are_seeded_and_reproducible():
@@ -167,7 +176,7 @@ def test_faults_are_seeded_and_reproducible():
 
 
 def _status_at(emu, clock, t, key="demo"):
-    clock.now = t
+    clock.advance_to(t)
     return httpx.get(f"{emu.url}{TILE}", params={"key": key}, timeout=10).status_code
 
 
@@ -177,8 +186,8 @@ def test_spend_is_another_consumer_taking_the_whole_budget_for_a_spell():
     with Emulator(keys=("demo", "other"), limit=60, window=10.0, clock=clock) as emu:
         assert _status_at(emu, clock, 1000.0) == 200
         emu.spend(4.0, key="demo")
+        assert _status_at(emu, clock, 1000.5, key="other") == 200  # budgets are per key
         assert [_status_at(emu, clock, t) for t in (1001.0, 1003.0, 1003.9)] == [429] * 3
-        assert _status_at(emu, clock, 1002.0, key="other") == 200  # budgets are per key
         # the spell is over, but what the other consumer took still fills the window
         assert _status_at(emu, clock, 1006.0) == 429
         assert _status_at(emu, clock, 1014.5) == 200  # a window after the spell it has all aged out
@@ -194,7 +203,7 @@ def test_burst429_starts_a_spell_of_burst_seconds():
         assert _status_at(emu, clock, 1006.5) == 429  # admitted, then the next spell starts
         assert emu.stats()["faults"]["burst429"] == 2
     with Emulator(faults={"burst429": 0.5}, limit=600, window=1.0, burst_seconds=5.0, clock=clock) as emu:
-        clock.now = 2000.0
+        clock.advance_to(2000.0)
         emu.spend(1.0)
         emu.reset()  # a reset ends the spell
         assert _status_at(emu, clock, 2000.0) in (200, 429)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..emulator import ENFORCEMENTS, FAULT_NAMES, make_config, serve
-from ..emulator.config import check_port
+from ..emulator import ENFORCEMENTS, FAULT_NAMES, EmulatorConfig, serve
+from ..emulator.config import DEFAULT_KEYS, check_port
 
 
 @click.command()
@@ -42,15 +42,15 @@ def emulator(host: str, port: int, keys: tuple[str, ...], enforce: str, limit: f
       ospack emulator --port 0 --key demo:premium --limit 6000 --fault 503=0.05
     """
     check_port(port)
-    config = make_config(
-        keys=keys or ("demo",), enforce=enforce, limit=limit, window=window, retry_after=retry_after,
+    config = EmulatorConfig(
+        keys=keys or DEFAULT_KEYS, enforce=enforce, limit=limit, window=window, retry_after=retry_after,
         premium_status=int(premium_status), secrets=secrets, token_ttl=token_ttl, faults=faults, seed=seed,
     )
 
     def announce(url: str) -> None:
         click.echo(url)
         if not keys:
-            click.echo("key demo (opendata, live)")
+            click.echo(", ".join(f"key {spec.key} ({spec.plan}, {spec.mode})" for spec in config.keys))
         click.get_text_stream("stdout").flush()
 
     serve(config, host, port, announce)

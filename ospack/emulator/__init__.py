@@ -17,12 +17,11 @@ Python API::
         emu.stats()        # dict as served at /__emulator__/stats
         emu.reset()
 
-``Emulator(*, host="127.0.0.1", port=0, keys=("demo",), enforce="sliding", limit=None,
-window=60.0, retry_after=None, premium_status=401, secrets=None, token_ttl=299.0,
-faults=None, seed=0, slow_seconds=2.0, zxy_error_status=404, wmts_error_status=404,
-wmts_error_format="ows", burst_seconds=None, strict_style=False, clock=None)``; ``start() -> str``,
-``stop()``, ``url``, ``stats() -> dict``, ``reset()``, ``spend(seconds, key=None)``, and use as a
-context manager.
+``Emulator(config=None, *, host="127.0.0.1", port=0, clock=None, **settings)``: the service's
+behaviour is one validated, frozen :class:`EmulatorConfig` (its fields are the settings, the
+same ones ``ospack emulator`` builds from its options); ``settings`` are passed through to it.
+``start() -> str``, ``stop()``, ``url``, ``config``, ``stats() -> dict``, ``reset()``,
+``spend(seconds, key=None)``, and use as a context manager.
 
 Where the real service's answer is unrecorded, the emulator is lenient by default: any WMTS
 ``style`` is served (``strict_style=True`` refuses all but ``default``), and an out-of-range WMTS
@@ -34,7 +33,7 @@ echoes the caller's key, as the real service does.
 
 from __future__ import annotations
 
-from .config import ENFORCEMENTS, FAULT_NAMES, MODE_RATES, KeySpec, make_config, parse_key_spec
+from .config import ENFORCEMENTS, FAULT_NAMES, MODE_RATES, EmulatorConfig, KeySpec, QuotaPolicy, parse_key_spec
 from .render import render_tile, sea_tile
 from .server import Emulator, serve
 
@@ -43,8 +42,9 @@ __all__ = [
     "FAULT_NAMES",
     "MODE_RATES",
     "Emulator",
+    "EmulatorConfig",
     "KeySpec",
-    "make_config",
+    "QuotaPolicy",
     "parse_key_spec",
     "render_tile",
     "sea_tile",

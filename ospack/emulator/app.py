@@ -15,18 +15,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import time
-from collections.abc import Callable
 from concurrent.futures import Executor
 
 from aiohttp import web
 
+from ..clock import Clock
 from .auth import BAD_GRANT, AuthFailure, Authenticator
 from .bodies import HTML_ERROR_PAGE, fault, ows_exception
 from .capabilities import capabilities_xml
 from .config import EmulatorConfig, KeySpec
 from .faults import FaultInjector
-from .ratelimit import RateLimiter
+from .quota import Quota
 from .requests import BadRequest, ogc_params, parse_get_tile, parse_zxy, wmts_operation
 from .stats import Stats
 from .tilecache import TileCache
@@ -40,14 +39,14 @@ STATE = web.AppKey("ospack_emulator_state", object)
 class EmulatorState:
     """Everything the handlers share; lives on the event loop's thread."""
 
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], float], executor: Executor | None) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Clock, executor: Executor | None) -> None:
         self.config = config
         self.auth = Authenticator(config, clock)
-        self.limiter = RateLimiter(clock)
+        self.quota = Quota(clock)
         self.stats = Stats()
         self.faults = FaultInjector(config.faults, config.seed)
         self.tiles = TileCache(executor)
-        self.policies = {spec.key: config.rate_policy(spec) for spec in config.keys}
+        self.policies = {spec.key: config.quota_policy(spec) for spec in config.keys}
         self.clock = clock
         #: key → clock time until which another consumer takes that key's whole Maps API budget
         self.spells: dict[str, float] = {}
@@ -55,22 +54,22 @@ class EmulatorState:
     def reset(self) -> None:
         """Zero the counters, forget rate-limit history and restart the fault sequence."""
         self.stats.reset()
-        self.limiter.reset()
+        self.quota.reset()
         self.faults.reset()
         self.spells.clear()
 
     def spend(self, keys: list[str], seconds: float) -> None:
         """Start a spell: for ``seconds``, another consumer of each key takes every request its budget frees."""
-        until = self.clock() + seconds
+        until = self.clock.now() + seconds
         for key in keys:
             self.spells[key] = max(self.spells.get(key, until), until)
-            self.limiter.spend(key, MAPS_API, self.policies[key])
+            self.quota.spend(key, MAPS_API, self.policies[key])
 
     def admit(self, spec: KeySpec) -> bool:
         """Count one Maps API request of ``spec``; False when over its budget (or during a spell)."""
-        if self.clock() < self.spells.get(spec.key, -1.0):
-            self.limiter.spend(spec.key, MAPS_API, self.policies[spec.key])
-        return self.limiter.admit(spec.key, MAPS_API, self.policies[spec.key])
+        if self.clock.now() < self.spells.get(spec.key, -1.0):
+            self.quota.spend(spec.key, MAPS_API, self.policies[spec.key])
+        return self.quota.admit(spec.key, MAPS_API, self.policies[spec.key])
 
 
 def build_app(state: EmulatorState) -> web.Application:
@@ -125,7 +124,7 @@ class _Handlers:
         client = self.state.auth.client_of(request.headers.get("Authorization", ""))
         if isinstance(client, AuthFailure):
             return self._answer(fault(401, client.faultstring, client.errorcode), None)
-        if not self.state.limiter.admit(client.key, OAUTH_API, self.state.policies[client.key]):
+        if not self.state.quota.admit(client.key, OAUTH_API, self.state.policies[client.key]):
             return self._answer(self._too_many(), client)
         form = await request.post()
         grant = form.get("grant_type")
@@ -219,6 +218,7 @@ class _Handlers:
         if name == "corrupt":
             return self._answer(web.Response(body=self.state.faults.corrupt(body), content_type=PNG), spec)
         if name == "slow":
+            # real time, not the clock: a slow answer is there to trip the client's real read timeout
             await asyncio.sleep(self.config.slow_seconds)
             self.state.stats.tiles += 1
             return self._answer(web.Response(body=body, content_type=PNG), spec)
@@ -245,8 +245,3 @@ class _Handlers:
     def _answer(self, response: web.StreamResponse, spec: KeySpec | None) -> web.StreamResponse:
         self.state.stats.record(response.status, None if spec is None else spec.key)
         return response
-
-
-def wall_clock() -> float:
-    """The default clock: wall time, so ``fixed`` windows align with calendar minutes."""
-    return time.time()

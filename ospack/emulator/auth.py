@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets as random_tokens
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..clock import Clock
 from .config import EmulatorConfig, KeySpec
 
 
@@ -52,11 +53,11 @@ class Authenticator:
     ----------
     config : EmulatorConfig
         Keys, secrets and the token lifetime.
-    clock : callable
-        Wall-clock seconds (``time.time`` in service); tests inject their own.
+    clock : Clock
+        Read with ``now()`` for token expiry (wall time in service); tests inject their own.
     """
 
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], float]) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self._keys: dict[str, KeySpec] = {spec.key: spec for spec in config.keys}
         self._secrets = dict(config.secrets)
         self._ttl = config.token_ttl
@@ -90,7 +91,7 @@ class Authenticator:
         token = self._tokens.get(access_token)
         if token is None:
             return INVALID_TOKEN
-        if self._clock() >= token.expires_at:
+        if self._clock.now() >= token.expires_at:
             del self._tokens[access_token]
             return EXPIRED_TOKEN
         return self._keys[token.key]
@@ -111,7 +112,7 @@ class Authenticator:
 
     def issue(self, spec: KeySpec) -> Token:
         """Issue a fresh token for ``spec`` that expires after the configured lifetime."""
-        now = self._clock()
+        now = self._clock.now()
         self._drop_expired(now)
         token = Token(random_tokens.token_urlsafe(21), spec.key, now, now + self._ttl)
         self._tokens[token.access_token] = token

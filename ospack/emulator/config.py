@@ -1,6 +1,6 @@
-"""Emulator settings as immutable values, parsed from the CLI's text forms.
+"""The emulator's settings as one validated, immutable value (:class:`EmulatorConfig`).
 
-Pure: no I/O. Every bad value raises :class:`~ospack.errors.EmulatorOptionError`
+Pure: no I/O. The CLI's text forms (``KEY:premium:dev``, ``KEY=SECRET``, ``NAME=P``) are read here. Every bad value raises :class:`~ospack.errors.EmulatorOptionError`
 with one line saying what is wrong and what to write instead.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..errors import EmulatorOptionError
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE
@@ -112,7 +113,7 @@ def parse_faults(faults: Mapping[str, float] | Iterable[str] | None) -> dict[str
 
 
 @dataclass(frozen=True)
-class RatePolicy:
+class QuotaPolicy:
     """How many requests a key may make per API, and how that is enforced.
 
     ``per_minute`` requests per 60 s is the rate; ``window`` seconds is the accounting
@@ -134,11 +135,56 @@ class RatePolicy:
         return 60.0 / self.per_minute
 
 
+#: the key an emulator serves when none is given: OpenData, live
+DEFAULT_KEYS = (KeySpec("demo"),)
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """Everything the emulator's behaviour depends on. Build it with :func:`make_config`."""
+    """Everything the emulator's behaviour depends on, validated once on construction.
 
-    keys: tuple[KeySpec, ...]
+    Built alike by ``ospack emulator`` (from its options) and by Python code
+    (``Emulator(EmulatorConfig(...))``, or ``Emulator(**fields)``); change a copy with
+    :func:`dataclasses.replace`. Every bad value raises
+    :class:`~ospack.errors.EmulatorOptionError` naming the option and what to write.
+
+    Parameters
+    ----------
+    keys : tuple of KeySpec
+        The project's API keys; ``KEY[:opendata|premium][:live|dev]`` strings are read into KeySpecs.
+    enforce : {"sliding", "fixed", "spike"}
+        How the per-minute limit is enforced.
+    limit : float, optional
+        Requests per minute per key per API, overriding the keys' modes (600 live, 50 dev).
+    window : float
+        Accounting period in seconds; it holds ``rate * window / 60`` requests.
+    retry_after : float, optional
+        Seconds to send in ``Retry-After`` on 429 (default: no header, like OS).
+    premium_status : {401, 403}
+        Status for a premium zoom asked for with an OpenData key.
+    secrets : mapping of key → secret
+        OAuth2 client secrets (``KEY=SECRET`` strings are read too); a key without one cannot get tokens.
+    token_ttl : float
+        Lifetime of OAuth2 access tokens in seconds (``expires_in``).
+    faults : mapping of name → probability
+        Names from ``FAULT_NAMES`` (``NAME=P`` strings are read too): 500, 503, reset, slow,
+        truncate, corrupt, html200, burst429.
+    seed : int
+        Seed of the fault sequence.
+    slow_seconds : float
+        Delay of a ``slow`` fault.
+    zxy_error_status, wmts_error_status : {400, 404}
+        Status for an unknown layer or an out-of-range zoom/column/row.
+    wmts_error_format : {"ows", "json"}
+        Body of WMTS errors: OWS ExceptionReport or the gateway's JSON fault.
+    burst_seconds : float, optional
+        Length of a ``burst429`` spell, in which another consumer of the key takes its whole
+        budget (default: a third of ``window``).
+    strict_style : bool
+        Refuse a WMTS ``style`` other than ``default`` with 400 (default: accept any).
+    """
+
+    keys: tuple[KeySpec, ...] = DEFAULT_KEYS
     enforce: str = "sliding"
     limit: float | None = None
     window: float = 60.0
@@ -155,95 +201,60 @@ class EmulatorConfig:
     burst_seconds: float | None = None
     strict_style: bool = False
 
+    def __post_init__(self) -> None:
+        # frozen: the validated, normalised values replace what was given, once, here
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        specs = tuple(parse_key_spec(k) for k in self.keys)
+        if not specs:
+            raise EmulatorOptionError("the emulator needs at least one key")
+        names = [spec.key for spec in specs]
+        if len(set(names)) != len(names):
+            raise EmulatorOptionError("a key is given twice; give each --key once")
+        put("keys", specs)
+        if self.enforce not in ENFORCEMENTS:
+            raise EmulatorOptionError(f"unknown enforcement {self.enforce!r}; choose sliding, fixed or spike")
+        if self.limit is not None:
+            put("limit", _number(self.limit, "--limit", "a positive number of requests per minute", positive=True))
+        put("window", _number(self.window, "--window", "a positive number of seconds", positive=True))
+        if self.retry_after is not None:
+            put("retry_after", _number(self.retry_after, "--retry-after", "zero or more seconds"))
+        if self.premium_status not in (401, 403):
+            raise EmulatorOptionError(f"--premium-status must be 401 or 403, not {self.premium_status}")
+        put("token_ttl", _number(self.token_ttl, "--token-ttl", "a positive number of seconds", positive=True))
+        if self.zxy_error_status not in (400, 404) or self.wmts_error_status not in (400, 404):
+            raise EmulatorOptionError("out-of-range error statuses must be 400 or 404")
+        if self.wmts_error_format not in ("ows", "json"):
+            raise EmulatorOptionError("wmts_error_format must be 'ows' or 'json'")
+        put("slow_seconds", _number(self.slow_seconds, "slow_seconds", "zero or more seconds"))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise EmulatorOptionError(f"--seed must be a whole number, not {self.seed!r}")
+        if self.burst_seconds is not None:
+            put("burst_seconds",
+                _number(self.burst_seconds, "burst_seconds", "a positive number of seconds", positive=True))
+        secrets = _secrets(self.secrets)
+        if any(key not in names for key in secrets):
+            raise EmulatorOptionError("a --secret names a key that is not configured; add it with --key")
+        put("secrets", MappingProxyType(secrets))
+        put("faults", MappingProxyType(parse_faults(self.faults)))
+        put("strict_style", bool(self.strict_style))
+        for spec in specs:
+            if self.enforce != "spike" and self.quota_policy(spec).allowance < 1:
+                raise EmulatorOptionError(
+                    f"a {self.window:g} s window holds less than one request at the {spec.mode} rate; "
+                    "lengthen --window or raise --limit"
+                )
+
     @property
     def spell_seconds(self) -> float:
         """How long a ``burst429`` spell keeps the key's budget spent (default a third of the window)."""
         return self.window / 3 if self.burst_seconds is None else self.burst_seconds
 
-    def rate_policy(self, spec: KeySpec) -> RatePolicy:
-        """The rate policy of one key: --limit, else its mode's rate."""
+    def quota_policy(self, spec: KeySpec) -> QuotaPolicy:
+        """The quota of one key: --limit, else its mode's rate."""
         per_minute = self.limit if self.limit is not None else MODE_RATES[spec.mode]
-        return RatePolicy(float(per_minute), self.window, self.enforce)
-
-
-def make_config(
-    *,
-    keys: Iterable[str | KeySpec] = ("demo",),
-    enforce: str = "sliding",
-    limit: float | None = None,
-    window: float = 60.0,
-    retry_after: float | None = None,
-    premium_status: int = 401,
-    secrets: Mapping[str, str] | Iterable[str] | None = None,
-    token_ttl: float = 299.0,
-    faults: Mapping[str, float] | Iterable[str] | None = None,
-    seed: int = 0,
-    slow_seconds: float = 2.0,
-    zxy_error_status: int = 404,
-    wmts_error_status: int = 404,
-    wmts_error_format: str = "ows",
-    burst_seconds: float | None = None,
-    strict_style: bool = False,
-) -> EmulatorConfig:
-    """Validate every setting and return an :class:`EmulatorConfig`.
-
-    ``secrets`` is a mapping key → secret or ``KEY=SECRET`` strings; ``faults`` a
-    mapping name → probability or ``NAME=P`` strings. Raises EmulatorOptionError.
-    """
-    specs = tuple(parse_key_spec(k) for k in keys)
-    if not specs:
-        raise EmulatorOptionError("the emulator needs at least one key")
-    names = [spec.key for spec in specs]
-    if len(set(names)) != len(names):
-        raise EmulatorOptionError("a key is given twice; give each --key once")
-    if enforce not in ENFORCEMENTS:
-        raise EmulatorOptionError(f"unknown enforcement {enforce!r}; choose sliding, fixed or spike")
-    if limit is not None:
-        limit = _number(limit, "--limit", "a positive number of requests per minute", positive=True)
-    window = _number(window, "--window", "a positive number of seconds", positive=True)
-    if retry_after is not None:
-        retry_after = _number(retry_after, "--retry-after", "zero or more seconds")
-    if premium_status not in (401, 403):
-        raise EmulatorOptionError(f"--premium-status must be 401 or 403, not {premium_status}")
-    token_ttl = _number(token_ttl, "--token-ttl", "a positive number of seconds", positive=True)
-    if zxy_error_status not in (400, 404) or wmts_error_status not in (400, 404):
-        raise EmulatorOptionError("out-of-range error statuses must be 400 or 404")
-    if wmts_error_format not in ("ows", "json"):
-        raise EmulatorOptionError("wmts_error_format must be 'ows' or 'json'")
-    slow_seconds = _number(slow_seconds, "slow_seconds", "zero or more seconds")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise EmulatorOptionError(f"--seed must be a whole number, not {seed!r}")
-    if burst_seconds is not None:
-        burst_seconds = _number(burst_seconds, "burst_seconds", "a positive number of seconds", positive=True)
-    secret_map = _secrets(secrets)
-    for key in secret_map:
-        if key not in names:
-            raise EmulatorOptionError("a --secret names a key that is not configured; add it with --key")
-    config = EmulatorConfig(
-        keys=specs,
-        enforce=enforce,
-        limit=limit,
-        window=float(window),
-        retry_after=retry_after,
-        premium_status=premium_status,
-        secrets=secret_map,
-        token_ttl=float(token_ttl),
-        faults=parse_faults(faults),
-        seed=int(seed),
-        slow_seconds=float(slow_seconds),
-        zxy_error_status=zxy_error_status,
-        wmts_error_status=wmts_error_status,
-        wmts_error_format=wmts_error_format,
-        burst_seconds=None if burst_seconds is None else float(burst_seconds),
-        strict_style=bool(strict_style),
-    )
-    for spec in specs:
-        if enforce != "spike" and config.rate_policy(spec).allowance < 1:
-            raise EmulatorOptionError(
-                f"a {window:g} s window holds less than one request at the {spec.mode} rate; "
-                "lengthen --window or raise --limit"
-            )
-    return config
+        return QuotaPolicy(float(per_minute), self.window, self.enforce)
 
 
 #: the largest number of seconds or requests per minute a setting may have: beyond it,

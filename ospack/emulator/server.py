@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
+from ..clock import Clock, WallClock
 from ..errors import EmulatorError
-from .app import EmulatorState, build_app, wall_clock
-from .config import EmulatorConfig, KeySpec, check_port, make_config
+from .app import EmulatorState, build_app
+from .config import EmulatorConfig, check_port
 
 
 class Emulator:
@@ -25,41 +27,17 @@ class Emulator:
 
     Parameters
     ----------
+    config : EmulatorConfig, optional
+        How the emulated service behaves (default: ``EmulatorConfig()``, one OpenData live key ``demo``).
     host, port : str, int
         Where to listen; port 0 picks a free one.
-    keys : iterable of str or KeySpec
-        ``KEY[:opendata|premium][:live|dev]`` strings or KeySpec objects.
-    enforce : {"sliding", "fixed", "spike"}
-        How the per-minute limit is enforced.
-    limit : float, optional
-        Requests per minute per key per API, overriding the keys' modes (600 live, 50 dev).
-    window : float
-        Accounting period in seconds; it holds ``rate * window / 60`` requests.
-    retry_after : float, optional
-        Seconds to send in ``Retry-After`` on 429 (default: no header, like OS).
-    premium_status : {401, 403}
-        Status for a premium zoom asked for with an OpenData key.
-    secrets : mapping of key → secret, optional
-        OAuth2 client secrets; a key without one cannot get tokens.
-    token_ttl : float
-        Lifetime of OAuth2 access tokens in seconds (``expires_in``).
-    faults : mapping of name → probability, optional
-        Names from ``FAULT_NAMES``: 500, 503, reset, slow, truncate, corrupt, html200, burst429.
-    seed : int
-        Seed of the fault sequence.
-    slow_seconds : float
-        Delay of a ``slow`` fault.
-    zxy_error_status, wmts_error_status : {400, 404}
-        Status for an unknown layer or an out-of-range zoom/column/row.
-    wmts_error_format : {"ows", "json"}
-        Body of WMTS errors: OWS ExceptionReport or the gateway's JSON fault.
-    burst_seconds : float, optional
-        Length of a ``burst429`` spell, in which another consumer of the key takes its whole
-        budget (default: a third of ``window``).
-    strict_style : bool
-        Refuse a WMTS ``style`` other than ``default`` with 400 (default: accept any).
-    clock : callable, optional
-        Seconds as a float for rate limits and token expiry (default ``time.time``).
+    clock : Clock, optional
+        Read with ``now()`` for quotas, spells and token expiry (default
+        :class:`~ospack.clock.WallClock`); tests pass :class:`~ospack.testing.FakeClock`.
+    **settings
+        Fields of :class:`EmulatorConfig`, passed through to it unchanged (replacing those of
+        ``config`` when both are given): ``Emulator(keys=["k:premium"], limit=6000)`` is
+        ``Emulator(EmulatorConfig(keys=["k:premium"], limit=6000))``.
 
     Examples
     --------
@@ -69,35 +47,20 @@ class Emulator:
 
     def __init__(
         self,
+        config: EmulatorConfig | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        keys: Iterable[str | KeySpec] = ("demo",),
-        enforce: str = "sliding",
-        limit: float | None = None,
-        window: float = 60.0,
-        retry_after: float | None = None,
-        premium_status: int = 401,
-        secrets: Mapping[str, str] | None = None,
-        token_ttl: float = 299.0,
-        faults: Mapping[str, float] | None = None,
-        seed: int = 0,
-        slow_seconds: float = 2.0,
-        zxy_error_status: int = 404,
-        wmts_error_status: int = 404,
-        wmts_error_format: str = "ows",
-        burst_seconds: float | None = None,
-        strict_style: bool = False,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
+        **settings: Any,
     ) -> None:
-        self.config: EmulatorConfig = make_config(
-            keys=keys, enforce=enforce, limit=limit, window=window, retry_after=retry_after,
-            premium_status=premium_status, secrets=secrets, token_ttl=token_ttl, faults=faults, seed=seed,
-            slow_seconds=slow_seconds, zxy_error_status=zxy_error_status, wmts_error_status=wmts_error_status,
-            wmts_error_format=wmts_error_format, burst_seconds=burst_seconds, strict_style=strict_style,
-        )
+        if config is None:
+            config = EmulatorConfig(**settings)
+        elif settings:
+            config = dataclasses.replace(config, **settings)
+        self.config: EmulatorConfig = config
         self.host, self.port = host, check_port(port)
-        self._clock = clock or wall_clock
+        self._clock: Clock = clock or WallClock()
         self._url: str | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,7 +185,7 @@ def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ospack-emulator-render") as executor:
-            state = EmulatorState(config, wall_clock, executor)
+            state = EmulatorState(config, WallClock(), executor)
             async with running(state, host, port) as url:
                 on_ready(url)
                 await stop.wait()

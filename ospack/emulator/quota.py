@@ -1,4 +1,4 @@
-"""Per key, per API rate limiting with three enforcement styles and an injectable clock.
+"""The server's quota: per key, per API request budgets with three enforcement styles, read off a Clock.
 
 OS documents only "600 transactions per minute per API per project (50 in
 development mode); over it, 429" (research/os-maps-api.md §5), not how the
@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
 
-from .config import RatePolicy
+from ..clock import Clock
+from .config import QuotaPolicy
 
 
 class _Sliding:
     __slots__ = ("allowance", "window", "accepted", "total")
 
-    def __init__(self, policy: RatePolicy) -> None:
+    def __init__(self, policy: QuotaPolicy) -> None:
         self.allowance = policy.allowance
         self.window = policy.window
         # (time, how many accepted then): a spend takes the rest of the budget as one entry
@@ -61,7 +61,7 @@ class _Sliding:
 class _Fixed:
     __slots__ = ("allowance", "window", "slot", "count")
 
-    def __init__(self, policy: RatePolicy) -> None:
+    def __init__(self, policy: QuotaPolicy) -> None:
         self.allowance = policy.allowance
         self.window = policy.window
         self.slot = -1
@@ -91,7 +91,7 @@ SPIKE_TOLERANCE_S = 0.002
 class _Spike:
     __slots__ = ("interval", "last")
 
-    def __init__(self, policy: RatePolicy) -> None:
+    def __init__(self, policy: QuotaPolicy) -> None:
         self.interval = policy.interval - min(SPIKE_TOLERANCE_S, policy.interval / 10)
         self.last: float | None = None
 
@@ -109,33 +109,33 @@ class _Spike:
 _STYLES = {"sliding": _Sliding, "fixed": _Fixed, "spike": _Spike}
 
 
-class RateLimiter:
-    """Admit or refuse requests per (key, api) bucket.
+class Quota:
+    """Admit or refuse requests per (key, api) budget.
 
     Parameters
     ----------
-    clock : callable
-        Seconds as a float; ``time.time`` in service (``fixed`` aligns to calendar
-        minutes), a fake in tests.
+    clock : Clock
+        Read with ``now()``: :class:`~ospack.clock.WallClock` in service (``fixed`` aligns to
+        calendar minutes), :class:`~ospack.testing.FakeClock` in tests.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str], _Sliding | _Fixed | _Spike] = {}
 
-    def admit(self, key: str, api: str, policy: RatePolicy) -> bool:
+    def admit(self, key: str, api: str, policy: QuotaPolicy) -> bool:
         """Count one request of ``key`` to ``api``; False where it is over the limit."""
         bucket = self._buckets.get((key, api))
         if bucket is None:
             bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
-        return bucket.admit(self._clock())
+        return bucket.admit(self._clock.now())
 
-    def spend(self, key: str, api: str, policy: RatePolicy) -> None:
+    def spend(self, key: str, api: str, policy: QuotaPolicy) -> None:
         """Another consumer of ``key`` takes everything ``api``'s budget has left right now."""
         bucket = self._buckets.get((key, api))
         if bucket is None:
             bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
-        bucket.spend(self._clock())
+        bucket.spend(self._clock.now())
 
     def reset(self) -> None:
         """Forget every request counted so far."""
