@@ -106,7 +106,7 @@ def main() -> None:
 
     paths = [f"/maps/raster/v1/zxy/Road_3857/{z}/{x}/{y}.png?key=bench" for z, x, y in TILES]
     emulator, url = _start(
-        [sys.executable, "-m", "ospack", "emulator", "--port", "0", "--key", "bench:premium", "--limit", "1e12"]
+        [sys.executable, "-m", "ospack", "emulator", "--port", "0", "--key", "bench:premium", "--limit", "3e7"]
     )
     try:
         asyncio.run(_drive(url, paths, len(paths) * 2, 4))  # warm the cache: every tile rendered once
