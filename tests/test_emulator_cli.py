@@ -11,9 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from ospack.cli import cli
-from ospack.emulator import parse_key_spec
+from ospack.emulator import Emulator, parse_key_spec
 from ospack.emulator.config import KeySpec
-from ospack.emulator import Emulator
 from ospack.errors import EmulatorError, EmulatorOptionError
 
 

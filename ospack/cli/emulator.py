@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..emulator import ENFORCEMENTS, FAULT_NAMES, EmulatorConfig, serve
-from ..emulator.config import DEFAULT_KEYS, check_port
+from ..emulator.config import DEFAULT_KEYS, check_port, parse_faults, parse_key_spec, parse_secrets
 
 
 @click.command()
@@ -43,8 +43,9 @@ def emulator(host: str, port: int, keys: tuple[str, ...], enforce: str, limit: f
     """
     check_port(port)
     config = EmulatorConfig(
-        keys=keys or DEFAULT_KEYS, enforce=enforce, limit=limit, window=window, retry_after=retry_after,
-        premium_status=int(premium_status), secrets=secrets, token_ttl=token_ttl, faults=faults, seed=seed,
+        keys=tuple(parse_key_spec(k) for k in keys) or DEFAULT_KEYS, enforce=enforce, limit=limit, window=window,
+        retry_after=retry_after, premium_status=int(premium_status), secrets=parse_secrets(secrets),
+        token_ttl=token_ttl, faults=parse_faults(faults), seed=seed,
     )
 
     def announce(url: str) -> None:

@@ -233,7 +233,7 @@ class EmulatorConfig:
         if self.burst_seconds is not None:
             put("burst_seconds",
                 _number(self.burst_seconds, "burst_seconds", "a positive number of seconds", positive=True))
-        secrets = _secrets(self.secrets)
+        secrets = parse_secrets(self.secrets)
         if any(key not in names for key in secrets):
             raise EmulatorOptionError("a --secret names a key that is not configured; add it with --key")
         put("secrets", MappingProxyType(secrets))
@@ -281,7 +281,8 @@ def check_port(port: object) -> int:
     return port
 
 
-def _secrets(secrets: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+def parse_secrets(secrets: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+    """Read OAuth2 client secrets (a mapping, or ``KEY=SECRET`` strings) into a dict."""
     if secrets is None:
         return {}
     if isinstance(secrets, Mapping):

@@ -106,7 +106,8 @@ class _Spike:
         self.last = now
 
 
-_STYLES = {"sliding": _Sliding, "fixed": _Fixed, "spike": _Spike}
+_Bucket = _Sliding | _Fixed | _Spike
+_STYLES: dict[str, type[_Bucket]] = {"sliding": _Sliding, "fixed": _Fixed, "spike": _Spike}
 
 
 class Quota:
@@ -121,21 +122,21 @@ class Quota:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._buckets: dict[tuple[str, str], _Sliding | _Fixed | _Spike] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
 
     def admit(self, key: str, api: str, policy: QuotaPolicy) -> bool:
         """Count one request of ``key`` to ``api``; False where it is over the limit."""
-        bucket = self._buckets.get((key, api))
-        if bucket is None:
-            bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
-        return bucket.admit(self._clock.now())
+        return self._bucket(key, api, policy).admit(self._clock.now())
 
     def spend(self, key: str, api: str, policy: QuotaPolicy) -> None:
         """Another consumer of ``key`` takes everything ``api``'s budget has left right now."""
+        self._bucket(key, api, policy).spend(self._clock.now())
+
+    def _bucket(self, key: str, api: str, policy: QuotaPolicy) -> _Bucket:
         bucket = self._buckets.get((key, api))
         if bucket is None:
             bucket = self._buckets[(key, api)] = _STYLES[policy.enforce](policy)
-        bucket.spend(self._clock.now())
+        return bucket
 
     def reset(self) -> None:
         """Forget every request counted so far."""
