@@ -30,14 +30,17 @@ class Emulator:
     config : EmulatorConfig, optional
         How the emulated service behaves (default: ``EmulatorConfig()``, one OpenData live key ``demo``).
     host, port : str, int
-        Where to listen; port 0 picks a free one.
+        Where to listen; port 0 picks a free one. Where it listens and which clock it reads are
+        not the emulated service's behaviour, so they stay out of the config (and ``serve`` takes them apart).
     clock : Clock, optional
         Read with ``now()`` for quotas, spells and token expiry (default
         :class:`~ospack.clock.WallClock`); tests pass :class:`~ospack.testing.FakeClock`.
     **settings
         Fields of :class:`EmulatorConfig`, passed through to it unchanged (replacing those of
         ``config`` when both are given): ``Emulator(keys=["k:premium"], limit=6000)`` is
-        ``Emulator(EmulatorConfig(keys=["k:premium"], limit=6000))``.
+        ``Emulator(EmulatorConfig(keys=["k:premium"], limit=6000))``. The config's constructor is
+        the one list of names and checks: a misspelt name is its TypeError, a bad value its
+        EmulatorOptionError.
 
     Examples
     --------
