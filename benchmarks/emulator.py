@@ -2,8 +2,9 @@
 
 Starts ``ospack emulator --port 0`` as a subprocess with a limit high enough never
 to refuse, warms its tile cache, then drives it from this process with a
-hand-rolled asyncio HTTP/1.1 keep-alive client (not ospack's downloader; the
-fastest Python client measured in research/perf-limits.md §1). Every response is
+hand-rolled asyncio HTTP/1.1 keep-alive client (not ospack's downloader: on
+loopback it is several times faster than aiohttp or httpx, so the client is not
+what limits the figure). Every response is
 checked for status 200 and its full Content-Length. For scale, the same client
 then drives a bare aiohttp.web server returning one fixed PNG: the ratio shows
 what the emulator's own work (auth, rate limit, stats, cache) costs on top of

@@ -6,7 +6,9 @@ Every name below is importable from ``ospack``; the heavier ones load on first u
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 __version__ = "0.1.0"
@@ -40,17 +42,26 @@ _EXPORTS = {
     "verify": "inspect",
 }
 
-# These functions share their module's name. Importing ospack.cover (which any
-# user of ospack.cover.count does) binds the *module* to ospack.cover, so they are
-# bound eagerly here, after their modules load, rather than lazily.
-from .cover import count as count, cover as cover  # noqa: E402  (explicit re-exports)
-from .estimate import estimate as estimate  # noqa: E402
+# cover and estimate are named like their modules (count goes with cover). Importing a
+# submodule sets it as an attribute of this package, which would hide the function of the
+# same name; _Package keeps the name for the function, so these load lazily like the rest.
+_SHARED_NAMES = {"count": "cover", "cover": "cover", "estimate": "estimate"}
 
-__all__ = sorted([*_EXPORTS, "count", "cover", "estimate", "__version__"])
+__all__ = sorted([*_EXPORTS, *_SHARED_NAMES, "__version__"])
+
+
+class _Package(ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHARED_NAMES and isinstance(value, ModuleType):
+            return  # the submodule stays reachable as sys.modules["ospack.<name>"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _EXPORTS.get(name) or _SHARED_NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'ospack' has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)

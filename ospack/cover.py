@@ -62,14 +62,6 @@ class RowIntervals(NamedTuple):
         """Number of tiles in these runs."""
         return int((self.stops - self.starts).sum())
 
-    def to_array(self) -> np.ndarray:
-        """The tiles of these runs as an ``(n, 3)`` integer array of ``z, x, y`` rows, in cover order."""
-        lengths = self.stops - self.starts
-        # column of each tile: its run's start plus its position within the run
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        xs = np.repeat(self.starts, lengths) + offsets
-        return np.column_stack((np.full(len(xs), self.zoom), xs, np.repeat(self.rows, lengths)))
-
 
 def cover(area: Area, layer: Layer | str, zooms: object) -> Iterator[Tile]:
     """Yield the tiles of ``layer`` covering ``area``, in (zoom, row, column) order.
@@ -103,21 +95,6 @@ def count(area: Area, layer: Layer | str, zooms: object) -> dict[int, int]:
     Takes the same arguments as :func:`cover` and raises the same errors.
     """
     return {z: sum(run.tile_count() for run in _runs(z, shape)) for z, shape in _shapes(area, layer, zooms)}
-
-
-def row_intervals(area: Area, layer: Layer | str, zooms: object) -> Iterator[RowIntervals]:
-    """Yield the cover as runs of tiles per row, band by band, in (zoom, row) order.
-
-    The compact form of :func:`cover` (one entry per run of adjacent tiles), for
-    callers that work on many tiles at once.
-    """
-    shapes = _shapes(area, layer, zooms)
-    return (run for z, shape in shapes for run in _runs(z, shape))
-
-
-def layer_extent_wgs84(layer: Layer, z: int) -> tuple[float, float, float, float]:
-    """The lon/lat box of the tiles ``layer`` serves at zoom ``z`` (west, south, east, north)."""
-    return _wgs84_box(layer.grid.crs, _served_bounds(layer, [z]))
 
 
 def _served_bounds(layer: Layer, zooms: Iterable[int]) -> ProjectedBounds:

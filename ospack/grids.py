@@ -29,7 +29,6 @@ class Grid:
     """
 
     id: str
-    tms_id: str
     epsg: int
     origin_x: float
     origin_y: float
@@ -128,7 +127,6 @@ def _grid_from_tms(grid_id: str, tms: morecantile.TileMatrixSet) -> Grid:
     origin_x, origin_y = first.pointOfOrigin
     return Grid(
         id=grid_id,
-        tms_id=tms.id,
         epsg=epsg,
         origin_x=float(origin_x),
         origin_y=float(origin_y),

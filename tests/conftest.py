@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from ospack.emulator import Emulator
 
@@ -69,18 +74,15 @@ def open_db() -> Iterator[Callable[..., sqlite3.Connection]]:
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A running OS Maps API emulator with keys ``demo`` (opendata, live) and ``paid`` (premium, live).
-
-    ``paid`` has the OAuth2 secret ``paid-secret``. Read ``emulator.url``; ``emulator.stats()``.
-    """
-    with Emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"}) as running:
-        yield running
+def runner() -> CliRunner:
+    """A click CliRunner for invoking ``ospack.cli.cli`` in this process."""
+    return CliRunner()
 
 
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
-    """A factory: ``make_emulator(**Emulator keyword arguments)`` returns a started emulator, stopped after the test."""
+    """A factory: ``make_emulator(**Emulator keyword arguments)`` returns a started in-process emulator,
+    stopped after the test."""
     started: list[Emulator] = []
 
     def make(**settings: Any) -> Emulator:
@@ -90,32 +92,89 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
         return emulator
 
     yield make
-    for emulator in started:
-        emulator.stop()
+    _stop_all(started)
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    """A running OS Maps API emulator with keys ``demo`` (opendata, live) and ``paid`` (premium, live).
+
+    ``paid`` has the OAuth2 secret ``paid-secret``. Read ``emulator.url``; ``emulator.stats()``.
+    """
+    return make_emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"})
+
+
+#: how long ``ospack emulator`` may take to print its URL, and to exit once signalled
+_START_SECONDS = _STOP_SECONDS = 15.0
 
 
 class EmulatorProcess:
-    """``ospack emulator`` in its own process (its own GIL), so the timestamps it judges
-    rate limits by are not delayed by the client's thread. ``url``; ``stats()``."""
+    """``ospack emulator --port 0 *args`` in its own process (its own GIL), so the timestamps it
+    judges rate limits by are not delayed by the client's thread.
+
+    Ready once started: ``url`` is the first line it printed, after it began listening.
+    ``readline()`` reads its further output, ``stats()`` its counters, ``stop()`` ends it,
+    ``stderr`` is what it wrote there.
+    """
 
     def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "ospack", "emulator", *args],
-                                        stdout=subprocess.PIPE, text=True)
-        self.url = self.process.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.url
+        # stderr goes to a file: a pipe nobody reads could fill and stall the server
+        self._stderr = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen([sys.executable, "-m", "ospack", "emulator", "--port", "0", *args],
+                                        stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        # lines are read on a thread, so waiting for one can time out; "" marks the end of output
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read_lines, daemon=True).start()
+        self.url = self.readline(_START_SECONDS)
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.stop()
+            why = self.stderr
+            self.close()
+            pytest.fail(f"ospack emulator did not start: {self.url!r} {why}", pytrace=False)
+
+    def _read_lines(self) -> None:
+        assert self.process.stdout is not None
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self._lines.put(line.strip())
+        self._lines.put("")
+
+    def readline(self, timeout: float = _START_SECONDS) -> str:
+        """The next line it prints (stripped); empty if it ends or none comes within ``timeout`` seconds."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return ""
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + "/__emulator__/stats", timeout=10) as response:
             return json.load(response)
 
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = _STOP_SECONDS) -> int:
+        """Send ``signum`` unless it has exited, kill it if still running after ``timeout`` s; its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    @property
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read()
+
+    def close(self) -> None:
+        self.stop()
+        self._stderr.close()
 
 
 @pytest.fixture
 def spawn_emulator() -> Iterator[Callable[..., EmulatorProcess]]:
-    """A factory: ``spawn_emulator(*cli_args)`` starts ``ospack emulator`` as a process, stopped after the test."""
+    """A factory: ``spawn_emulator(*cli_args)`` starts ``ospack emulator`` as a process, ready to serve;
+    stopped after the test (terminated, killed if it lingers), whether or not the test passed."""
     started: list[EmulatorProcess] = []
 
     def spawn(*args: str) -> EmulatorProcess:
@@ -124,4 +183,13 @@ def spawn_emulator() -> Iterator[Callable[..., EmulatorProcess]]:
 
     yield spawn
     for process in started:
-        process.stop()
+        process.close()
+
+
+def _stop_all(emulators: list[Emulator]) -> None:
+    """Stop every emulator, even when stopping one of them fails."""
+    if emulators:
+        try:
+            emulators[-1].stop()
+        finally:
+            _stop_all(emulators[:-1])

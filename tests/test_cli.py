@@ -2,16 +2,10 @@ import json
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from ospack import __version__
 from ospack.cli import OspackGroup, cli
 from ospack.errors import AreaError, UsageError
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 def test_version(runner):

@@ -1,7 +1,6 @@
 """AREA as a user types it, in every command that takes one: a bbox west of Greenwich is not an option."""
 
 import pytest
-from click.testing import CliRunner
 
 from ospack.cli import cli, positional_negative_numbers
 from ospack.inspect import verify
@@ -9,17 +8,17 @@ from ospack.inspect import verify
 WEST = "-4.1,53.05,-4.05,53.09"
 
 
-def test_package_takes_a_bbox_west_of_greenwich_as_written(tmp_path):
+def test_package_takes_a_bbox_west_of_greenwich_as_written(runner, tmp_path):
     output = tmp_path / "west.gpkg"
-    result = CliRunner().invoke(
+    result = runner.invoke(
         cli, ["package", WEST, "-o", str(output), "-l", "Outdoor_27700", "-z", "5-7", "--demo", "--json"]
     )
     assert result.exit_code == 0, result.output
     assert verify(output).ok
 
 
-def test_package_refuses_an_area_with_no_tile_and_leaves_no_file(tmp_path):
-    result = CliRunner().invoke(
+def test_package_refuses_an_area_with_no_tile_and_leaves_no_file(runner, tmp_path):
+    result = runner.invoke(
         cli, ["package", "902000,300000,906000,304000", "--area-crs", "EPSG:27700", "-o", str(tmp_path / "x.gpkg"),
               "-l", "Road_27700", "-z", "5-6", "--demo"]
     )

@@ -2,17 +2,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from ospack.cli import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_areas"
 SNOWDON = str(SAMPLES / "yr-wyddfa.geojson")
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 def test_quick_start_command(runner):

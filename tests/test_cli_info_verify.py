@@ -44,8 +44,8 @@ def test_info_json_has_the_documented_keys(package):
     assert layer["zooms"] == {str(z): len(bbox_tiles(LAYER, z)) for z in ZOOMS}
 
 
-def test_info_of_a_missing_file_is_one_error_line(tmp_path):
-    result = CliRunner().invoke(cli, ["info", str(tmp_path / "nope.gpkg")])
+def test_info_of_a_missing_file_is_one_error_line(runner, tmp_path):
+    result = runner.invoke(cli, ["info", str(tmp_path / "nope.gpkg")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {tmp_path / 'nope.gpkg'} does not exist"]
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from ospack.area import read_area
 from ospack.cli import cli
@@ -29,11 +28,6 @@ SUMMARY_KEYS = {
     "output", "complete", "tiles_written", "tiles_absent", "tiles_failed", "requests", "premium_requests",
     "retries", "rate_limited", "elapsed_s", "achieved_rate_per_min", "zooms",
 }
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 @pytest.fixture

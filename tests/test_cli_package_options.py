@@ -9,7 +9,6 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from ospack.cli import cli
 from ospack.writers import read_job
@@ -19,11 +18,6 @@ SNOWDON = str(ROOT / "sample_areas" / "yr-wyddfa.geojson")
 GB = str(ROOT / "sample_areas" / "great-britain-coarse.geojson")
 KEY = "k3y-From-A-File-0123456789"
 SECRET = "s3cr3t-Of-The-Project-42"
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
 
 from ospack.cli import COMMANDS, cli
 
@@ -24,9 +23,8 @@ def test_ci_runs_the_readme_commands():
     assert test in ci_lines
 
 
-def test_every_command_has_help_and_is_in_the_readme():
+def test_every_command_has_help_and_is_in_the_readme(runner):
     readme = (ROOT / "README.md").read_text()
-    runner = CliRunner()
     listed = cli.list_commands(None)
     for name in listed:
         result = runner.invoke(cli, [name, "--help"])

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from ospack.cli import cli
 from ospack.emulator import Emulator, parse_key_spec
@@ -16,48 +13,32 @@ from ospack.emulator.config import KeySpec
 from ospack.errors import EmulatorError, EmulatorOptionError
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ospack", "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_cli_prints_url_serves_and_stops_cleanly(signum):
-    process, url = _start()
-    try:
-        assert url.startswith("http://127.0.0.1:")
-        assert process.stdout.readline().strip() == "key demo (opendata, live)"
-        response = httpx.get(f"{url}/maps/raster/v1/zxy/Road_3857/7/63/42.png", params={"key": "demo"})
-        assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
-    finally:
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=15)
-    assert process.returncode == 0
-    assert "Traceback" not in stderr
+def test_cli_prints_url_serves_and_stops_cleanly(spawn_emulator, signum):
+    process = spawn_emulator()
+    url = process.url
+    assert url.startswith("http://127.0.0.1:")
+    assert process.readline() == "key demo (opendata, live)"
+    response = httpx.get(f"{url}/maps/raster/v1/zxy/Road_3857/7/63/42.png", params={"key": "demo"})
+    assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
+    assert process.stop(signum) == 0
+    assert "Traceback" not in process.stderr
 
 
-def test_cli_options_reach_the_server():
-    process, url = _start("--key", "k1:premium:dev", "--key", "k2", "--window", "6", "--premium-status", "403",
-                          "--secret", "k1=s1", "--token-ttl", "30", "--retry-after", "2", "--fault", "503=0",
-                          "--seed", "3", "--enforce", "fixed")
-    try:
-        with httpx.Client(base_url=url) as c:
-            token = c.post("/oauth2/token/v1", auth=("k1", "s1"), data={"grant_type": "client_credentials"}).json()
-            assert token["expires_in"] == "30"
-            tile = "/maps/raster/v1/zxy/Road_27700/12/2000/3000.png"
-            assert c.get(tile, params={"key": "k2"}).status_code == 403
-            statuses = [c.get(tile, headers={"key": "k1"}).status_code for _ in range(11)]
-            assert statuses[:4] == [200] * 4 and 429 in statuses  # dev: 5 per 6 s slot; 11 requests span at most 2 slots
-            refused = c.get(tile, headers={"key": "k1"})
-            assert refused.headers.get("Retry-After") == "2"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
-    assert process.returncode == 0
+def test_cli_options_reach_the_server(spawn_emulator):
+    process = spawn_emulator("--key", "k1:premium:dev", "--key", "k2", "--window", "6", "--premium-status", "403",
+                             "--secret", "k1=s1", "--token-ttl", "30", "--retry-after", "2", "--fault", "503=0",
+                             "--seed", "3", "--enforce", "fixed")
+    with httpx.Client(base_url=process.url) as c:
+        token = c.post("/oauth2/token/v1", auth=("k1", "s1"), data={"grant_type": "client_credentials"}).json()
+        assert token["expires_in"] == "30"
+        tile = "/maps/raster/v1/zxy/Road_27700/12/2000/3000.png"
+        assert c.get(tile, params={"key": "k2"}).status_code == 403
+        statuses = [c.get(tile, headers={"key": "k1"}).status_code for _ in range(11)]
+        assert statuses[:4] == [200] * 4 and 429 in statuses  # dev: 5 per 6 s slot; 11 requests span at most 2 slots
+        refused = c.get(tile, headers={"key": "k1"})
+        assert refused.headers.get("Retry-After") == "2"
+    assert process.stop() == 0
 
 
 @pytest.mark.parametrize(
@@ -82,8 +63,8 @@ def test_cli_options_reach_the_server():
         (["--fault", "503=nan"], "between 0 and 1"),
     ],
 )
-def test_cli_bad_options_give_one_error_line_and_exit_2(args, message):
-    result = CliRunner().invoke(cli, ["emulator", *args])
+def test_cli_bad_options_give_one_error_line_and_exit_2(runner, args, message):
+    result = runner.invoke(cli, ["emulator", *args])
     assert result.exit_code == 2, result.output
     assert result.output.strip().startswith("Error:") and message in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import rasterio
-from click.testing import CliRunner
 
 from ospack import package
 from ospack.cli import cli
@@ -37,7 +36,7 @@ def rows(path, sql):
         conn.close()
 
 
-def test_a_demo_geopackage_says_it_holds_test_cards(tmp_path):
+def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
     output = tmp_path / "demo.gpkg"
     assert package(SNOWDON, output, layers="Outdoor_27700", zooms="6-7", demo=True, rate_per_min=None).complete
     ((identifier, description),) = rows(output, "SELECT identifier, description FROM gpkg_contents")
@@ -48,7 +47,7 @@ def test_a_demo_geopackage_says_it_holds_test_cards(tmp_path):
     with rasterio.open(output) as src:  # what GDAL-based readers (QGIS, QField) show
         assert src.tags()["ATTRIBUTION"] == DEMO_ATTRIBUTION
     assert info(output)["attribution"] == DEMO_ATTRIBUTION
-    lines = CliRunner().invoke(cli, ["info", str(output)]).output.splitlines()
+    lines = runner.invoke(cli, ["info", str(output)]).output.splitlines()
     assert f"attribution: {DEMO_ATTRIBUTION}" in lines
 
 

@@ -9,7 +9,8 @@ from ospack.grids import get_grid, list_grids
 from ospack.resources import read_json
 from ospack.types import Tile
 
-# Matrix sizes exactly as the OS capabilities publish them (research/os-maps-api.md §2.1)
+# Matrix sizes exactly as OS's WMTS GetCapabilities publishes them (a 2020 capture:
+# dzfranklin/backpackingmap, os_service_metadata.xml)
 OS_BNG_SIZES = [
     (5, 7), (10, 13), (20, 25), (40, 49), (80, 98), (159, 195), (318, 390), (636, 779),
     (1271, 1558), (2542, 3116), (5083, 6232), (10165, 12463), (20329, 24925), (40657, 49849),

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from ospack.cli import cli
 from ospack.errors import WriterError
@@ -78,7 +77,7 @@ def ospack_package(output, url, *extra):
 
 
 def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blocks_nothing(
-    tmp_path, emulator, make_emulator
+    runner, tmp_path, emulator, make_emulator
 ):
     output = tmp_path / "shared.gpkg"
     first = ospack_package(output, emulator.url, "--rate", "600")
@@ -88,8 +87,8 @@ def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blo
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.05)
         other = make_emulator(keys=("demo",))  # the second run's own source: it must see no request
-        second = CliRunner().invoke(cli, ["package", SNOWDON, "-o", str(output), "--layer", LAYER, "--zoom", "0-9",
-                                          "--api-url", other.url, "--key", "demo"])
+        second = runner.invoke(cli, ["package", SNOWDON, "-o", str(output), "--layer", LAYER, "--zoom", "0-9",
+                                     "--api-url", other.url, "--key", "demo"])
         assert second.exit_code == 1
         assert f"Error: {output} is in use by another ospack run (process {first.pid})" in second.output
         assert other.stats()["requests"] == 0

@@ -87,7 +87,7 @@ def check_tiles_and_users_layers(path: Path, before: dict, points, table: str = 
     assert [layer["table"] for layer in info(path)["layers"]] == [table]
 
 
-def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_layers_alone(tmp_path):
+def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_layers_alone(runner, tmp_path):
     path = tmp_path / "project.gpkg"
     make_project(path)
     before, points = users_part(path), read_points(path)
@@ -105,8 +105,8 @@ def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_laye
     result = package(path, "--overwrite", "--buffer", "500")
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points)
-    result = CliRunner().invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Light_27700", "--zoom", "5-6",
-                                      "--demo", "--overwrite"])
+    result = runner.invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Light_27700", "--zoom", "5-6",
+                                 "--demo", "--overwrite"])
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points, table="light_27700")
     assert query(path, "SELECT name FROM sqlite_master WHERE name = 'outdoor_27700'") == []
@@ -140,7 +140,7 @@ def test_a_user_table_with_ospacks_table_name_is_refused_even_with_overwrite(tmp
     assert path.read_bytes() == before
 
 
-def test_an_mbtiles_file_ospack_did_not_make_is_refused(tmp_path):
+def test_an_mbtiles_file_ospack_did_not_make_is_refused(runner, tmp_path):
     path = tmp_path / "theirs.mbtiles"
     conn = sqlite3.connect(path)
     conn.executescript(
@@ -149,8 +149,8 @@ def test_an_mbtiles_file_ospack_did_not_make_is_refused(tmp_path):
     )
     conn.close()
     before = path.read_bytes()
-    result = CliRunner().invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7",
-                                      "--demo"])
+    result = runner.invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7",
+                                 "--demo"])
     assert result.exit_code == 1
     assert "one MBTiles file holds one tileset" in result.output
     assert path.read_bytes() == before

@@ -1,4 +1,4 @@
-"""Shared helpers for the writer tests (no tests here): tiles rendered with Pillow, jobs, bbox covers."""
+"""Shared helpers for the writer tests: tiles rendered with Pillow, jobs, bbox covers (and the cover seam's own test)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import io
 import json
 import math
 import sqlite3
-import sys
-import types
+from collections.abc import Iterator
+from importlib import import_module
 
 from PIL import Image
 from pyproj import Transformer
@@ -85,16 +85,18 @@ def fill(writer, layer: str, zooms, box=AREA_BOX) -> dict[int, list[Tile]]:
 
 
 def install_bbox_cover(monkeypatch) -> None:
-    """Stand in for the cover stage (ospack.area / ospack.cover) with the area's bounding-box tiles.
+    """Stand in for the cover stage with the area's bounding-box tiles.
 
-    Lets verify()'s merge-join be tested on its own; tests/test_inspect.py also runs it on the real cover.
+    verify() looks ``ospack.cover.cover`` up when it compares, so replacing that one function
+    injects the cover; the area itself is still parsed for real. Lets verify()'s merge-join be
+    tested on its own; tests/test_inspect.py also runs it on the real cover.
     """
-    area_module = types.ModuleType("ospack.area")
-    area_module.Area = types.SimpleNamespace(from_geojson=lambda text: text)
-    cover_module = types.ModuleType("ospack.cover")
-    cover_module.cover = lambda area, layer, zooms: (t for z in zooms for t in bbox_tiles(layer, z))
-    monkeypatch.setitem(sys.modules, "ospack.area", area_module)
-    monkeypatch.setitem(sys.modules, "ospack.cover", cover_module)
+    monkeypatch.setattr(import_module("ospack.cover"), "cover", bbox_cover)
+
+
+def bbox_cover(area, layer: str, zooms) -> Iterator[Tile]:
+    """The cover's signature, but every zoom's bounding-box tiles of AREA_BOX, whatever ``area`` is."""
+    return (t for z in zooms for t in bbox_tiles(layer, z))
 
 
 def query(path, sql: str, params=()) -> list[tuple]:
@@ -142,3 +144,16 @@ def check_quadrant_pixels(src, grid, tiles) -> int:
             assert tuple(pixel) == quadrant_colour(tile, q), (tile, q)
             checked += 1
     return checked
+
+
+def test_the_bbox_cover_is_what_verify_compares_with(tmp_path, monkeypatch):
+    # at zoom 9 the box's bounding-box tiles include 8 that the real cover (the box's curved outline
+    # in British National Grid) does not reach, so the two covers give different verdicts
+    from ospack.inspect import verify
+
+    path = finished_package(tmp_path / "box.gpkg", "Outdoor_27700", (9,))
+    assert any("8 stored tiles lie outside the area's cover" in p for p in verify(path).problems)
+    install_bbox_cover(monkeypatch)
+    assert verify(path).ok, verify(path).problems
+    monkeypatch.undo()
+    assert not verify(path).ok

@@ -38,8 +38,7 @@ class OspackGroup(click.Group):
     """A group that loads commands lazily and renders OspackError as one line."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        lazy = [name for name in COMMANDS if self._load(name) is not None]
-        return lazy + sorted(set(super().list_commands(ctx)) - set(lazy))
+        return [*COMMANDS, *sorted(set(super().list_commands(ctx)) - set(COMMANDS))]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name) or super().get_command(ctx, cmd_name)
@@ -49,13 +48,7 @@ class OspackGroup(click.Group):
         if target is None:
             return None
         module_name, attribute = target.split(":")
-        try:
-            module = import_module(f".{module_name}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{module_name}":
-                return None  # command not built yet
-            raise
-        command: click.Command = getattr(module, attribute)
+        command: click.Command = getattr(import_module(f".{module_name}", __name__), attribute)
         return command
 
     def resolve_command(
