@@ -24,9 +24,11 @@ from ..types import Tile
 from . import finish
 from .access import read_only_uri, write_problem
 from .images import check_tile_image
-from .integrity import DIGEST_TABLE, StoredTileChecks, TileSource, create_digest_table, tile_digest
+from .files import PackageFile
+from .integrity import DIGEST_TABLE, StoredTileChecks, create_digest_table, tile_digest
 from .job import JobInfo
 from .lock import OutputLock
+from .state import absent_counts, absent_keys, state_value
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
 
@@ -71,12 +73,15 @@ class TileWriter(Protocol):
 class SqliteTileWriter(StoredTileChecks, ABC):
     """A tile writer on one SQLite connection, in WAL mode while the job runs.
 
-    Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted,
-    read back and counted, and what is refreshed before completion (:meth:`_finish`).
+    Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted and
+    deleted, and what is refreshed before completion (:meth:`_finish`); what is stored is read back
+    through the format's :class:`~ospack.writers.files.PackageFile` (:attr:`file_class`).
     """
 
     format: ClassVar[str]
     application_id: ClassVar[int]
+    #: how the format's tables are read back (the writer reads its own file through it too)
+    file_class: ClassVar[type[PackageFile]]
     #: set once this session has made sure the digest table exists (files made before digests lack it)
     _digests_ready: bool = False
 
@@ -93,7 +98,8 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         self._zooms = frozenset(job.zooms)
         if new:
             self._create(dedup)
-        self._complete = self._state("complete") == "1"
+        self.file = self.file_class(conn, path)
+        self._complete = state_value(conn, "complete") == "1"
         if not self._complete and not new:
             self._start_session()
 
@@ -179,10 +185,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
             self._zooms_grown()
 
     # ---- state ---------------------------------------------------------------------------------
-    def _state(self, name: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
-        return None if row is None else row[0]
-
     def _set_state(self, name: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO ospack_state (name, value) VALUES (?, ?)", (name, value))
 
@@ -194,7 +196,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     @property
     def failure(self) -> str | None:
         """Why the last run stopped, when a rerun alone could not fix it (a refused key, an unreachable API)."""
-        return self._state("failure")
+        return state_value(self._conn, "failure")
 
     def record_failure(self, reason: str | None) -> None:
         """Record why the run stopped, for ``info`` and ``verify`` to show; None clears it."""
@@ -284,13 +286,9 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             reader.execute("BEGIN")
-            absent = reader.execute(
-                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
-                "ORDER BY tile_row, tile_column",
-                (name, z),
-            )
+            stored = self.file_class(reader, self.path).stored_keys(self.file.table_of(name), z)
             last = None
-            for key in heapq.merge(self._stored_keys(reader, name, z), absent):
+            for key in heapq.merge(stored, absent_keys(reader, name, z)):
                 if key != last:
                     yield Tile(z, key[1], key[0])
                     last = key
@@ -299,19 +297,15 @@ class SqliteTileWriter(StoredTileChecks, ABC):
 
     def contains(self, layer: str, tile: Tile) -> bool:
         """True when ``tile`` is stored as an image (recorded-absent tiles are not)."""
-        return self._contains(self._layer(layer), Tile(*tile))
+        return self.file.contains(self.file.table_of(self._layer(layer)), Tile(*tile))
 
     def tile_counts(self, layer: str) -> dict[int, int]:
         """Stored tiles per zoom."""
-        return self._counts(self._conn, self._layer(layer))
+        return self.file.tile_counts(self.file.table_of(self._layer(layer)))
 
     def absent_counts(self, layer: str) -> dict[int, int]:
         """Recorded-absent tiles per zoom."""
-        rows = self._conn.execute(
-            "SELECT zoom_level, count(*) FROM ospack_absent WHERE layer = ? GROUP BY zoom_level ORDER BY zoom_level",
-            (self._layer(layer),),
-        )
-        return dict(rows.fetchall())
+        return absent_counts(self._conn, self._layer(layer))
 
     def mark_complete(self) -> str | None:
         """Finish the file: refresh extents and metadata, ANALYZE, check, mark complete, then compact.
@@ -433,10 +427,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         """Insert or replace checked tile rows (inside a transaction)."""
 
     @abstractmethod
-    def _tile_source(self, layer: str) -> TileSource:
-        """Where the layer's tiles are, for the digest and row checks."""
-
-    @abstractmethod
     def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
         """Delete tiles by ``(zoom_level, tile_column, tile_row)`` exactly as stored (inside a transaction);
         ``damaged``: their image bytes are bad, so a deduplicated image must go with them."""
@@ -444,18 +434,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     def _stored_row(self, z: int, y: int) -> int:
         """The stored tile_row of XYZ row ``y`` (a format counting rows from the bottom overrides this)."""
         return y
-
-    @abstractmethod
-    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        """``(row, column)`` of stored tiles at ``z``, XYZ rows, in ascending order."""
-
-    @abstractmethod
-    def _contains(self, layer: str, tile: Tile) -> bool:
-        """Whether the tile is stored."""
-
-    @abstractmethod
-    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
-        """Stored tiles per zoom."""
 
     @abstractmethod
     def _finish(self) -> None:
