@@ -1,22 +1,21 @@
-"""The interface every format writer implements (:class:`TileWriter`), and what a package holds (:class:`JobInfo`).
+"""The SQLite machinery every format writer shares (:class:`SqliteTileWriter`).
 
-The shared SQLite machinery — session pragmas, batched transactions, tile checks, the
-absent-tile list, the merge-joinable ``done`` stream and the finishing sequence — lives in
-:class:`SqliteTileWriter`; each format module adds only its tables and its row addressing.
+Session pragmas, batched transactions, tile checks, the absent-tile list, the merge-joinable
+``done`` stream and the finishing sequence live here; each format module adds its tables, its row
+addressing, and the :class:`~ospack.writers.files.PackageFile` that reads them back.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import ClassVar, Self
 
 from ..errors import InvalidTileError, WriterError
 from ..resources import read_text
@@ -28,9 +27,9 @@ from .files import PackageFile
 from .integrity import DIGEST_TABLE, StoredTileChecks, create_digest_table, tile_digest
 from .job import JobInfo
 from .lock import OutputLock
-from .state import absent_counts, absent_keys, state_value
+from .state import absent_counts, state_value
 
-__all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
+__all__ = ["JobInfo", "SqliteTileWriter", "TileRow", "utc_now_ms"]
 
 #: A tile row as the format stores it: (zoom, column, row, data); ``row`` counted from the top (XYZ).
 TileRow = tuple[int, int, int, bytes]
@@ -39,35 +38,6 @@ TileRow = tuple[int, int, int, bytes]
 def utc_now_ms() -> str:
     """Now, as GeoPackage DATETIME text (UTC, milliseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-@runtime_checkable
-class TileWriter(Protocol):
-    """The interface the packager feeds; one module per format implements it."""
-
-    path: Path
-    job: JobInfo
-    format: str  # "gpkg" or "mbtiles"
-    notes: list[str]  # warnings about the file found on opening
-
-    def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
-    def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
-    def done(self, layer: str, z: int) -> Iterator[Tile]: ...
-    def contains(self, layer: str, tile: Tile) -> bool: ...
-    def tile_counts(self, layer: str) -> dict[int, int]: ...
-    def absent_counts(self, layer: str) -> dict[int, int]: ...
-    def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]: ...
-    def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]: ...
-    @property
-    def complete(self) -> bool: ...
-    @property
-    def failure(self) -> str | None: ...
-    def record_failure(self, reason: str | None) -> None: ...
-    def mark_complete(self) -> str | None: ...
-    def compact(self) -> str | None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
 
 
 class SqliteTileWriter(StoredTileChecks, ABC):
@@ -286,12 +256,8 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             reader.execute("BEGIN")
-            stored = self.file_class(reader, self.path).stored_keys(self.file.table_of(name), z)
-            last = None
-            for key in heapq.merge(stored, absent_keys(reader, name, z)):
-                if key != last:
-                    yield Tile(z, key[1], key[0])
-                    last = key
+            for row, column in self.file_class(reader, self.path).held_keys(name, z):
+                yield Tile(z, column, row)
         finally:
             reader.close()
 

@@ -7,6 +7,7 @@ tables are laid out in both directions; the writer reads back through the same c
 
 from __future__ import annotations
 
+import heapq
 import os
 import sqlite3
 from abc import ABC, abstractmethod
@@ -21,7 +22,7 @@ from ..types import Tile
 from .access import read_only_uri, recover_hot_journal
 from .integrity import TileSource
 from .job import DEMO_ATTRIBUTION, JobInfo
-from .state import PackageState, absent_counts, read_state
+from .state import PackageState, absent_counts, absent_keys, read_state
 
 
 def quote(identifier: str) -> str:
@@ -102,6 +103,15 @@ class PackageFile(ABC):
     def job(self) -> JobInfo | None:
         """The job the file records, or None."""
         return self.state.job if self.state else None
+
+    def held_keys(self, layer: str, z: int) -> Iterator[tuple[int, int]]:
+        """``(row, column)`` of the tiles of ``layer`` at ``z`` stored or recorded absent, ascending, each once:
+        what a resume need not fetch."""
+        last = None
+        for key in heapq.merge(self.stored_keys(self.table_of(layer), z), absent_keys(self.conn, layer, z)):
+            if key != last:
+                yield key
+                last = key
 
     def attribution(self) -> str | None:
         """The attribution ospack recorded, else the one the file's own metadata gives."""
