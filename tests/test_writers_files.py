@@ -189,3 +189,14 @@ def test_absent_keys_are_ascending_and_skip_damaged_rows(tmp_path):
         assert list(absent_keys(conn, GPKG_LAYER, 7)) == keys(tiles)
     with open_package(path) as package:
         assert package.absent_counts(GPKG_LAYER) == {7: len(tiles) + 1}
+
+
+def test_held_keys_merge_stored_and_absent_tiles_once_each(tmp_path):
+    path = tmp_path / "a.mbtiles"
+    tiles = bbox_tiles(MBT_LAYER, 12)
+    with open_writer(path, make_job(MBT_LAYER, (12,))) as writer:
+        writer.write(MBT_LAYER, [(t, render_tile(t)) for t in tiles[:3]])
+        writer.record_absent(MBT_LAYER, tiles[2:5])  # one tile both stored and recorded absent
+        assert list(writer.done(MBT_LAYER, 12)) == sorted(tiles[:5], key=lambda t: (t.y, t.x))
+    with open_package(path) as package:
+        assert list(package.held_keys(MBT_LAYER, 12)) == keys(tiles[:5])

@@ -1,8 +1,12 @@
-"""Tile writers: one module per output format behind one interface (:class:`TileWriter`).
+"""Output formats: one module per format, owning its file in both directions — a writer behind one
+interface (:class:`TileWriter`) and a reader (:class:`PackageFile`) that the writer shares.
 
 >>> with open_writer("peaks.gpkg", job) as writer:          # doctest: +SKIP
 ...     writer.write("Outdoor_27700", [(Tile(7, 356, 595), png_bytes)])
 ...     writer.mark_complete()
+>>> with open_package("peaks.gpkg") as package:             # doctest: +SKIP
+...     package.tile_counts(package.table_of("Outdoor_27700"))
+{7: 1}
 """
 
 from __future__ import annotations
