@@ -1,37 +1,116 @@
 """Read an output file back: :func:`info` describes it, :func:`verify` checks it end to end.
 
-Both read the file through a read-only connection and work on any GeoPackage tile table or
-MBTiles file; the provenance, completeness and area checks need one made by ospack.
+Both read the file through a read-only connection and its format's
+:class:`~ospack.writers.files.PackageFile`, and work on any GeoPackage tile table or MBTiles
+file; the provenance, completeness and area checks need one made by ospack.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pyproj import Transformer
 
-from .errors import OspackError, WriterError
-from .checks import check_cover, check_gpkg, check_images, check_mbtiles, mbtiles_metadata
-from .writers import JobInfo, _job_from, _read_only, detect_format
-from .writers import gpkg as gpkg_format
+from .checks import check_cover, check_images
+from .errors import OspackError
+from .writers import PackageFile, TileTable, open_package, package_file, read_only
 from .writers.access import missing_wal_note
-from .writers.gpkg import quote
-from .writers.job import DEMO_ATTRIBUTION
+
+__all__ = ["LayerInfo", "PackageInfo", "TileTable", "VerifyReport", "info", "verify"]
 
 
 @dataclass(frozen=True)
-class TileTable:
-    """One layer's tiles inside a file."""
+class LayerInfo:
+    """One layer of a package as :func:`info` found it."""
 
-    layer: str
+    name: str
     table: str
-    epsg: int
-    tile_size: int
+    crs: str  # "EPSG:27700"
     bounds: tuple[float, float, float, float] | None  # in the layer's CRS
+    wgs84_bounds: tuple[float, float, float, float] | None
+    zooms: Mapping[int, int]  # zoom → stored tiles
+    absent: Mapping[int, int]  # zoom → tiles recorded absent at the source
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` (zooms as strings, as JSON keys are)."""
+        return {
+            "name": self.name,
+            "table": self.table,
+            "crs": self.crs,
+            "bounds": list(self.bounds) if self.bounds else None,
+            "wgs84_bounds": list(self.wgs84_bounds) if self.wgs84_bounds else None,
+            "zooms": {str(z): n for z, n in self.zooms.items()},
+            "absent": {str(z): n for z, n in self.absent.items()},
+        }
+
+    def to_text(self) -> str:
+        """The layer's line and one line per zoom."""
+        bounds = ", ".join(f"{v:.1f}" for v in self.bounds) if self.bounds else "unknown"
+        lines = [f"layer {self.name} (table {self.table}, {self.crs}) bounds {bounds}"]
+        for z, n in self.zooms.items():
+            absent = self.absent.get(z)
+            lines.append(f"  zoom {z!s:>2}: {n} tiles" + (f", {absent} absent at source" if absent else ""))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """What :func:`info` found in a package; ``to_dict()`` is the ``--json`` output."""
+
+    path: str
+    format: str  # "gpkg" or "mbtiles"
+    size_bytes: int
+    #: None when the file was not made by ospack
+    complete: bool | None
+    layers: tuple[LayerInfo, ...]
+    attribution: str | None
+    #: the job ospack recorded (as stored), or None
+    provenance: Mapping[str, Any] | None
+    #: why the last run stopped, when a rerun alone could not fix it; else None
+    failure: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``; scripts rely on these keys."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "complete": self.complete,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "attribution": self.attribution,
+            "provenance": None if self.provenance is None else dict(self.provenance),
+            "failure": self.failure,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """The ``to_dict()`` entry: ``info()`` returned that dict before it returned this type."""
+        return self.to_dict()[key]
+
+    def to_text(self) -> str:
+        """The text of ``ospack info``, one fact per line."""
+        if self.complete is None:
+            state = "unknown (not made by ospack)"
+        elif self.complete:
+            state = "complete"
+        elif self.failure:
+            state = f"INCOMPLETE (the last run stopped: {self.failure})"
+        else:
+            state = "INCOMPLETE (interrupted; rerun to resume)"
+        lines = [f"{self.path}: {self.format}, {self.size_bytes / 1e6:.1f} MB, {state}"]
+        lines += [layer.to_text() for layer in self.layers]
+        if self.attribution:
+            lines.append(f"attribution: {self.attribution}")
+        job = self.provenance
+        if job:
+            lines.append(
+                f"provenance: {job['source']}, created {job['created']}, ospack {job['ospack_version']}"
+                + (", emulator tiles (--demo)" if job.get("demo") else "")
+            )
+        return "\n".join(lines)
 
 
 @dataclass
@@ -60,18 +139,31 @@ class VerifyReport:
             "tiles_checked": self.tiles_checked,
         }
 
+    def finding_lines(self) -> list[str]:
+        """``note: …`` then ``problem: …``, one entry per finding (``ospack verify`` prints them on stderr)."""
+        return [f"note: {note}" for note in self.notes] + [f"problem: {problem}" for problem in self.problems]
 
-def info(path: str | Path) -> dict[str, Any]:
+    def verdict(self) -> str | None:
+        """The line saying the file is sound, or None when it is not."""
+        return f"{self.path}: OK ({self.tiles_checked} tiles checked)" if self.ok else None
+
+    def to_text(self) -> str:
+        """Every finding, then the verdict when the file is sound."""
+        verdict = self.verdict()
+        return "\n".join(self.finding_lines() + ([verdict] if verdict else []))
+
+
+def info(path: str | Path) -> PackageInfo:
     """Describe a GeoPackage or MBTiles tile file.
 
     Returns
     -------
-    dict
+    PackageInfo
         ``path``, ``format``, ``size_bytes``, ``complete`` (None when not made by ospack),
         ``layers`` (each ``name``, ``table``, ``crs``, ``bounds`` in that CRS, ``wgs84_bounds``,
-        ``zooms`` {zoom as str: tile count}, ``absent`` {zoom as str: count}), ``attribution``,
+        ``zooms`` {zoom: tile count}, ``absent`` {zoom: count}), ``attribution``,
         ``provenance`` (the recorded job, or None) and ``failure`` (why the last run stopped,
-        when a rerun alone could not fix it; else None).
+        when a rerun alone could not fix it; else None). ``to_dict()`` gives plain data.
 
     Raises
     ------
@@ -79,43 +171,42 @@ def info(path: str | Path) -> dict[str, Any]:
         When the file is missing, not SQLite, or not a tile package.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WriterError(f"{path} does not exist")
-    with _read_only(path) as conn:
-        fmt = detect_format(conn)
-        if fmt is None:
-            raise WriterError(f"{path} is neither a GeoPackage nor an MBTiles file")
-        job = _job_from(conn, path)
-        provenance = _provenance(conn)
-        layers = []
-        for table in _tile_tables(conn, fmt, job):
-            counts = conn.execute(
-                f"SELECT zoom_level, count(*) FROM {quote(table.table)} GROUP BY zoom_level ORDER BY zoom_level"
-            ).fetchall()
-            layers.append(
-                {
-                    "name": table.layer,
-                    "table": table.table,
-                    "crs": f"EPSG:{table.epsg}",
-                    "bounds": list(table.bounds) if table.bounds else None,
-                    "wgs84_bounds": _wgs84(table.bounds, table.epsg),
-                    "zooms": {str(z): n for z, n in counts},
-                    "absent": _absent_counts(conn, table.layer) if provenance else {},
-                }
-            )
-        attribution = _attribution(provenance) if provenance else _plain_attribution(conn, fmt)
-        complete = _state(conn, "complete") == "1" if provenance else None
-        failure = _state(conn, "failure") if provenance and not complete else None
-    return {
-        "path": str(path),
-        "format": fmt,
-        "size_bytes": path.stat().st_size,
-        "complete": complete,
-        "layers": layers,
-        "attribution": attribution,
-        "provenance": provenance,
-        "failure": failure,
-    }
+    with open_package(path) as package:
+        state = package.state  # first: a recorded job that cannot be read is an error
+        layers = tuple(_layer_info(package, table) for table in package.tile_tables())
+        attribution = package.attribution()
+    return PackageInfo(
+        path=str(path),
+        format=package.format,
+        size_bytes=path.stat().st_size,
+        complete=None if state is None else state.complete,
+        layers=layers,
+        attribution=attribution,
+        provenance=None if state is None else state.provenance,
+        failure=None if state is None else state.failure,
+    )
+
+
+def _layer_info(package: PackageFile, table: TileTable) -> LayerInfo:
+    return LayerInfo(
+        name=table.layer,
+        table=table.table,
+        crs=f"EPSG:{table.epsg}",
+        bounds=table.bounds,
+        wgs84_bounds=_wgs84(table.bounds, table.epsg),
+        zooms=package.tile_counts(table.table),
+        absent=package.absent_counts(table.layer),
+    )
+
+
+def _wgs84(
+    bounds: tuple[float, float, float, float] | None, epsg: int
+) -> tuple[float, float, float, float] | None:
+    if bounds is None or epsg <= 0:
+        return None
+    box = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    west, south, east, north = (round(v, 7) for v in box)
+    return west, south, east, north
 
 
 def verify(path: str | Path) -> VerifyReport:
@@ -137,7 +228,7 @@ def verify(path: str | Path) -> VerifyReport:
     if lost_wal:
         report.notes.append(lost_wal)
     try:
-        with _read_only(path) as conn:
+        with read_only(path) as conn:
             _verify(conn, path, report)
     except (OspackError, sqlite3.DatabaseError) as exc:
         report.problems.append(str(exc).splitlines()[0])
@@ -151,101 +242,27 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     if integrity != ["ok"]:
         report.problems.extend(f"SQLite integrity: {line}" for line in integrity[:5])
         return
-    fmt = report.format = detect_format(conn)
-    if fmt is None:
+    package = package_file(conn, path)
+    if package is None:
         report.problems.append("neither a GeoPackage nor an MBTiles file")
         return
-    job = _job_from(conn, path)
+    report.format = package.format
+    state = package.state
     # in a GeoPackage shared with the user's layers, only ospack's part is judged
-    foreign = gpkg_format.foreign_content(conn, job) if fmt == "gpkg" and job else []
-    if foreign:
-        violations = gpkg_format.own_foreign_key_violations(conn, job)
-    else:
-        violations = len(conn.execute("PRAGMA foreign_key_check").fetchall())
-    if violations:
+    if package.foreign_key_violations():
         report.problems.append("SQLite foreign key check fails")
-    if job is None:
+    if state is None:
         report.problems.append("no ospack job recorded, so the area cover cannot be checked (not made by ospack?)")
-    elif _state(conn, "complete") != "1":
-        failure = _state(conn, "failure")
+    elif not state.complete:
         report.problems.append(
-            f"incomplete: the last run stopped: {failure}" if failure
+            f"incomplete: the last run stopped: {state.failure}" if state.failure
             else "incomplete: the run was interrupted; rerun the same package command to resume"
         )
-    tables = _tile_tables(conn, fmt, job)
-    if fmt == "gpkg":
-        check_gpkg(conn, path, tables, report, foreign)
-    else:
-        check_mbtiles(conn, report)
+    tables = package.tile_tables()
+    structure = package.structural_problems(tables)
+    report.problems.extend(structure.problems)
+    report.notes.extend(structure.notes)
     for table in tables:
-        check_images(conn, fmt, table, job, report)
-        if job is not None:
-            check_cover(conn, fmt, table, job, report)
-
-
-# ---- file structure ----------------------------------------------------------------------------
-def _tile_tables(conn: sqlite3.Connection, fmt: str, job: JobInfo | None) -> list[TileTable]:
-    if fmt == "mbtiles":
-        name = job.layers[0] if job else mbtiles_metadata(conn).get("name", "tiles")
-        return [TileTable(name, "tiles", 3857, job.grid.tile_size if job else 256, _mbtiles_bounds(conn))]
-    by_table = {gpkg_format.table_name(layer): layer for layer in (job.layers if job else ())}
-    rows = conn.execute(
-        "SELECT c.table_name, c.srs_id, c.min_x, c.min_y, c.max_x, c.max_y, "
-        "(SELECT tile_width FROM gpkg_tile_matrix m WHERE m.table_name = c.table_name LIMIT 1) "
-        "FROM gpkg_contents c WHERE c.data_type = 'tiles' ORDER BY c.table_name"
-    )
-    return [
-        TileTable(
-            by_table.get(table, table), table, srs, size or 256, None if min_x is None else (min_x, min_y, max_x, max_y)
-        )
-        for table, srs, min_x, min_y, max_x, max_y, size in rows
-        if job is None or table in by_table  # the user's own tile layers in a shared file are theirs
-    ]
-
-
-def _mbtiles_bounds(conn: sqlite3.Connection) -> tuple[float, float, float, float] | None:
-    try:
-        west, south, east, north = (float(v) for v in mbtiles_metadata(conn)["bounds"].split(","))
-    except (KeyError, ValueError):
-        return None
-    to_mercator = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
-    return to_mercator.transform_bounds(west, south, east, north)
-
-
-def _wgs84(bounds: tuple[float, float, float, float] | None, epsg: int) -> list[float] | None:
-    if bounds is None or epsg <= 0:
-        return None
-    box = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform_bounds(*bounds, densify_pts=21)
-    return [round(v, 7) for v in box]
-
-
-def _state(conn: sqlite3.Connection, name: str) -> str | None:
-    row = conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else row[0]
-
-
-def _provenance(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ospack_state'").fetchone() is None:
-        return None
-    value = _state(conn, "job")
-    return None if value is None else json.loads(value)
-
-
-def _absent_counts(conn: sqlite3.Connection, layer: str) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT zoom_level, count(*) FROM ospack_absent WHERE layer = ? GROUP BY zoom_level ORDER BY zoom_level",
-        (layer,),
-    )
-    return {str(z): n for z, n in rows}
-
-
-def _attribution(provenance: dict[str, Any]) -> str | None:
-    # demo files made before they said so carry the OS statement; their tiles are test cards all the same
-    return DEMO_ATTRIBUTION if provenance.get("demo") else provenance.get("attribution")
-
-
-def _plain_attribution(conn: sqlite3.Connection, fmt: str) -> str | None:
-    if fmt == "mbtiles":
-        return mbtiles_metadata(conn).get("attribution")
-    row = conn.execute("SELECT description FROM gpkg_contents WHERE data_type = 'tiles' LIMIT 1").fetchone()
-    return row[0] if row else None
+        check_images(package, table, report)
+        if state is not None:
+            check_cover(package, table, state.job, report)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -66,6 +66,32 @@ class Layer:
         """True where the layer has this tile (zoom in range, inside matrix and limits)."""
         return self.min_zoom <= tile.z <= self.max_zoom and tile in self.tile_range(tile.z)
 
+    @property
+    def premium_zooms(self) -> range:
+        """The zooms that need a Premium plan (empty when the layer has none)."""
+        start = self.max_zoom + 1 if self.premium_from is None else max(self.premium_from, self.min_zoom)
+        return range(start, self.max_zoom + 1)
+
+    def to_dict(self) -> dict[str, object]:
+        """The layer as plain data (``ospack layers --json``)."""
+        premium = self.premium_zooms
+        return {
+            "name": self.name,
+            "style": self.style,
+            "crs": self.grid.crs,
+            "min_zoom": self.min_zoom,
+            "max_zoom": self.max_zoom,
+            "open_zooms": [self.open_zooms.start, self.open_zooms.stop - 1],
+            "premium_zooms": [premium.start, premium.stop - 1] if premium else None,
+        }
+
+    def to_text(self) -> str:
+        """The layer's row of :func:`layers_text`."""
+        premium = self.premium_zooms
+        premium_text = f"{premium.start}-{self.max_zoom}" if premium else "-"
+        opendata = f"{self.open_zooms.start}-{self.open_zooms.stop - 1}"
+        return f"{self.name:<15} {self.grid.crs:<11} {self.min_zoom}-{self.max_zoom:<5} {opendata:<9} {premium_text}"
+
     def check_zoom(self, z: int) -> int:
         """Return ``z`` or raise ZoomError naming the layer's valid range."""
         if not self.min_zoom <= z <= self.max_zoom:
@@ -99,6 +125,12 @@ def _catalogue() -> dict[str, Layer]:
 def list_layers() -> list[Layer]:
     """Every layer of the OS Maps API, in catalogue order."""
     return list(_catalogue().values())
+
+
+def layers_text(layers: Iterable[Layer] | None = None) -> str:
+    """``layers`` (default: the whole catalogue) as the table ``ospack layers`` prints."""
+    header = f"{'layer':<15} {'crs':<11} {'zooms':<7} {'opendata':<9} premium"
+    return "\n".join([header, *(layer.to_text() for layer in (list_layers() if layers is None else layers))])
 
 
 def get_layer(name: str) -> Layer:

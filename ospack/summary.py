@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .summary_text import summary_text
+
 
 @dataclass
 class ZoomTally:
@@ -79,6 +81,10 @@ class PackageSummary:
     @property
     def achieved_rate_per_min(self) -> float:
         return self.requests / self.elapsed_s * 60 if self.elapsed_s > 0 else 0.0
+
+    def to_text(self) -> str:
+        """The human summary printed at the end of every run."""
+        return summary_text(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``; scripts rely on these keys."""

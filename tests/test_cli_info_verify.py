@@ -93,3 +93,17 @@ def test_verify_of_a_file_made_before_digests_is_ok_with_a_note(package):
     note, ok = result.output.strip().splitlines()
     assert note.startswith("note: ") and "predates ospack's tile digests" in note
     assert ok.startswith(f"{package}: OK (")
+
+
+def test_the_commands_print_the_reports_own_text_and_data(package):
+    from ospack.inspect import info, verify
+
+    assert run("info", str(package)).output == info(package).to_text() + "\n"
+    assert json.loads(run("info", str(package), "--json").output) == info(package).to_dict()
+    assert run("verify", str(package)).output == verify(package).to_text() + "\n"
+
+
+def test_layers_prints_the_catalogue_table():
+    from ospack.layers import layers_text
+
+    assert run("layers").output == layers_text() + "\n"

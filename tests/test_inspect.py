@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import rasterio
 from affine import Affine
 
 from ospack.errors import WriterError
-from ospack.inspect import info, verify
+from ospack.inspect import LayerInfo, PackageInfo, VerifyReport, info, verify
 from ospack.types import Tile
 from ospack.writers import open_writer
 from test_writers_support import (
@@ -204,3 +206,79 @@ def test_verify_against_the_real_cover(tmp_path):
     assert verify(path).problems == [
         f"{GPKG_LAYER} zoom {last.z}: 1 tiles of the area's cover are missing (e.g. {last.z}/{last.x}/{last.y})"
     ]
+
+
+# ---- the report types ------------------------------------------------------------------------
+def test_info_is_a_typed_package_info_whose_dict_is_the_json_shape(gpkg):
+    report = info(gpkg)
+    assert isinstance(report, PackageInfo) and (report.format, report.complete, report.failure) == ("gpkg", True, None)
+    (layer,) = report.layers
+    assert isinstance(layer, LayerInfo) and (layer.name, layer.crs) == (GPKG_LAYER, "EPSG:27700")
+    assert layer.zooms == {z: len(bbox_tiles(GPKG_LAYER, z)) for z in GPKG_ZOOMS} and layer.absent == {}
+    data = report.to_dict()
+    assert list(data) == ["path", "format", "size_bytes", "complete", "layers", "attribution", "provenance", "failure"]
+    assert list(data["layers"][0]) == ["name", "table", "crs", "bounds", "wgs84_bounds", "zooms", "absent"]
+    assert data["layers"][0]["zooms"] == {str(z): n for z, n in layer.zooms.items()}
+    assert json.loads(json.dumps(data)) == data  # plain data: lists, string keys
+    assert data["provenance"] == json.loads(query(gpkg, "SELECT value FROM ospack_state WHERE name = 'job'")[0][0])
+    assert all(report[key] == value for key, value in data.items())  # indexable as the dict it replaced
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.complete = False  # type: ignore[misc]
+
+
+def layer_info(**changes):
+    fields = dict(
+        name="Outdoor_27700", table="outdoor_27700", crs="EPSG:27700", bounds=(1.0, 2.0, 3.04, 4.0),
+        wgs84_bounds=None, zooms={6: 4, 7: 12}, absent={7: 2},
+    )
+    return LayerInfo(**{**fields, **changes})
+
+
+def package_info(**changes):
+    provenance = {"source": "https://api.os.uk", "created": "2026-11-30", "ospack_version": "0.1.0", "demo": True}
+    fields = dict(
+        path="x.gpkg", format="gpkg", size_bytes=2_500_000, complete=False, layers=(layer_info(),),
+        attribution="Contains OS data", provenance=provenance, failure="the API refused the key",
+    )
+    return PackageInfo(**{**fields, **changes})
+
+
+def test_package_info_text():
+    assert package_info().to_text().splitlines() == [
+        "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (the last run stopped: the API refused the key)",
+        "layer Outdoor_27700 (table outdoor_27700, EPSG:27700) bounds 1.0, 2.0, 3.0, 4.0",
+        "  zoom  6: 4 tiles",
+        "  zoom  7: 12 tiles, 2 absent at source",
+        "attribution: Contains OS data",
+        "provenance: https://api.os.uk, created 2026-11-30, ospack 0.1.0, emulator tiles (--demo)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes, first_line",
+    [
+        ({"complete": True, "failure": None}, "x.gpkg: gpkg, 2.5 MB, complete"),
+        ({"failure": None}, "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (interrupted; rerun to resume)"),
+        ({"complete": None, "failure": None, "provenance": None}, "x.gpkg: gpkg, 2.5 MB, unknown (not made by ospack)"),
+    ],
+)
+def test_package_info_text_says_how_complete(changes, first_line):
+    lines = package_info(**changes).to_text().splitlines()
+    assert lines[0] == first_line
+    assert any(line.startswith("provenance: ") for line in lines) == (changes.get("provenance", True) is not None)
+
+
+def test_a_layer_of_unknown_bounds_says_so():
+    assert layer_info(bounds=None, absent={}).to_text().splitlines() == [
+        "layer Outdoor_27700 (table outdoor_27700, EPSG:27700) bounds unknown",
+        "  zoom  6: 4 tiles",
+        "  zoom  7: 12 tiles",
+    ]
+
+
+def test_verify_report_text():
+    sound = VerifyReport("x.gpkg", "gpkg", notes=["GDAL is not installed"], tiles_checked=7)
+    assert sound.to_text().splitlines() == ["note: GDAL is not installed", "x.gpkg: OK (7 tiles checked)"]
+    broken = VerifyReport("x.gpkg", "gpkg", problems=["one", "two"], notes=["n"])
+    assert broken.finding_lines() == ["note: n", "problem: one", "problem: two"]
+    assert broken.verdict() is None and broken.to_text() == "note: n\nproblem: one\nproblem: two"

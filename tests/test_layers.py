@@ -1,7 +1,7 @@
 import pytest
 
 from ospack.errors import LayerError, ZoomError
-from ospack.layers import attribution, get_layer, list_layers, parse_zooms
+from ospack.layers import attribution, get_layer, layers_text, list_layers, parse_zooms
 from ospack.types import Tile, TileRange
 
 
@@ -74,3 +74,19 @@ def test_parse_zooms_errors(spec, message):
 
 def test_attribution_statement():
     assert attribution(2026) == "Contains OS data © Crown copyright and database rights 2026"
+
+
+def test_a_layer_as_plain_data():
+    assert get_layer("Road_27700").to_dict() == {
+        "name": "Road_27700", "style": "Road", "crs": "EPSG:27700", "min_zoom": 0, "max_zoom": 13,
+        "open_zooms": [0, 9], "premium_zooms": [10, 13],
+    }
+    assert get_layer("Outdoor_3857").premium_zooms == range(17, 21)
+
+
+def test_the_catalogue_table():
+    lines = layers_text().splitlines()
+    assert lines[0] == "layer           crs         zooms   opendata  premium"
+    assert lines[1:] == [layer.to_text() for layer in list_layers()]
+    assert get_layer("Road_27700").to_text() == "Road_27700      EPSG:27700  0-13    0-9       10-13"
+    assert layers_text([get_layer("Leisure_27700")]).splitlines()[1].startswith("Leisure_27700   EPSG:27700  0-9")

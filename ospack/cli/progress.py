@@ -1,4 +1,4 @@
-"""Terminal progress lines and the text summary of ``ospack package``. Never shows a key."""
+"""Terminal progress lines of ``ospack package``. Never shows a key."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ import time
 
 import click
 
-from ..summary import PackageSummary, Progress
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+from ..summary import Progress
+from ..summary_text import duration_text
+from ..summary_text import summary_text as summary_text  # callers should use PackageSummary.to_text()
 
 
 class ProgressPrinter:
@@ -44,7 +38,7 @@ class ProgressPrinter:
             return
         self.last, self.paused = now, paused
         line = (
-            f"{p.layer}: {p.done}/{p.total} tiles  {p.rate_per_min:.0f}/min  ETA {_duration(p.eta_s)}"
+            f"{p.layer}: {p.done}/{p.total} tiles  {p.rate_per_min:.0f}/min  ETA {duration_text(p.eta_s)}"
             f"  retries {p.retries}  429s {p.rate_limited}  failed {p.failed}"
         )
         if paused:
@@ -62,24 +56,3 @@ class ProgressPrinter:
         if self.tty and self.width:
             click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
             self.width = 0
-
-
-def summary_text(s: PackageSummary) -> str:
-    """The human summary printed at the end of every run."""
-    state = "complete" if s.complete else ("interrupted, rerun to resume" if s.interrupted else "INCOMPLETE")
-    lines = [f"{s.output}: {state}{' (demo data from the emulator)' if s.demo else ''}"]
-    if s.zooms:
-        lines.append("  zoom  written  absent  failed")
-        for z, t in sorted(s.zooms.items()):
-            lines.append(f"  {z:>4}  {t.written:>7}  {t.absent:>6}  {t.failed:>6}")
-    lines.append(
-        f"  {s.tiles_written} written, {s.tiles_absent} absent, {s.tiles_failed} failed"
-        f" ({s.tiles_already_stored} already stored); {s.requests} requests ({s.premium_requests} premium),"
-        f" {s.retries} retries, {s.rate_limited} rate-limited"
-    )
-    lines.append(f"  {_duration(s.elapsed_s)} elapsed, {s.achieved_rate_per_min:.0f} requests/min")
-    for failure in s.failures[:10]:
-        lines.append(f"  failed: {failure}")
-    if len(s.failures) > 10:
-        lines.append(f"  … and {len(s.failures) - 10} more failures (see --json)")
-    return "\n".join(lines)

@@ -29,11 +29,10 @@ def verify(file: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        for note in report.notes:
-            click.echo(f"note: {one_line(note)}", err=True)
-        for problem in report.problems:
-            click.echo(f"problem: {one_line(problem)}", err=True)
-        if report.ok:
-            click.echo(f"{file}: OK ({report.tiles_checked} tiles checked)")
+        for line in report.finding_lines():
+            click.echo(one_line(line), err=True)
+        verdict = report.verdict()
+        if verdict:
+            click.echo(verdict)
     if not report.ok:
         raise SystemExit(EXIT_CODES["failure"])

@@ -1,26 +1,48 @@
-"""Tile writers: one module per output format behind one interface (:class:`TileWriter`).
+"""Output formats: one module per format, owning its file in both directions — a writer behind one
+interface (:class:`TileWriter`) and a reader (:class:`PackageFile`) that the writer shares.
 
 >>> with open_writer("peaks.gpkg", job) as writer:          # doctest: +SKIP
 ...     writer.write("Outdoor_27700", [(Tile(7, 356, 595), png_bytes)])
 ...     writer.mark_complete()
+>>> with open_package("peaks.gpkg") as package:             # doctest: +SKIP
+...     package.tile_counts(package.table_of("Outdoor_27700"))
+{7: 1}
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
-from .base import JobInfo, SqliteTileWriter, TileWriter
+from .base import JobInfo, SqliteTileWriter
 from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
-from .access import missing_wal_note, read_only_uri, recover_hot_journal, write_problem
+from .access import missing_wal_note, write_problem
+from .files import PackageFile, TileTable, read_only
 from .lock import OutputLock
+from .protocol import TileWriter
+from .state import PackageState, read_state
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
-__all__ = ["JobInfo", "TileWriter", "open_writer", "read_job", "detect_format", "flip_row", "FORMATS"]
+__all__ = [
+    "FORMATS",
+    "JobInfo",
+    "PackageFile",
+    "PackageState",
+    "TileTable",
+    "TileWriter",
+    "detect_format",
+    "flip_row",
+    "open_package",
+    "open_writer",
+    "package_file",
+    "read_job",
+    "read_only",
+]
 
 #: format name → writer class
 FORMATS: dict[str, type[SqliteTileWriter]] = {"gpkg": GeoPackageWriter, "mbtiles": MBTilesWriter}
@@ -150,8 +172,9 @@ def read_job(path: str | os.PathLike[str]) -> JobInfo | None:
     path = Path(path)
     if not path.is_file():
         return None
-    with _read_only(path) as conn:
-        return _job_from(conn, path)
+    with read_only(path) as conn:
+        state = read_state(conn, path)
+    return state.job if state else None
 
 
 def detect_format(conn: sqlite3.Connection) -> str | None:
@@ -167,6 +190,31 @@ def detect_format(conn: sqlite3.Connection) -> str | None:
     return None
 
 
+def package_file(conn: sqlite3.Connection, path: Path) -> PackageFile | None:
+    """The package open on ``conn`` read through its format, or None when it is neither format."""
+    fmt = detect_format(conn)
+    return None if fmt is None else FORMATS[fmt].file_class(conn, path)
+
+
+@contextmanager
+def open_package(path: str | os.PathLike[str]) -> Iterator[PackageFile]:
+    """Read the package at ``path`` read-only, through its format's :class:`PackageFile`.
+
+    Raises
+    ------
+    WriterError
+        When ``path`` is missing, not SQLite, or neither a GeoPackage nor an MBTiles file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WriterError(f"{path} does not exist")
+    with read_only(path) as conn:
+        found = package_file(conn, path)
+        if found is None:
+            raise WriterError(f"{path} is neither a GeoPackage nor an MBTiles file")
+        yield found
+
+
 def remove_package(path: Path) -> None:
     """Delete a package and its SQLite side files (journal, WAL, shared memory)."""
     for suffix in ("", "-journal", "-wal", "-shm"):
@@ -179,66 +227,20 @@ def remove_package(path: Path) -> None:
             raise WriterError(f"cannot remove {candidate} to overwrite it: {exc.strerror}") from None
 
 
-class _read_only:
-    """A read-only connection as a context manager that always closes.
-
-    A file left with a hot rollback journal (a program killed mid-transaction) cannot be read
-    read-only: SQLite must roll the journal back first, which takes write access. So that is
-    done first through a brief read-write connection, when the file and folder allow it.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> sqlite3.Connection:
-        recover_hot_journal(self.path)
-        self.conn = sqlite3.connect(read_only_uri(self.path), uri=True)
-        try:
-            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            self.conn.close()
-            wal = self.path.with_name(self.path.name + "-wal")
-            if wal.exists() and wal.stat().st_size and not os.access(self.path.parent, os.W_OK | os.X_OK):
-                raise WriterError(
-                    f"{self.path} cannot be read in place: it has a {self.path.name}-wal to read with it, and SQLite "
-                    f"needs to create {self.path.name}-shm beside it, but the folder {self.path.parent} is not "
-                    "writable; copy the file and its -wal to a folder that is"
-                ) from None
-            raise WriterError(f"{self.path} is not a readable SQLite file ({exc})") from None
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()
-
-
-def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ospack_state'").fetchone() is None:
-        return None
-    row = conn.execute("SELECT value FROM ospack_state WHERE name = 'job'").fetchone()
-    if row is None:
-        return None
-    try:
-        return JobInfo.from_dict(json.loads(row[0]))
-    except json.JSONDecodeError:
-        raise WriterError(f"{path}: the recorded job is not valid JSON") from None
-
-
 def _is_empty_database(path: Path) -> bool:
     if path.stat().st_size == 0:
         return True
-    with _read_only(path) as conn:
+    with read_only(path) as conn:
         return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
 def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, bool]:
     """The job ``path`` holds and whether it is complete; no job for a GeoPackage ospack did not
     make (its tables go in beside the user's)."""
-    with _read_only(path) as conn:
+    with read_only(path) as conn:
         found = detect_format(conn)
-        stored = _job_from(conn, path)
-        complete = stored is not None and conn.execute(
-            "SELECT 1 FROM ospack_state WHERE name = 'complete' AND value = '1'"
-        ).fetchone() is not None
+        state = read_state(conn, path)
+        stored, complete = (state.job, state.complete) if state else (None, False)
         taken = sorted(gpkg_format.own_tables(job) & set(gpkg_format.foreign_content(conn, None)))
     if found != fmt:
         kind = {"gpkg": "a GeoPackage", "mbtiles": "an MBTiles file"}.get(found or "", "not a tile package")
@@ -260,9 +262,11 @@ def _remove_for_overwrite(path: Path, fmt: str) -> None:
     """Make way for a new job: the whole file, or only ospack's part of a GeoPackage holding the user's layers."""
     if fmt == "gpkg" and path.is_file():
         try:
-            with _read_only(path) as conn:
-                shared = detect_format(conn) == "gpkg" and gpkg_format.foreign_content(conn, _job_from(conn, path))
-                stored = _job_from(conn, path) if shared else None
+            with read_only(path) as conn:
+                is_gpkg = detect_format(conn) == "gpkg"
+                state = read_state(conn, path) if is_gpkg else None
+                stored = state.job if state else None
+                shared = is_gpkg and gpkg_format.foreign_content(conn, stored)
         except WriterError:  # not SQLite at all: nothing of the user's to keep
             shared = False
         if shared:

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import WriterError
+from .state import state_marks
 
 
 def write_problem(path: Path) -> str | None:
@@ -91,7 +92,7 @@ def missing_wal_note(path: Path) -> str | None:
         # immutable: read the file as it is, creating no -wal or -shm beside it
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
         try:
-            state = dict(conn.execute("SELECT name, value FROM ospack_state WHERE name IN ('session', 'complete')"))
+            state = state_marks(conn)
         finally:
             conn.close()
     except (OSError, sqlite3.DatabaseError):

@@ -1,22 +1,21 @@
-"""The interface every format writer implements (:class:`TileWriter`), and what a package holds (:class:`JobInfo`).
+"""The SQLite machinery every format writer shares (:class:`SqliteTileWriter`).
 
-The shared SQLite machinery — session pragmas, batched transactions, tile checks, the
-absent-tile list, the merge-joinable ``done`` stream and the finishing sequence — lives in
-:class:`SqliteTileWriter`; each format module adds only its tables and its row addressing.
+Session pragmas, batched transactions, tile checks, the absent-tile list, the merge-joinable
+``done`` stream and the finishing sequence live here; each format module adds its tables, its row
+addressing, and the :class:`~ospack.writers.files.PackageFile` that reads them back.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import ClassVar, Self
 
 from ..errors import InvalidTileError, WriterError
 from ..resources import read_text
@@ -24,11 +23,13 @@ from ..types import Tile
 from . import finish
 from .access import read_only_uri, write_problem
 from .images import check_tile_image
-from .integrity import DIGEST_TABLE, StoredTileChecks, TileSource, create_digest_table, tile_digest
+from .files import PackageFile
+from .integrity import DIGEST_TABLE, StoredTileChecks, create_digest_table, tile_digest
 from .job import JobInfo
 from .lock import OutputLock
+from .state import absent_counts, state_value
 
-__all__ = ["JobInfo", "SqliteTileWriter", "TileWriter", "TileRow", "utc_now_ms"]
+__all__ = ["JobInfo", "SqliteTileWriter", "TileRow", "utc_now_ms"]
 
 #: A tile row as the format stores it: (zoom, column, row, data); ``row`` counted from the top (XYZ).
 TileRow = tuple[int, int, int, bytes]
@@ -39,44 +40,18 @@ def utc_now_ms() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-@runtime_checkable
-class TileWriter(Protocol):
-    """The interface the packager feeds; one module per format implements it."""
-
-    path: Path
-    job: JobInfo
-    format: str  # "gpkg" or "mbtiles"
-    notes: list[str]  # warnings about the file found on opening
-
-    def write(self, layer: str, tiles: Iterable[tuple[Tile, bytes]]) -> int: ...
-    def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None: ...
-    def done(self, layer: str, z: int) -> Iterator[Tile]: ...
-    def contains(self, layer: str, tile: Tile) -> bool: ...
-    def tile_counts(self, layer: str) -> dict[int, int]: ...
-    def absent_counts(self, layer: str) -> dict[int, int]: ...
-    def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]: ...
-    def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]: ...
-    @property
-    def complete(self) -> bool: ...
-    @property
-    def failure(self) -> str | None: ...
-    def record_failure(self, reason: str | None) -> None: ...
-    def mark_complete(self) -> str | None: ...
-    def compact(self) -> str | None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
-
-
 class SqliteTileWriter(StoredTileChecks, ABC):
     """A tile writer on one SQLite connection, in WAL mode while the job runs.
 
-    Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted,
-    read back and counted, and what is refreshed before completion (:meth:`_finish`).
+    Subclasses define the format's tables (:meth:`_create_tables`), how rows are inserted and
+    deleted, and what is refreshed before completion (:meth:`_finish`); what is stored is read back
+    through the format's :class:`~ospack.writers.files.PackageFile` (:attr:`file_class`).
     """
 
     format: ClassVar[str]
     application_id: ClassVar[int]
+    #: how the format's tables are read back (the writer reads its own file through it too)
+    file_class: ClassVar[type[PackageFile]]
     #: set once this session has made sure the digest table exists (files made before digests lack it)
     _digests_ready: bool = False
 
@@ -93,7 +68,8 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         self._zooms = frozenset(job.zooms)
         if new:
             self._create(dedup)
-        self._complete = self._state("complete") == "1"
+        self.file = self.file_class(conn, path)
+        self._complete = state_value(conn, "complete") == "1"
         if not self._complete and not new:
             self._start_session()
 
@@ -179,10 +155,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
             self._zooms_grown()
 
     # ---- state ---------------------------------------------------------------------------------
-    def _state(self, name: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM ospack_state WHERE name = ?", (name,)).fetchone()
-        return None if row is None else row[0]
-
     def _set_state(self, name: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO ospack_state (name, value) VALUES (?, ?)", (name, value))
 
@@ -194,7 +166,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     @property
     def failure(self) -> str | None:
         """Why the last run stopped, when a rerun alone could not fix it (a refused key, an unreachable API)."""
-        return self._state("failure")
+        return state_value(self._conn, "failure")
 
     def record_failure(self, reason: str | None) -> None:
         """Record why the run stopped, for ``info`` and ``verify`` to show; None clears it."""
@@ -284,34 +256,22 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             reader.execute("BEGIN")
-            absent = reader.execute(
-                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
-                "ORDER BY tile_row, tile_column",
-                (name, z),
-            )
-            last = None
-            for key in heapq.merge(self._stored_keys(reader, name, z), absent):
-                if key != last:
-                    yield Tile(z, key[1], key[0])
-                    last = key
+            for row, column in self.file_class(reader, self.path).held_keys(name, z):
+                yield Tile(z, column, row)
         finally:
             reader.close()
 
     def contains(self, layer: str, tile: Tile) -> bool:
         """True when ``tile`` is stored as an image (recorded-absent tiles are not)."""
-        return self._contains(self._layer(layer), Tile(*tile))
+        return self.file.contains(self.file.table_of(self._layer(layer)), Tile(*tile))
 
     def tile_counts(self, layer: str) -> dict[int, int]:
         """Stored tiles per zoom."""
-        return self._counts(self._conn, self._layer(layer))
+        return self.file.tile_counts(self.file.table_of(self._layer(layer)))
 
     def absent_counts(self, layer: str) -> dict[int, int]:
         """Recorded-absent tiles per zoom."""
-        rows = self._conn.execute(
-            "SELECT zoom_level, count(*) FROM ospack_absent WHERE layer = ? GROUP BY zoom_level ORDER BY zoom_level",
-            (self._layer(layer),),
-        )
-        return dict(rows.fetchall())
+        return absent_counts(self._conn, self._layer(layer))
 
     def mark_complete(self) -> str | None:
         """Finish the file: refresh extents and metadata, ANALYZE, check, mark complete, then compact.
@@ -433,10 +393,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         """Insert or replace checked tile rows (inside a transaction)."""
 
     @abstractmethod
-    def _tile_source(self, layer: str) -> TileSource:
-        """Where the layer's tiles are, for the digest and row checks."""
-
-    @abstractmethod
     def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
         """Delete tiles by ``(zoom_level, tile_column, tile_row)`` exactly as stored (inside a transaction);
         ``damaged``: their image bytes are bad, so a deduplicated image must go with them."""
@@ -444,18 +400,6 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     def _stored_row(self, z: int, y: int) -> int:
         """The stored tile_row of XYZ row ``y`` (a format counting rows from the bottom overrides this)."""
         return y
-
-    @abstractmethod
-    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        """``(row, column)`` of stored tiles at ``z``, XYZ rows, in ascending order."""
-
-    @abstractmethod
-    def _contains(self, layer: str, tile: Tile) -> bool:
-        """Whether the tile is stored."""
-
-    @abstractmethod
-    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
-        """Stored tiles per zoom."""
 
     @abstractmethod
     def _finish(self) -> None:

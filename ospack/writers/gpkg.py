@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ..resources import read_json, read_text
 from ..types import ProjectedBounds, Tile
 from .base import JobInfo, SqliteTileWriter, TileRow, utc_now_ms
+from .files import Findings, PackageFile, TileTable, quote
 from .integrity import TileSource
 
 GPKG_APPLICATION_ID = 0x47504B47
@@ -42,11 +43,6 @@ _TABLE_ROWS = ("gpkg_tile_matrix", "gpkg_tile_matrix_set", "gpkg_extensions", "g
 def table_name(layer: str) -> str:
     """The tile table holding ``layer`` (lowercase, as the spec recommends)."""
     return layer.lower()
-
-
-def quote(identifier: str) -> str:
-    """An SQL identifier, quoted."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def own_tables(job: JobInfo | None) -> set[str]:
@@ -128,22 +124,77 @@ def delete_own_metadata(conn: sqlite3.Connection, tables: list[str]) -> None:
     )
 
 
-def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
-    """``(row, column)`` of the tiles stored in ``table`` at zoom ``z``, ascending.
+class GeoPackageFile(PackageFile):
+    """A GeoPackage's tile tables as read back: any GeoPackage, ospack's or another program's."""
 
-    Rows whose address is not integers (damage from outside; verify reports them) are left out: they
-    address no tile, and would not compare with the integer keys they are merged with.
-    """
-    return conn.execute(
-        f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
-        "AND typeof(tile_column) = 'integer' ORDER BY tile_row, tile_column",
-        (z,),
-    )
+    format = "gpkg"
 
+    def table_of(self, layer: str) -> str:
+        return table_name(layer)
 
-def tile_source(table: str) -> TileSource:
-    """Where the tiles of ``table`` are, for the digest and row checks."""
-    return TileSource(f"{quote(table)} t")
+    def tile_tables(self) -> list[TileTable]:
+        job = self.job
+        by_table = {table_name(layer): layer for layer in (job.layers if job else ())}
+        rows = self.conn.execute(
+            "SELECT c.table_name, c.srs_id, c.min_x, c.min_y, c.max_x, c.max_y, "
+            "(SELECT tile_width FROM gpkg_tile_matrix m WHERE m.table_name = c.table_name LIMIT 1) "
+            "FROM gpkg_contents c WHERE c.data_type = 'tiles' ORDER BY c.table_name"
+        )
+        return [
+            TileTable(
+                by_table.get(table, table), table, srs, size or 256,
+                None if min_x is None else (min_x, min_y, max_x, max_y),
+            )
+            for table, srs, min_x, min_y, max_x, max_y, size in rows
+            if job is None or table in by_table  # the user's own tile layers in a shared file are theirs
+        ]
+
+    def plain_attribution(self) -> str | None:
+        row = self.conn.execute("SELECT description FROM gpkg_contents WHERE data_type = 'tiles' LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def user_content(self) -> list[str]:
+        return foreign_content(self.conn, self.job) if self.job else []
+
+    def foreign_key_violations(self) -> int:
+        if self.job is None:
+            return super().foreign_key_violations()
+        return own_foreign_key_violations(self.conn, self.job)
+
+    def stored_keys(self, table: str, z: int) -> Iterator[tuple[int, int]]:
+        return self.conn.execute(
+            f"SELECT tile_row, tile_column FROM {quote(table)} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+            "AND typeof(tile_column) = 'integer' ORDER BY tile_row, tile_column",
+            (z,),
+        )
+
+    def tile_counts(self, table: str) -> dict[int, int]:
+        rows = self.conn.execute(
+            f"SELECT zoom_level, count(*) FROM {quote(table)} GROUP BY zoom_level ORDER BY zoom_level"
+        )
+        return dict(rows.fetchall())
+
+    def contains(self, table: str, tile: Tile) -> bool:
+        row = self.conn.execute(
+            f"SELECT 1 FROM {quote(table)} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", tuple(tile)
+        ).fetchone()
+        return row is not None
+
+    def tile_source(self, table: str) -> TileSource:
+        return TileSource(f"{quote(table)} t")
+
+    def file_matrix(self, table: str) -> Callable[[int], tuple[int, int] | None]:
+        rows = self.conn.execute(
+            "SELECT zoom_level, matrix_width, matrix_height FROM gpkg_tile_matrix WHERE table_name = ? "
+            "AND typeof(matrix_width) = 'integer' AND typeof(matrix_height) = 'integer'",
+            (table,),
+        )
+        return {z: (width, height) for z, width, height in rows}.get
+
+    def structural_problems(self, tables: list[TileTable]) -> Findings:
+        from .gpkg_conformance import conformance  # the GDAL validator and the matrix checks, for verify only
+
+        return conformance(self.conn, self.path, tables, self.user_content())
 
 
 class GeoPackageWriter(SqliteTileWriter):
@@ -151,6 +202,7 @@ class GeoPackageWriter(SqliteTileWriter):
 
     format = "gpkg"
     application_id = GPKG_APPLICATION_ID
+    file_class = GeoPackageFile
 
     def _schema_sql(self, dedup: bool) -> str:
         return read_text("gpkg/core.sql")
@@ -262,30 +314,11 @@ class GeoPackageWriter(SqliteTileWriter):
             rows,
         )
 
-    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        return stored_keys(conn, table_name(layer), z)
-
-    def _tile_source(self, layer: str) -> TileSource:
-        return tile_source(table_name(layer))
-
     def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
         self._conn.executemany(
             f"DELETE FROM {quote(table_name(layer))} WHERE zoom_level IS ? AND tile_column IS ? AND tile_row IS ?",
             keys,
         )
-
-    def _contains(self, layer: str, tile: Tile) -> bool:
-        row = self._conn.execute(
-            f"SELECT 1 FROM {quote(table_name(layer))} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-            tile,
-        ).fetchone()
-        return row is not None
-
-    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
-        rows = conn.execute(
-            f"SELECT zoom_level, count(*) FROM {quote(table_name(layer))} GROUP BY zoom_level ORDER BY zoom_level"
-        )
-        return dict(rows.fetchall())
 
     def _foreign_key_violations(self) -> int:
         return own_foreign_key_violations(self._conn, self.job)

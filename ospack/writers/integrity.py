@@ -26,8 +26,8 @@ from ..errors import InvalidTileError
 from ..resources import read_text
 from ..types import Tile
 from .images import check_tile_image
+from .state import DIGEST_TABLE, absent_keys, has_table
 
-DIGEST_TABLE = "ospack_digest"
 DIGEST_SIZE = 16
 #: deeper than any tile grid goes (Web Mercator z30 is 4 cm a pixel); a row claiming more is damaged
 MAX_ZOOM = 30
@@ -45,7 +45,7 @@ def create_digest_table(conn: sqlite3.Connection) -> None:
 
 def has_digests(conn: sqlite3.Connection) -> bool:
     """True when the file has the digest table."""
-    return conn.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{DIGEST_TABLE}'").fetchone() is not None
+    return has_table(conn, DIGEST_TABLE)
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class StoredTileChecks:
     """What a resume deletes before fetching, and what must hold before a file is marked complete.
 
     A mixin of :class:`~ospack.writers.base.SqliteTileWriter`: it works through the writer's
-    connection, job and format hooks (``_tile_source``, ``_stored_keys``, ``_delete``, ``_stored_row``).
+    connection, job, the format's read side (``file``) and its write hooks (``_delete``, ``_stored_row``).
     """
 
     _conn: sqlite3.Connection
@@ -194,17 +194,15 @@ class StoredTileChecks:
     _tile_size: int
     _digests_ready: bool
     job: Any
+    file: Any  # the format's PackageFile on the writer's connection
 
     if TYPE_CHECKING:  # provided by SqliteTileWriter
 
         def _layer(self, layer: str) -> str: ...
         def _transaction(self) -> AbstractContextManager[None]: ...
-        def _tile_source(self, layer: str) -> TileSource: ...
-        def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]: ...
         def _stored_row(self, z: int, y: int) -> int: ...
         def _delete(self, layer: str, keys: list[tuple[Any, Any, Any]], *, damaged: bool) -> None: ...
         def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None: ...
-        def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]: ...
         def absent_counts(self, layer: str) -> dict[int, int]: ...
 
     def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]:
@@ -225,7 +223,8 @@ class StoredTileChecks:
         damaged: list[tuple[Any, Any, Any]] = []
         examples: list[str] = []
         backfill: list[tuple[str, int, int, int, bytes]] = []
-        for row in stored_rows(self._conn, self._tile_source(name), name):
+        table = self.file.table_of(name)
+        for row in stored_rows(self._conn, self.file.tile_source(table), name):
             problem = row_problem(
                 row, tile_size=self._tile_size, matrix=self.job.grid.pyramid_size, zooms=self._zooms, decode=False
             )
@@ -238,13 +237,8 @@ class StoredTileChecks:
         stray: list[tuple[int, int, int]] = []
         absent_dropped: list[tuple[str, int, int, int]] = []
         for z in self.job.zooms:
-            absent = self._conn.execute(
-                "SELECT tile_row, tile_column FROM ospack_absent WHERE layer = ? AND zoom_level = ? "
-                "ORDER BY tile_row, tile_column",
-                (name, z),
-            )
-            stored = self._stored_keys(self._conn, name, z)
-            for kind, y, x in cover_diff(((t.y, t.x) for t in cover(z)), stored, absent):
+            stored = self.file.stored_keys(table, z)
+            for kind, y, x in cover_diff(((t.y, t.x) for t in cover(z)), stored, absent_keys(self._conn, name, z)):
                 if kind == "extra":
                     stray.append((z, x, y))
                 elif kind != "missing":  # absent outside the cover, or a stale record of a stored tile
@@ -283,7 +277,8 @@ class StoredTileChecks:
         absent, none may lie at another zoom, and every stored tile must have its digest.
         """
         name = self._layer(layer)
-        stored = self._counts(self._conn, name)
+        table = self.file.table_of(name)
+        stored = self.file.tile_counts(table)
         absent = self.absent_counts(name)
         reasons = []
         foreign = sorted(set(stored) - self._zooms, key=str)
@@ -293,7 +288,7 @@ class StoredTileChecks:
             held = stored.get(z, 0) + absent.get(z, 0)
             if held != n:
                 reasons.append(f"{name} zoom {z}: {held} tiles stored or absent at source, the area's cover has {n}")
-        undigested = undigested_count(self._conn, self._tile_source(name), name)
+        undigested = undigested_count(self._conn, self.file.tile_source(table), name)
         if undigested:
             reasons.append(f"{undigested} stored tiles of {name} have no digest")
         return reasons

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cached_property
 
 from pyproj import Transformer
 
@@ -17,12 +18,17 @@ from ..layers import get_layer
 from ..resources import read_text
 from ..types import Tile
 from .base import JobInfo, SqliteTileWriter, TileRow
-from .integrity import TileSource
+from .files import Findings, PackageFile, TileTable, quote
+from .integrity import MAX_ZOOM, TileSource
+from .state import has_table, state_value
 
 MBTILES_APPLICATION_ID = 0x4D504258
 WEB_MERCATOR = "EPSG:3857"
 MAX_LATITUDE = 85.0511287798066
 _TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+_TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+#: metadata keys the MBTiles 1.3 spec requires
+_REQUIRED_METADATA = ("name", "format", "bounds", "minzoom", "maxzoom")
 
 
 def flip_row(z: int, row: int) -> int:
@@ -30,30 +36,119 @@ def flip_row(z: int, row: int) -> int:
     return (1 << z) - 1 - row
 
 
-def stored_keys(conn: sqlite3.Connection, table: str, z: int) -> Iterator[tuple[int, int]]:
-    """``(row, column)`` of the tiles stored at zoom ``z``, XYZ rows, ascending.
+class MBTilesFile(PackageFile):
+    """An MBTiles file as read back, either layout (plain ``tiles``, or ``map``/``images`` behind a
+    ``tiles`` view), ospack's or another program's. Rows are stored TMS and read back XYZ."""
 
-    ``table`` is ``tiles`` (plain layout, or any layout through its view) or ``map`` (dedup layout).
-    """
-    # descending TMS rows are ascending XYZ rows; rows whose address is not integers (damage from
-    # outside; verify reports them) address no tile and are left out
-    rows = conn.execute(
-        f"SELECT tile_row, tile_column FROM {table} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
-        "AND typeof(tile_column) = 'integer' ORDER BY tile_row DESC, tile_column",
-        (z,),
-    )
-    return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+    format = "mbtiles"
 
+    @cached_property
+    def dedup(self) -> bool:
+        """True when the file stores each distinct image once (map/images behind a tiles view)."""
+        return has_table(self.conn, "map")
 
-def tile_source(dedup: bool) -> TileSource:
-    """Where the tiles are, for the digest and row checks: ``map`` rows with their images when deduplicated
-    (a map row whose image is missing is a damaged tile, where the ``tiles`` view would hide it)."""
-    return TileSource(
-        "map t LEFT JOIN images i ON i.tile_id = t.tile_id" if dedup else "tiles t",
-        data="i.tile_data" if dedup else "t.tile_data",
-        xyz_row="((1 << t.zoom_level) - 1 - t.tile_row)",
-        to_xyz=flip_row,
-    )
+    @property
+    def key_table(self) -> str:
+        """The table holding one row per tile address: ``map`` when deduplicated, else ``tiles``."""
+        return "map" if self.dedup else "tiles"
+
+    def metadata(self) -> dict[str, str]:
+        """The metadata table as a dict."""
+        return dict(self.conn.execute("SELECT name, value FROM metadata").fetchall())
+
+    def table_of(self, layer: str) -> str:
+        return "tiles"
+
+    def tile_tables(self) -> list[TileTable]:
+        job = self.job
+        name = job.layers[0] if job else self.metadata().get("name", "tiles")
+        return [TileTable(name, "tiles", 3857, job.grid.tile_size if job else 256, self._mercator_bounds())]
+
+    def _mercator_bounds(self) -> tuple[float, float, float, float] | None:
+        try:
+            west, south, east, north = (float(v) for v in self.metadata()["bounds"].split(","))
+        except (KeyError, ValueError):
+            return None
+        return _TO_MERCATOR.transform_bounds(west, south, east, north)
+
+    def plain_attribution(self) -> str | None:
+        return self.metadata().get("attribution")
+
+    def stored_keys(self, table: str, z: int) -> Iterator[tuple[int, int]]:
+        # descending TMS rows are ascending XYZ rows
+        rows = self.conn.execute(
+            f"SELECT tile_row, tile_column FROM {self.key_table} WHERE zoom_level = ? AND typeof(tile_row) = 'integer' "
+            "AND typeof(tile_column) = 'integer' ORDER BY tile_row DESC, tile_column",
+            (z,),
+        )
+        return ((flip_row(z, tms_row), column) for tms_row, column in rows)
+
+    def tile_counts(self, table: str) -> dict[int, int]:
+        rows = self.conn.execute(
+            f"SELECT zoom_level, count(*) FROM {self.key_table} GROUP BY zoom_level ORDER BY zoom_level"
+        )
+        return dict(rows.fetchall())
+
+    def contains(self, table: str, tile: Tile) -> bool:
+        z, x, y = tile
+        row = self.conn.execute(
+            f"SELECT 1 FROM {self.key_table} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, flip_row(z, y)),
+        ).fetchone()
+        return row is not None
+
+    def tile_source(self, table: str) -> TileSource:
+        """``map`` rows with their images when deduplicated (a map row whose image is missing is a damaged
+        tile, where the ``tiles`` view would hide it)."""
+        dedup = self.dedup
+        return TileSource(
+            "map t LEFT JOIN images i ON i.tile_id = t.tile_id" if dedup else "tiles t",
+            data="i.tile_data" if dedup else "t.tile_data",
+            xyz_row="((1 << t.zoom_level) - 1 - t.tile_row)",
+            to_xyz=flip_row,
+        )
+
+    def file_matrix(self, table: str) -> Callable[[int], tuple[int, int] | None]:
+        return lambda z: (1 << z, 1 << z) if z <= MAX_ZOOM else (0, 0)
+
+    def structural_problems(self, tables: list[TileTable]) -> Findings:
+        """Metadata (required keys, bounds in degrees, zooms that match the tiles) and the unique index."""
+        findings = Findings()
+        metadata = self.metadata()
+        missing = [key for key in _REQUIRED_METADATA if not metadata.get(key)]
+        if missing:
+            findings.problems.append(f"MBTiles metadata lacks {', '.join(missing)}")
+        try:
+            west, south, east, north = (float(v) for v in metadata.get("bounds", "").split(","))
+            if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+                raise ValueError
+        except ValueError:
+            findings.problems.append(
+                f"MBTiles bounds {metadata.get('bounds')!r} is not west,south,east,north in degrees"
+            )
+        keyed = self.key_table
+        if not self._has_unique_index(keyed, ["zoom_level", "tile_column", "tile_row"]):
+            findings.problems.append(
+                f"MBTiles {keyed} table has no unique index on (zoom_level, tile_column, tile_row)"
+            )
+        zooms = [
+            z
+            for (z,) in self.conn.execute(
+                "SELECT DISTINCT zoom_level FROM tiles WHERE typeof(zoom_level) = 'integer' ORDER BY zoom_level"
+            )
+        ]
+        if zooms and (str(zooms[0]) != metadata.get("minzoom") or str(zooms[-1]) != metadata.get("maxzoom")):
+            findings.problems.append(
+                f"MBTiles minzoom/maxzoom ({metadata.get('minzoom')}/{metadata.get('maxzoom')}) "
+                f"do not match the stored zooms {zooms[0]}-{zooms[-1]}"
+            )
+        return findings
+
+    def _has_unique_index(self, table: str, columns: list[str]) -> bool:
+        for _, name, unique, *_ in self.conn.execute(f"PRAGMA index_list({quote(table)})"):
+            if unique and [row[2] for row in self.conn.execute(f"PRAGMA index_info({quote(name)})")] == columns:
+                return True
+        return False
 
 
 def tile_edge_bounds(job: JobInfo, z: int) -> tuple[float, float, float, float]:
@@ -73,6 +168,8 @@ class MBTilesWriter(SqliteTileWriter):
 
     format = "mbtiles"
     application_id = MBTILES_APPLICATION_ID
+    file_class = MBTilesFile
+    file: MBTilesFile
 
     @classmethod
     def check_job(cls, job: JobInfo) -> None:
@@ -89,13 +186,12 @@ class MBTilesWriter(SqliteTileWriter):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._dedup = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'map'").fetchone() is not None
-        self._image_format = self._state("format")
+        self._image_format = state_value(self._conn, "format")
 
     @property
     def dedup(self) -> bool:
         """True when the file stores each distinct image once (map/images behind a tiles view)."""
-        return self._dedup
+        return self.file.dedup
 
     def _schema_sql(self, dedup: bool) -> str:
         return read_text("mbtiles/dedup.sql" if dedup else "mbtiles/plain.sql")
@@ -146,7 +242,7 @@ class MBTilesWriter(SqliteTileWriter):
             (self._image_format,) = formats
             self._set_state("format", self._image_format)
             self._write_metadata({"format": self._image_format})
-        if self._dedup:
+        if self.dedup:
             keyed = [(z, x, flip_row(z, y), hashlib.md5(data).hexdigest(), data) for z, x, y, data in rows]
             self._conn.executemany(
                 "INSERT OR IGNORE INTO images (tile_id, tile_data) VALUES (?, ?)", [(k[3], k[4]) for k in keyed]
@@ -161,44 +257,20 @@ class MBTilesWriter(SqliteTileWriter):
                 [(z, x, flip_row(z, y), data) for z, x, y, data in rows],
             )
 
-    @property
-    def _key_table(self) -> str:
-        return "map" if self._dedup else "tiles"
-
-    def _stored_keys(self, conn: sqlite3.Connection, layer: str, z: int) -> Iterator[tuple[int, int]]:
-        return stored_keys(conn, self._key_table, z)
-
-    def _tile_source(self, layer: str) -> TileSource:
-        return tile_source(self._dedup)
-
     def _stored_row(self, z: int, y: int) -> int:
         return flip_row(z, y)
 
     def _delete(self, layer: str, keys: list[tuple[object, object, object]], *, damaged: bool) -> None:
         where = "zoom_level IS ? AND tile_column IS ? AND tile_row IS ?"
-        if self._dedup and damaged:
+        if self.dedup and damaged:
             # a bad image is shared by every position holding it: drop it, and the positions left without one
             self._conn.executemany(f"DELETE FROM images WHERE tile_id IN (SELECT tile_id FROM map WHERE {where})", keys)
-        self._conn.executemany(f"DELETE FROM {self._key_table} WHERE {where}", keys)
-        if self._dedup and damaged and keys:
+        self._conn.executemany(f"DELETE FROM {self.file.key_table} WHERE {where}", keys)
+        if self.dedup and damaged and keys:
             self._conn.execute("DELETE FROM map WHERE tile_id NOT IN (SELECT tile_id FROM images)")
 
-    def _contains(self, layer: str, tile: Tile) -> bool:
-        z, x, y = tile
-        row = self._conn.execute(
-            f"SELECT 1 FROM {self._key_table} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-            (z, x, flip_row(z, y)),
-        ).fetchone()
-        return row is not None
-
-    def _counts(self, conn: sqlite3.Connection, layer: str) -> dict[int, int]:
-        rows = conn.execute(
-            f"SELECT zoom_level, count(*) FROM {self._key_table} GROUP BY zoom_level ORDER BY zoom_level"
-        )
-        return dict(rows.fetchall())
-
     def _finish(self) -> None:
-        if self._dedup:
+        if self.dedup:
             self._conn.execute("DELETE FROM images WHERE tile_id NOT IN (SELECT tile_id FROM map)")
-        stored = tuple(self._counts(self._conn, self.job.layers[0])) or None
+        stored = tuple(self.tile_counts(self.job.layers[0])) or None
         self._write_metadata(self._metadata(zooms=stored, image_format=self._image_format))
