@@ -1,6 +1,7 @@
 """ospack: Ordnance Survey Maps API tiles for an area, packed into one offline file.
 
-The pipeline is ``area → cover → fetch → write``, run by :func:`package`.
+The pipeline is ``area → cover → fetch → write``: :func:`plan` makes the plan, :func:`package_async`
+runs it into one file, and :func:`package` does both in one blocking call.
 Every name below is importable from ``ospack``; the heavier ones load on first use.
 """
 
@@ -17,6 +18,7 @@ _EXPORTS = {
     "AuthError": "errors",
     "DownloadError": "errors",
     "Emulator": "emulator",
+    "FetchSettings": "fetch.settings",
     "GeoBounds": "types",
     "Grid": "grids",
     "IncompatibleOutputError": "errors",
@@ -24,6 +26,7 @@ _EXPORTS = {
     "Layer": "layers",
     "OspackError": "errors",
     "ProjectedBounds": "types",
+    "RatePolicy": "fetch.settings",
     "Tile": "types",
     "TileRange": "types",
     "WriterError": "errors",
@@ -34,6 +37,7 @@ _EXPORTS = {
     "list_layers": "layers",
     "open_writer": "writers",
     "package": "pipeline",
+    "package_async": "engine",
     "parse_zooms": "layers",
     "read_area": "area",
     "read_job": "writers",
@@ -45,8 +49,9 @@ _EXPORTS = {
 # bound eagerly here, after their modules load, rather than lazily.
 from .cover import count as count, cover as cover  # noqa: E402  (explicit re-exports)
 from .estimate import estimate as estimate  # noqa: E402
+from .plan import Plan as Plan, plan as plan  # noqa: E402
 
-__all__ = sorted([*_EXPORTS, "count", "cover", "estimate", "__version__"])
+__all__ = sorted([*_EXPORTS, "Plan", "count", "cover", "estimate", "plan", "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -6,9 +6,10 @@ from ospack.area import read_area
 from ospack.cover import cover
 from ospack.errors import AreaOutsideGridError
 from ospack.estimate import estimate
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.layers import get_layer
 from ospack.pipeline import package
-from ospack.plan import plan_counts, zooms_with_tiles
+from ospack.plan import Plan, plan, plan_counts
 
 # East of x = 901,337 m, where the 27700 matrices from zoom 5 down stop short of zoom 0's edge (908,505 m)
 EDGE = "902000,300000,906000,304000"
@@ -20,10 +21,11 @@ def edge_area():
 
 
 def test_zooms_past_the_matrix_edge_plan_zero_tiles():
-    counts = plan_counts(edge_area(), [ROAD], "3-6")[ROAD.name]
+    job = plan(edge_area(), ROAD, "3-6")
+    counts = job.counts[ROAD.name]
     assert counts[3] > 0 and counts[4] > 0
     assert counts[5] == counts[6] == 0
-    assert zooms_with_tiles(counts) == [3, 4]
+    assert job.zooms(ROAD.name) == (3, 4, 5, 6) and job.zooms_with_tiles(ROAD.name) == [3, 4]
 
 
 def test_no_tile_at_any_zoom_is_outside_and_the_message_never_quotes_a_box_holding_the_area():
@@ -56,7 +58,7 @@ def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
     job = estimate(edge_area(), ROAD, zooms)
     assert job.total == sum(1 for _ in cover(edge_area(), ROAD, zooms)) > 0
     summary = package(edge_area(), tmp_path / "edge.gpkg", layers=ROAD.name, zooms=zooms, demo=True,
-                      rate_per_min=None)
+                      settings=FetchSettings(rate=RatePolicy.unpaced()))
     assert summary.complete
     assert summary.tiles_planned == job.total
     assert summary.tiles_written + summary.tiles_absent == job.total
@@ -67,5 +69,5 @@ def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
 
 def test_package_refuses_an_area_with_no_tile_before_creating_any_file(tmp_path):
     with pytest.raises(AreaOutsideGridError):
-        package(edge_area(), tmp_path / "none.gpkg", layers=ROAD.name, zooms="5-6", demo=True, rate_per_min=None)
+        package(edge_area(), tmp_path / "none.gpkg", layers=ROAD.name, zooms="5-6", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
     assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert ospack.count(area, "Outdoor_27700", "7") == {7: ospack.estimate(area, "Outdoor_27700", "7").to_dict()["zooms"]["7"]["tiles"]}
     with ospack.Emulator() as api:
         summary = ospack.package(area, "demo.gpkg", layers="Outdoor_27700", zooms="5-7", api_url=api.url,
-                                 key="demo", rate_per_min=None)
+                                 key="demo", settings=ospack.FetchSettings(rate=ospack.RatePolicy.unpaced()))
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok
     assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
