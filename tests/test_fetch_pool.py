@@ -435,3 +435,58 @@ def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
     silent = max(b - a for a, b in zip(done, done[1:]))
     assert silent <= window + 1.0
     assert done[-1] - done[0] <= 1800 / rate + 20 + window + 5  # the spell and one window, no long ramp
+
+
+def test_fetches_through_one_session_share_its_limiter_client_and_token_but_not_their_figures():
+    from ospack.fetch import FetchSession
+
+    sent = []
+
+    def handler(request):
+        if request.url.path.endswith("/oauth2/token/v1"):
+            sent.append("token")
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        sent.append(clock.now())
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    clock = FakeClock()
+    settings = FetchSettings(rate=RatePolicy(60, warmup=0, margin=0.0), workers=2)  # one request a second
+
+    async def two_layers():
+        async with FetchSession(Credentials(KEY, "sEcReT"), ROOT, settings, transport=httpx.MockTransport(handler),
+                                clock=clock) as session:
+            first = await session.fetch(tiles_at(7, 5), layer=LAYER)
+            second = await session.fetch(tiles_at(8, 5), layer="Outdoor_27700")
+            return session, first, second
+
+    session, first, second = asyncio.run(two_layers())
+    assert sent.count("token") == 1  # one token for the whole session
+    times = [t for t in sent if t != "token"]
+    assert times == pytest.approx([float(i) for i in range(10)])  # the second fetch keeps the first's pace
+    assert (first.requests, second.requests) == (5, 5) and first.zooms.keys() == {7} and second.zooms.keys() == {8}
+    assert session.limiter.granted == 10
+    with pytest.raises(RuntimeError, match="not open"):
+        session.client
+
+
+def test_a_stopped_fetch_drops_only_its_own_waiting_requests():
+    from ospack.fetch import FetchSession
+
+    stop = threading.Event()
+    clock = FakeClock()
+
+    def handler(request):
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    async def together():
+        async with FetchSession(Credentials(KEY), ROOT, FetchSettings(rate=RatePolicy(600), workers=2),
+                                transport=httpx.MockTransport(handler), clock=clock) as session:
+            stop.set()  # the first fetch is stopped before it starts; the second one is not
+            return await asyncio.gather(
+                session.fetch(tiles_at(7, 20), layer=LAYER, stop_event=stop),
+                session.fetch(tiles_at(8, 20), layer=LAYER),
+            )
+
+    stopped, going = asyncio.run(together())
+    assert stopped.stopped and stopped.tiles_ok < 20
+    assert not going.stopped and going.tiles_ok == 20 and going.requests == 20

@@ -27,3 +27,19 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok
     assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
+
+
+def test_the_plan_engine_and_settings_are_exported_and_import_ospack_stays_light():
+    import subprocess
+    import sys
+
+    for name in ("Plan", "plan", "package_async", "FetchSettings", "RatePolicy"):
+        assert name in ospack.__all__, name
+    assert isinstance(ospack.plan("-4.09,53.06,-4.06,53.08", "Outdoor_27700", "7"), ospack.Plan)
+    assert ospack.FetchSettings().rate == ospack.RatePolicy()
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, ospack; print(sorted(m for m in ('httpx', 'aiohttp', 'ospack.engine',"
+         " 'ospack.fetch', 'ospack.writers') if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert loaded == "[]"  # the engine, HTTP and the writers load when first used
