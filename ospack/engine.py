@@ -27,7 +27,7 @@ import numpy as np
 from .area import Area
 from .cover import cover
 from .errors import AreaOutsideGridError, DownloadError, PremiumError, WriterError
-from .fetch import ApiEndpoints, Credentials, FetchSession, FetchSettings, FetchStats, StatsRecorder
+from .fetch import ApiEndpoints, Credentials, FetchSession, FetchSettings
 from .layers import Layer
 from .plan import Plan
 from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
@@ -266,28 +266,15 @@ async def _package_layer(
 ) -> None:
     zooms = plan.zooms_with_tiles(layer.name)
     already = _held(writer, layer.name, zooms)
-    recorder = StatsRecorder()
-    sink = BatchingSink(writer, layer, summary, recorder, max(plan.tiles(layer.name) - already, 0), progress)
+    sink = BatchingSink(writer, layer, summary, max(plan.tiles(layer.name) - already, 0), progress)
     try:
+        # the fetch counts into the summary's tally itself, so its figures are there however it ends
         stats = await session.fetch(
             _missing(layer, plan.area, zooms, writer), layer=layer, allow_premium=allow_premium,
-            stop_event=stop_event, on_outcome=sink, recorder=recorder,
+            stop_event=stop_event, on_outcome=sink, tally=summary.tally,
             on_tick=(lambda: progress(sink.snapshot())) if progress else None,
         )
-    except DownloadError as exc:
-        _add_fetch_figures(summary, getattr(exc, "stats", None))
-        raise
     finally:
         await asyncio.to_thread(sink.close)  # waits for the disk off the loop: other runs' requests go on
-    _add_fetch_figures(summary, stats)
     summary.tiles_already_stored += already
     summary.interrupted = summary.interrupted or stats.stopped
-
-
-def _add_fetch_figures(summary: PackageSummary, stats: FetchStats | None) -> None:
-    if stats is None:
-        return
-    summary.requests += stats.requests
-    summary.premium_requests += stats.premium_requests
-    summary.retries += stats.retries
-    summary.rate_limited += stats.rate_limited

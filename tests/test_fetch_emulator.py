@@ -174,14 +174,14 @@ def test_after_another_consumer_spends_the_budget_the_pace_is_back_within_a_wind
     import threading
     import time
 
-    from ospack.fetch import StatsRecorder
+    from ospack.fetch import Tally
 
     window, rate, spell = 2.0, 1200, 0.7  # 40 requests a window, 20 a second
     emulator = make_emulator(keys=("demo",), limit=rate, window=window)
     tiles = [Tile(9, x, y) for x in range(1040, 1053) for y in range(1890, 1900)]  # 130 tiles, ~6.5 s
     done: list[float] = []
     marks: dict[str, float] = {}
-    recorder = StatsRecorder()
+    recorder = Tally()
     pauses: list[tuple[float, str]] = []
 
     def on_outcome(outcome):
@@ -203,7 +203,7 @@ def test_after_another_consumer_spends_the_budget_the_pace_is_back_within_a_wind
     try:
         stats = fetch_sync(tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url,
                                  settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=4), on_outcome=on_outcome,
-                                 recorder=recorder)
+                                 tally=recorder)
     finally:
         marks["end"] = time.monotonic()
         watcher.join()

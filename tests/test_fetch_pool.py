@@ -490,3 +490,36 @@ def test_a_stopped_fetch_drops_only_its_own_waiting_requests():
     stopped, going = asyncio.run(together())
     assert stopped.stopped and stopped.tiles_ok < 20
     assert not going.stopped and going.tiles_ok == 20 and going.requests == 20
+
+
+def test_one_tally_counts_each_outcome_once_and_a_summary_reads_it():
+    from ospack.fetch import Tally, TileOutcome
+    from ospack.summary import PackageSummary
+
+    tally = Tally()
+    outcomes = [TileOutcome(Tile(7, 1, 2), "ok", data=b"x"), TileOutcome(Tile(7, 2, 2), "absent"),
+                TileOutcome(Tile(8, 3, 4), "failed", reason="HTTP 500 after 3 attempts")]
+    for outcome in outcomes:
+        tally.record(outcome, "Road_27700")
+    assert (tally.tiles_ok, tally.tiles_absent, tally.tiles_failed, tally.outcomes) == (1, 1, 1, 3)
+    assert tally.failures == ["Road_27700 8/3/4: HTTP 500 after 3 attempts"]
+    frozen = tally.freeze(1.0, stopped=False)
+    tally.record(outcomes[0], "Road_27700")
+    assert frozen.zooms[7].ok == 1 and tally.zooms[7].ok == 2  # a frozen figure stays as it was
+    summary = PackageSummary(output="o.gpkg", format="gpkg", layers=("Road_27700",), tally=tally)
+    assert summary.tiles_written == 2 and summary.failures is tally.failures
+    assert summary.to_dict()["zooms"] == {"7": {"written": 2, "absent": 1, "failed": 0},
+                                          "8": {"written": 0, "absent": 0, "failed": 1}}
+
+
+def test_a_download_error_declares_the_figures_it_carries():
+    assert DownloadError.__annotations__["stats"] == "FetchStats | None" and DownloadError("x").stats is None
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(401)
+
+    with pytest.raises(AuthError) as caught:
+        run(handler, tiles_at(7, 3), settings=FetchSettings(workers=1))
+    assert caught.value.stats is not None and caught.value.stats.requests == len(calls) == 1

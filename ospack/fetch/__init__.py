@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .auth import Credentials, KeyHeaderAuth, OAuth2ClientCredentials
 from .clock import Clock, FakeClock, MonotonicClock
-from .outcome import FetchStats, StatsRecorder, TileOutcome, ZoomCounts
+from .outcome import FetchStats, Tally, TileOutcome, ZoomCounts
 from .png import png_problem
 from .pool import fetch_tiles
 from .session import FetchSession
@@ -38,7 +38,7 @@ __all__ = [
     "OAuth2ClientCredentials",
     "RateLimiter",
     "RatePolicy",
-    "StatsRecorder",
+    "Tally",
     "ThrottledTransport",
     "TileOutcome",
     "TileUrls",

@@ -42,7 +42,7 @@ from .halts import (
     refuses_credentials,
     retry_after_error,
 )
-from .outcome import FetchStats, StatsRecorder, TileOutcome
+from .outcome import FetchStats, Tally, TileOutcome
 from .responses import Attempt, send
 from .tasks import StopSignal, produce, tick, until_done, watch
 from .session import FetchSession
@@ -69,7 +69,7 @@ async def fetch_tiles(
     rng: random.Random | None = None,
     stop_event: StopSignal | None = None,
     on_outcome: Callable[[TileOutcome], None] | None = None,
-    recorder: StatsRecorder | None = None,
+    tally: Tally | None = None,
     on_tick: Callable[[], None] | None = None,
 ) -> FetchStats:
     """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried, in a session of its own.
@@ -91,9 +91,9 @@ async def fetch_tiles(
         When set (Ctrl-C), no new tile is started; in-flight ones finish or are dropped.
     on_outcome
         Called in the event loop with each tile's outcome as it completes.
-    recorder
-        Where the running figures are tallied; pass one to read requests, retries,
-        429s and pauses live (for progress lines) while the fetch runs.
+    tally
+        Where the figures are counted; pass one to read requests, retries, 429s,
+        outcomes and pauses live (for progress lines) while the fetch runs.
     on_tick
         Called in the event loop about once a second while the fetch runs, so a
         progress line keeps moving (and says why) while the pool is paused.
@@ -107,8 +107,8 @@ async def fetch_tiles(
     ------
     AuthError
         The API refused the key (401/403 on a non-premium zoom, or the token
-        endpoint refused key and secret). Its ``stats`` attribute holds the figures so far
-        (as for every error below).
+        endpoint refused key and secret). Its ``stats`` holds the figures so far
+        (as for every error below; see :class:`~ospack.errors.DownloadError`).
     PremiumError
         With ``allow_premium``, the API refused a premium zoom: the plan has no Premium
         access. Raised once the open zooms are fetched; no premium tile is returned.
@@ -119,7 +119,7 @@ async def fetch_tiles(
     async with FetchSession(credentials, endpoints, settings, transport=transport, clock=clock, rng=rng) as session:
         return await session.fetch(
             tiles, layer=layer, allow_premium=allow_premium, stop_event=stop_event, on_outcome=on_outcome,
-            recorder=recorder, on_tick=on_tick,
+            tally=tally, on_tick=on_tick,
         )
 
 
@@ -133,7 +133,7 @@ class Run:
         *,
         allow_premium: bool,
         on_outcome: Callable[[TileOutcome], None] | None,
-        recorder: StatsRecorder,
+        tally: Tally,
         on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
@@ -148,8 +148,8 @@ class Run:
         self.rng = session.rng
         self.on_outcome = on_outcome
         self.on_tick = on_tick
-        self.stats = recorder
-        recorder.limiter = session.limiter
+        self.stats = tally
+        tally.limiter = session.limiter
         self.premium_refusal: tuple[int, int] | None = None  # (zoom, status) of the first refusal
         self.premium_skipped = 0
         self.connection = ConnectionWatch(session.clock)
@@ -197,7 +197,7 @@ class Run:
         if error is None and self.premium_refusal is not None:
             error = premium_refused(self.layer, *self.premium_refusal, skipped=self.premium_skipped)
         if error is not None:
-            error.stats = stats  # type: ignore[attr-defined]
+            error.stats = stats
             raise error
         return stats
 
@@ -211,7 +211,7 @@ class Run:
                 return
             if outcome is _SKIPPED:
                 continue
-            self.stats.record(outcome)  # type: ignore[arg-type]
+            self.stats.record(outcome, self.layer.name)  # type: ignore[arg-type]
             if self.on_outcome is not None:
                 self.on_outcome(outcome)  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ from ..layers import Layer, get_layer
 from ..types import Tile
 from .auth import Credentials
 from .clock import Clock, MonotonicClock
-from .outcome import FetchStats, StatsRecorder, TileOutcome
+from .outcome import FetchStats, Tally, TileOutcome
 from .settings import FetchSettings
 from .tasks import StopSignal
 from .throttle import RateLimiter
@@ -98,7 +98,7 @@ class FetchSession:
         allow_premium: bool = False,
         stop_event: StopSignal | None = None,
         on_outcome: Callable[[TileOutcome], None] | None = None,
-        recorder: StatsRecorder | None = None,
+        tally: Tally | None = None,
         on_tick: Callable[[], None] | None = None,
     ) -> FetchStats:
         """Fetch ``tiles`` of ``layer`` through this session (see :func:`ospack.fetch.fetch_tiles`)."""
@@ -109,7 +109,7 @@ class FetchSession:
             layer if isinstance(layer, Layer) else get_layer(layer),
             allow_premium=allow_premium,
             on_outcome=on_outcome,
-            recorder=recorder or StatsRecorder(),
+            tally=tally or Tally(),
             on_tick=on_tick,
         )
         return await run.execute(tiles, stop_event)
