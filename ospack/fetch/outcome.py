@@ -44,23 +44,10 @@ class ZoomCounts:
         return {"written": self.ok, "absent": self.absent, "failed": self.failed}
 
 
-@dataclass(frozen=True)
-class FetchStats:
-    """Figures of one fetch run: its tally as it stood at the end, and how long the run took.
+class _ZoomTotals:
+    """Totals over ``zooms``: the same sums for a live tally and for its frozen figures."""
 
-    ``requests`` counts every request sent to the Maps API (retries and refused
-    ones included, token requests not); ``rate_limited`` the 429s among them.
-    A tally shared by several fetches (the layers of one package) gives their sum so far.
-    """
-
-    requests: int
-    premium_requests: int
-    retries: int
-    rate_limited: int
     zooms: dict[int, ZoomCounts]
-    elapsed_s: float
-    stopped: bool = False
-    failures: tuple[str, ...] = ()
 
     @property
     def tiles_ok(self) -> int:
@@ -78,6 +65,30 @@ class FetchStats:
         return sum(c.failed for c in self.zooms.values())
 
     @property
+    def outcomes(self) -> int:
+        """Tiles with an outcome, whatever it was."""
+        return self.tiles_ok + self.tiles_absent + self.tiles_failed
+
+
+@dataclass(frozen=True)
+class FetchStats(_ZoomTotals):
+    """Figures of one fetch run: its tally as it stood at the end, and how long the run took.
+
+    ``requests`` counts every request sent to the Maps API (retries and refused
+    ones included, token requests not); ``rate_limited`` the 429s among them.
+    A tally shared by several fetches (the layers of one package) gives their sum so far.
+    """
+
+    requests: int
+    premium_requests: int
+    retries: int
+    rate_limited: int
+    zooms: dict[int, ZoomCounts]
+    elapsed_s: float
+    stopped: bool = False
+    failures: tuple[str, ...] = ()
+
+    @property
     def achieved_rate_per_min(self) -> float:
         """Requests per minute over the run."""
         return self.requests / self.elapsed_s * 60.0 if self.elapsed_s > 0 else 0.0
@@ -87,7 +98,7 @@ class PauseSource(Protocol):
     def pause_status(self) -> tuple[float, str | None]: ...
 
 
-class Tally:
+class Tally(_ZoomTotals):
     """Every figure of a run, counted once, where it happens: the pool counts into it as requests
     go out and outcomes come back; progress lines read it live and a package summary holds it.
 
@@ -108,25 +119,6 @@ class Tally:
         """Seconds the pool still waits and why, or ``(0.0, None)`` while it is not paused."""
         return (0.0, None) if self.limiter is None else self.limiter.pause_status()
 
-    @property
-    def tiles_ok(self) -> int:
-        """Tiles fetched so far."""
-        return sum(c.ok for c in self.zooms.values())
-
-    @property
-    def tiles_absent(self) -> int:
-        """Tiles the API has not got (400/404), so far."""
-        return sum(c.absent for c in self.zooms.values())
-
-    @property
-    def tiles_failed(self) -> int:
-        """Tiles that could not be fetched, so far."""
-        return sum(c.failed for c in self.zooms.values())
-
-    @property
-    def outcomes(self) -> int:
-        """Tiles with an outcome so far, whatever it was."""
-        return sum(c.ok + c.absent + c.failed for c in self.zooms.values())
 
     def record(self, outcome: TileOutcome, layer: str) -> None:
         """Count the outcome of one tile of ``layer``."""
