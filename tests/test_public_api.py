@@ -11,9 +11,11 @@ def test_every_exported_name_resolves():
 def test_functions_that_share_a_module_name_stay_functions():
     import ospack.cover
     import ospack.estimate
-    import ospack.pipeline  # noqa: F401
+    import ospack.pipeline
+    import ospack.plan  # noqa: F401
 
-    for name in ("cover", "count", "estimate", "package", "verify", "info", "read_area", "open_writer"):
+    names = ("cover", "count", "estimate", "plan", "package", "package_async", "verify", "info", "read_area")
+    for name in (*names, "open_writer"):
         assert callable(getattr(ospack, name)) and not isinstance(getattr(ospack, name), type(ospack)), name
 
 
