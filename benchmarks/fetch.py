@@ -29,7 +29,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from PIL import Image
 
-from ospack.fetch import Credentials, fetch_tiles_sync
+from ospack.fetch import Credentials, FetchSettings, RatePolicy, fetch_tiles
 from ospack.types import Tile
 
 
@@ -100,9 +100,10 @@ async def raw_rate(kind: str, conc: int, n: int, url: str) -> float:
 
 def pool_rate(conc: int, n: int, url: str) -> float:
     tiles = (Tile(9, k, 0) for k in range(n))
-    stats = fetch_tiles_sync(
-        tiles, layer="Road_27700", credentials=Credentials("bench"), endpoints=url, rate_per_min=None, workers=conc
-    )
+    stats = asyncio.run(fetch_tiles(
+        tiles, layer="Road_27700", credentials=Credentials("bench"), endpoints=url,
+        settings=FetchSettings(rate=RatePolicy.unpaced(), workers=conc),
+    ))
     assert stats.tiles_ok == n, stats
     return n / stats.elapsed_s
 
@@ -114,9 +115,10 @@ def memory_run(n: int) -> None:
     body = tile_png()
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
     tiles = (Tile(9, k % 2000, k // 2000) for k in range(n))
-    stats = fetch_tiles_sync(
-        tiles, layer="Road_27700", credentials=Credentials("bench"), rate_per_min=None, transport=transport
-    )
+    stats = asyncio.run(fetch_tiles(
+        tiles, layer="Road_27700", credentials=Credentials("bench"), settings=FetchSettings(rate=RatePolicy.unpaced()),
+        transport=transport,
+    ))
     assert stats.tiles_ok == n
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 
@@ -135,10 +137,10 @@ def rate_discipline(rate: int, window: float, windows: int, enforce: str) -> dic
     with process(*args) as url:
         n = int(rate * window * windows / 60)
         tiles = (Tile(9, 1060 + k % 40, 1900 + k // 40) for k in range(n))
-        stats = fetch_tiles_sync(
+        stats = asyncio.run(fetch_tiles(
             tiles, layer="Road_27700", credentials=Credentials("demo"), endpoints=url,
-            rate_per_min=rate, rate_window_s=window, workers=8,
-        )
+            settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=8),
+        ))
         with urllib.request.urlopen(url + "/__emulator__/stats", timeout=10) as response:
             seen = json.load(response)
     return {

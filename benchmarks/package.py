@@ -40,7 +40,7 @@ from write import writer
 
 from ospack.area import read_area
 from ospack.cover import count, cover
-from ospack.fetch import Credentials, fetch_tiles_sync
+from ospack.fetch import Credentials, FetchSettings, RatePolicy, fetch_tiles
 from ospack.layers import get_layer
 from ospack.pipeline import package
 from ospack.summary import Progress
@@ -109,14 +109,14 @@ def rate_case(enforce: str, limit: int, window: float, requests: int, tmp: Path)
     bbox = rectangle(requests)
     with process(*args) as url:
         # baseline: the fetch layer alone, told the server's window, no writer
-        base = fetch_tiles_sync(
+        paced = FetchSettings(rate=RatePolicy(limit, window_s=window), workers=8)
+        base = asyncio.run(fetch_tiles(
             cover(read_area(bbox, area_crs="EPSG:27700"), get_layer(LAYER), [ZOOM]), layer=LAYER,
-            credentials=Credentials(KEY), endpoints=url, rate_per_min=limit, rate_window_s=window, workers=8,
-        )
+            credentials=Credentials(KEY), endpoints=url, settings=paced,
+        ))
         base_429 = emulator_call(url, "stats")["by_status"].get("429", 0)
         emulator_call(url, "reset")
-        summary, last = run_package(bbox, tmp / f"rate-{enforce}-{limit}.gpkg", api_url=url, rate_per_min=limit,
-                                    rate_window_s=window)
+        summary, last = run_package(bbox, tmp / f"rate-{enforce}-{limit}.gpkg", api_url=url, settings=paced)
         seen = emulator_call(url, "stats")
     fetch_rate = last.requests / last.elapsed_s * 60 if last and last.elapsed_s else 0.0
     return {
@@ -136,7 +136,7 @@ def rate_case(enforce: str, limit: int, window: float, requests: int, tmp: Path)
 def section_rates(args: argparse.Namespace, tmp: Path) -> bool:
     print(f"\n== 1. Rate discipline: package() -> GeoPackage against `ospack emulator` "
           f"({args.windows} windows of {args.window:g} s each)")
-    print(f"   package(): rate_per_min=N, rate_window_s={args.window:g} (the server's accounting window)")
+    print(f"   package(): settings=FetchSettings(rate=RatePolicy(N, window_s={args.window:g})) (the server's window)")
     print("   job_rate = requests / whole package() time (area, cover, file set-up included); "
           "fetch_rate = requests / time from the fetch start to the last tile")
     # targets at the OS live rate (the short window keeps 4 windows to 20 s); the stress rows at
@@ -155,7 +155,7 @@ def section_rates(args: argparse.Namespace, tmp: Path) -> bool:
               f"job_rate/N {result['job_rate_over_limit']:.4f} ({result['job_s']:.2f} s)  "
               f"429s emulator {result['429_emulator']} client {result['429_client']}  "
               f"complete {result['complete']}  [{('met' if met else 'NOT met') if is_target else 'stress, no target'}]")
-        print(f"   {'':7}   baseline fetch_tiles(rate_window_s={args.window:g}), no writer: {result['base_requests']:5} "
+        print(f"   {'':7}   baseline fetch_tiles(same settings), no writer: {result['base_requests']:5} "
               f"requests in {result['base_s']:6.2f} s  rate/N {result['base_rate_over_limit']:.4f}  "
               f"429s emulator {result['base_429']}")
     return ok
@@ -187,8 +187,8 @@ def section_throughput(args: argparse.Namespace, tmp: Path) -> bool:
         for round_ in range(args.reps):
             rates["raw"].append(asyncio.run(raw_rate("httpx+aiohttp-transport", args.workers, n, url)))
             rates["fetch_tiles"].append(pool_rate(args.workers, n, url))
-            summary, last = run_package(bbox, tmp / f"through{round_}.gpkg", api_url=url, rate_per_min=None,
-                                     workers=args.workers)
+            summary, last = run_package(bbox, tmp / f"through{round_}.gpkg", api_url=url,
+                                     settings=FetchSettings(rate=RatePolicy.unpaced(), workers=args.workers))
             assert summary.complete and summary.tiles_written == n, summary.to_dict()
             rates["package"].append(n / summary.elapsed_s)
             rates["streaming"].append(n / last.elapsed_s)  # fetch start → last tile: no set-up, no finish
@@ -270,8 +270,8 @@ def memory_run(tiles: int, cap_s: float, output: str) -> None:
     timer.start()
     try:
         summary = package(bbox, output, area_crs="EPSG:27700", layers=LAYER, zooms=ZOOM, key=KEY,
-                          api_url="http://127.0.0.1:9", rate_per_min=None, transport=transport, overwrite=True,
-                          allow_huge=True, progress=sample, stop_event=stop)  # a million tiles on purpose
+                          api_url="http://127.0.0.1:9", settings=FetchSettings(rate=RatePolicy.unpaced()),
+                          transport=transport, overwrite=True, allow_huge=True, progress=sample, stop_event=stop)  # a million tiles on purpose
     finally:
         timer.cancel()
     emit({"sample": "end", "written": summary.tiles_written, "complete": summary.complete,

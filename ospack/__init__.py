@@ -1,6 +1,7 @@
 """ospack: Ordnance Survey Maps API tiles for an area, packed into one offline file.
 
-The pipeline is ``area → cover → fetch → write``, run by :func:`package`.
+The pipeline is ``area → cover → fetch → write``: :func:`plan` makes the plan, :func:`package_async`
+runs it into one file, and :func:`package` does both in one blocking call.
 Every name below is importable from ``ospack``; the heavier ones load on first use.
 """
 
@@ -19,13 +20,16 @@ _EXPORTS = {
     "AuthError": "errors",
     "DownloadError": "errors",
     "Emulator": "emulator",
+    "FetchSettings": "fetch.settings",
     "GeoBounds": "types",
     "Grid": "grids",
     "IncompatibleOutputError": "errors",
     "JobInfo": "writers",
     "Layer": "layers",
     "OspackError": "errors",
+    "Plan": "plan",
     "ProjectedBounds": "types",
+    "RatePolicy": "fetch.settings",
     "Tile": "types",
     "TileRange": "types",
     "WriterError": "errors",
@@ -36,16 +40,17 @@ _EXPORTS = {
     "list_layers": "layers",
     "open_writer": "writers",
     "package": "pipeline",
+    "package_async": "engine",
     "parse_zooms": "layers",
     "read_area": "area",
     "read_job": "writers",
     "verify": "inspect",
 }
 
-# cover and estimate are named like their modules (count goes with cover). Importing a
+# cover, estimate and plan are named like their modules (count goes with cover). Importing a
 # submodule sets it as an attribute of this package, which would hide the function of the
 # same name; _Package keeps the name for the function, so these load lazily like the rest.
-_SHARED_NAMES = {"count": "cover", "cover": "cover", "estimate": "estimate"}
+_SHARED_NAMES = {"count": "cover", "cover": "cover", "estimate": "estimate", "plan": "plan"}
 
 __all__ = sorted([*_EXPORTS, *_SHARED_NAMES, "__version__"])
 

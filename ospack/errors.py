@@ -30,6 +30,11 @@ can fix it by changing the command line, so it is reported as a usage error.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the error tree imports nothing at run time
+    from .fetch.outcome import FetchStats
+
 
 class OspackError(Exception):
     """Base of every error ospack raises on purpose."""
@@ -77,6 +82,10 @@ class GridError(OspackError):
 
 class DownloadError(OspackError):
     """Raised when tiles cannot be fetched from the API."""
+
+    #: what the fetch had done when it stopped (requests, outcomes per zoom, failures), set by the
+    #: pool on the error it raises; None for an error raised before any fetch began
+    stats: FetchStats | None = None
 
 
 class AuthError(DownloadError):

@@ -1,6 +1,6 @@
 """How many tiles a job needs, how long the OS rate limits make it take, and roughly how big it is.
 
-Counts come from :func:`ospack.plan.plan_counts`, as ``package`` plans them, so nothing is enumerated or fetched.
+Counts come from a :class:`~ospack.plan.Plan`, as ``package`` plans them, so nothing is enumerated or fetched.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .area import Area, read_area
-from .errors import LargeJobError, LayerError
-from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, get_layer
-from .plan import plan_counts
+from .area import Area
+from .errors import LargeJobError, LayerError, UsageError
+from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer
+from .plan import Plan, plan
 from .types import GeoBounds
 
 #: Assumed average size of one 256×256 PNG tile, in bytes. This is NOT measured on the OS API
@@ -186,14 +186,18 @@ class JobEstimate(_Sized):
 
 
 def estimate(
-    area: Area | Any, layer: Layer | str, zooms: object, *, bytes_per_tile: int = BYTES_PER_TILE
+    area: Plan | Area | Any,
+    layer: Layer | str | None = None,
+    zooms: object = None,
+    *,
+    bytes_per_tile: int = BYTES_PER_TILE,
 ) -> Estimate:
-    """Estimate a job without fetching anything.
+    """Estimate a job of one layer without fetching anything.
 
     Parameters
     ----------
-    area : Area or anything :func:`ospack.read_area` reads
-        The area to cover.
+    area : Plan, Area or anything :func:`ospack.read_area` reads
+        The area to cover; or a :class:`~ospack.plan.Plan` of one layer (then give no layer or zooms).
     layer : Layer or str
         The OS Maps API layer.
     zooms : str, int or sequence of int
@@ -205,16 +209,29 @@ def estimate(
     -------
     Estimate
     """
-    area = area if isinstance(area, Area) else read_area(area)
-    layer = get_layer(layer) if isinstance(layer, str) else layer
-    return _estimate(area, layer, plan_counts(area, [layer], zooms)[layer.name], bytes_per_tile)
+    job = _planned(area, layer, zooms)
+    if len(job.layers) != 1:
+        raise LayerError(f"estimate() sizes one layer, this plan has {len(job.layers)}; use estimate_layers()")
+    return _estimate(job, job.layers[0], bytes_per_tile)
 
 
-def _estimate(area: Area, layer: Layer, counts: dict[int, int], bytes_per_tile: int) -> Estimate:
+def _planned(area: Plan | Area | Any, layers: object, zooms: object) -> Plan:
+    """``area`` when it is a plan already, else the plan of ``layers`` at ``zooms`` over it."""
+    if isinstance(area, Plan):
+        if layers is not None or zooms is not None:
+            raise UsageError("a plan already has its layers and zooms; give the plan alone")
+        return area
+    if layers is None or zooms is None:
+        raise UsageError("give the layers and zooms to estimate, or a plan")
+    return plan(area, layers, zooms)  # type: ignore[arg-type]
+
+
+def _estimate(job: Plan, layer: Layer, bytes_per_tile: int) -> Estimate:
+    area = job.area
     return Estimate(
         layer=layer.name,
         crs=layer.grid.crs,
-        zooms=tuple(ZoomEstimate(z, n, layer.is_premium(z)) for z, n in counts.items()),
+        zooms=tuple(ZoomEstimate(z, n, layer.is_premium(z)) for z, n in job.counts[layer.name].items()),
         bytes_per_tile=bytes_per_tile,
         area_source=area.source,
         area_bounds=area.bounds_wgs84(),
@@ -268,24 +285,20 @@ def check_job_size(
 
 
 def estimate_layers(
-    area: Area | Any,
-    layers: Layer | str | Sequence[Layer | str],
-    zooms: object,
+    area: Plan | Area | Any,
+    layers: Layer | str | Sequence[Layer | str] | None = None,
+    zooms: object = None,
     *,
     bytes_per_tile: int = BYTES_PER_TILE,
 ) -> JobEstimate:
     """Estimate a job of one or several layers over one area, each as :func:`estimate` does.
 
-    A layer named twice is estimated once; the area is read once, and the layers are planned
-    together as :func:`ospack.package` plans them (only a job with no tile at all is refused).
+    ``area`` may be a :class:`~ospack.plan.Plan` (then give no layers or zooms): the layers are
+    planned together as :func:`ospack.package` plans them (only a job with no tile at all is
+    refused), on one grid or several.
     """
-    area = area if isinstance(area, Area) else read_area(area)
-    named = [layers] if isinstance(layers, (str, Layer)) else list(layers)
-    if not named:
-        raise LayerError("no layer given; pass --layer, e.g. --layer Outdoor_27700")
-    unique = {layer.name: layer for layer in (get_layer(n) if isinstance(n, str) else n for n in named)}
-    planned = plan_counts(area, list(unique.values()), zooms)  # as package plans them: one layer may have none
-    return JobEstimate(tuple(_estimate(area, layer, planned[layer.name], bytes_per_tile) for layer in unique.values()))
+    job = _planned(area, layers, zooms)
+    return JobEstimate(tuple(_estimate(job, layer, bytes_per_tile) for layer in job.layers))
 
 
 def format_duration(seconds: float) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from .errors import UsageError, WriterError
 from .estimate import check_job_size
+from .fetch import Credentials
 from .inspect import info
 from .writers import JobInfo, read_job
 
@@ -30,7 +31,7 @@ def judge_before_opening(
     planned: Mapping[str, Mapping[int, int]],
     *,
     overwrite: bool,
-    key: str | None,
+    credentials: Credentials | None,
     rate_per_min: float | None,
     allow_huge: bool,
 ) -> None:
@@ -49,7 +50,7 @@ def judge_before_opening(
     except WriterError:
         return
     if stored is None or report is None:  # nothing of ours there (or it is to be replaced)
-        ready_to_fetch(key, total, rate_per_min, output, allow_huge)
+        ready_to_fetch(credentials, total, rate_per_min, output, allow_huge)
         return
     if stored.differences(job):
         return  # opening refuses it and names the differences
@@ -59,14 +60,18 @@ def judge_before_opening(
         sum(layer[part].get(str(z), 0) for part in ("zooms", "absent") for z in planned.get(layer["name"], {}))
         for layer in report["layers"]
     )
-    ready_to_fetch(key, total - held, rate_per_min, output, allow_huge)
-    return
+    ready_to_fetch(credentials, total - held, rate_per_min, output, allow_huge)
 
 
 def ready_to_fetch(
-    key: str | None, tiles: int, rate_per_min: float | None, output: str | os.PathLike[str], allow_huge: bool
-) -> None:
-    """What a run that will make requests needs: a key, and consent when the job is huge."""
-    if not key:
+    credentials: Credentials | None,
+    tiles: int,
+    rate_per_min: float | None,
+    output: str | os.PathLike[str],
+    allow_huge: bool,
+) -> Credentials:
+    """What a run that will make requests needs: a key (returned), and consent when the job is huge."""
+    if credentials is None:
         raise UsageError("no API key: set OS_API_KEY or pass --key-file (or try --demo, which needs none)")
     check_job_size(tiles, rate_per_min, output, allow_huge=allow_huge)
+    return credentials

@@ -10,9 +10,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from .fetch import StatsRecorder, TileOutcome
+from .fetch import TileOutcome
 from .layers import Layer
-from .summary import PackageSummary, Progress, ZoomTally
+from .summary import PackageSummary, Progress
 from .types import Tile
 from .writers import TileWriter
 
@@ -24,6 +24,9 @@ BATCH_SECONDS = 1.0  # …or this long, so a paced job loses at most ~10 tiles (
 class BatchingSink:
     """Takes fetch outcomes as they complete, commits them in batches, reports progress.
 
+    It counts nothing itself: the fetch has counted each outcome into ``summary.tally``
+    before handing it here, and progress is read from that tally.
+
     Commits run on one background thread: a batch write must not stall the event
     loop, or the requests released just after it would leave closer together than
     the rate allows and a spike-arrest server would refuse them.
@@ -34,32 +37,28 @@ class BatchingSink:
         writer: TileWriter,
         layer: Layer,
         summary: PackageSummary,
-        recorder: StatsRecorder,
         total: int,
         progress: Callable[[Progress], None] | None,
     ) -> None:
         self.writer, self.layer, self.summary = writer, layer, summary
-        self.recorder, self.total, self.progress = recorder, total, progress
+        self.total, self.progress = total, progress
         self.tiles: list[tuple[Tile, bytes]] = []
         self.absent: list[Tile] = []
         self.started = self.last_flush = time.monotonic()
-        self.done = 0
+        self._outcomes_before = summary.tally.outcomes  # the layers before this one
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ospack-commit")
         self._pending: deque[Future[None]] = deque()
 
+    @property
+    def done(self) -> int:
+        """Tiles of this layer with an outcome so far."""
+        return self.summary.tally.outcomes - self._outcomes_before
+
     def __call__(self, outcome: TileOutcome) -> None:
-        tally = self.summary.zooms.setdefault(outcome.tile.z, ZoomTally())
         if outcome.kind == "ok" and outcome.data is not None:
             self.tiles.append((outcome.tile, outcome.data))
-            tally.written += 1
         elif outcome.kind == "absent":
             self.absent.append(outcome.tile)
-            tally.absent += 1
-        else:
-            tally.failed += 1
-            t = outcome.tile
-            self.summary.failures.append(f"{self.layer.name} {t.z}/{t.x}/{t.y}: {outcome.reason}")
-        self.done += 1
         if len(self.tiles) + len(self.absent) >= BATCH_TILES or time.monotonic() - self.last_flush >= BATCH_SECONDS:
             self.flush()
         if self.progress:
@@ -94,20 +93,20 @@ class BatchingSink:
             self.writer.record_absent(self.layer.name, absent)
 
     def snapshot(self) -> Progress:
-        elapsed = time.monotonic() - self.started
-        paused_s, pause_reason = self.recorder.pause_status()
+        elapsed, done, tally = time.monotonic() - self.started, self.done, self.summary.tally
+        paused_s, pause_reason = tally.pause_status()
         return Progress(
             layer=self.layer.name,
-            done=self.done,
+            done=done,
             total=self.total,
-            written=self.summary.tiles_written,
-            absent=self.summary.tiles_absent,
-            failed=self.summary.tiles_failed,
-            requests=self.recorder.requests,
-            retries=self.recorder.retries,
-            rate_limited=self.recorder.rate_limited,
+            written=tally.tiles_ok,
+            absent=tally.tiles_absent,
+            failed=tally.tiles_failed,
+            requests=tally.requests,
+            retries=tally.retries,
+            rate_limited=tally.rate_limited,
             elapsed_s=elapsed,
-            rate_per_min=self.done / elapsed * 60 if elapsed > 0 else 0.0,
+            rate_per_min=done / elapsed * 60 if elapsed > 0 else 0.0,
             paused_s=paused_s,
             pause_reason=pause_reason,
         )

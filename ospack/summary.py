@@ -5,16 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fetch.outcome import Tally, ZoomCounts
 from .summary_text import summary_text
-
-
-@dataclass
-class ZoomTally:
-    """Tiles written, absent and failed at one zoom."""
-
-    written: int = 0
-    absent: int = 0
-    failed: int = 0
 
 
 @dataclass
@@ -57,26 +49,48 @@ class PackageSummary:
     demo: bool = False
     tiles_planned: int = 0
     tiles_already_stored: int = 0
-    requests: int = 0
-    premium_requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
     elapsed_s: float = 0.0
-    zooms: dict[int, ZoomTally] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the run's figures, counted once by the fetch as they happen (every layer into this one)
+    tally: Tally = field(default_factory=Tally, repr=False)
+
+    @property
+    def requests(self) -> int:
+        return self.tally.requests
+
+    @property
+    def premium_requests(self) -> int:
+        return self.tally.premium_requests
+
+    @property
+    def retries(self) -> int:
+        return self.tally.retries
+
+    @property
+    def rate_limited(self) -> int:
+        return self.tally.rate_limited
+
+    @property
+    def zooms(self) -> dict[int, ZoomCounts]:
+        """Per zoom: tiles written, absent and failed."""
+        return self.tally.zooms
+
+    @property
+    def failures(self) -> list[str]:
+        """Every failed tile, ``"LAYER z/x/y: reason"``."""
+        return self.tally.failures
 
     @property
     def tiles_written(self) -> int:
-        return sum(t.written for t in self.zooms.values())
+        return self.tally.tiles_ok
 
     @property
     def tiles_absent(self) -> int:
-        return sum(t.absent for t in self.zooms.values())
+        return self.tally.tiles_absent
 
     @property
     def tiles_failed(self) -> int:
-        return sum(t.failed for t in self.zooms.values())
+        return self.tally.tiles_failed
 
     @property
     def achieved_rate_per_min(self) -> float:
@@ -107,7 +121,7 @@ class PackageSummary:
             "rate_limited": self.rate_limited,
             "elapsed_s": round(self.elapsed_s, 3),
             "achieved_rate_per_min": round(self.achieved_rate_per_min, 1),
-            "zooms": {str(z): vars(t).copy() for z, t in sorted(self.zooms.items())},
+            "zooms": {str(z): t.to_dict() for z, t in sorted(self.zooms.items())},
             "failures": self.failures[:50],
             "notes": self.notes,
         }

@@ -102,10 +102,10 @@ def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
 def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, make_emulator, monkeypatch):
     import functools
 
-    import ospack.pipeline
+    import ospack.cli.package
 
-    monkeypatch.setattr(ospack.pipeline, "fetch_tiles", functools.partial(ospack.pipeline.fetch_tiles,
-                                                                          retry_backoff_s=0.001))
+    monkeypatch.setattr(ospack.cli.package, "FetchSettings", functools.partial(ospack.cli.package.FetchSettings,
+                                                                               retry_backoff_s=0.001))
     api = make_emulator(keys=(SECRET_KEY,), limit=100_000, faults={"500": 1.0})
     output = tmp_path / "p.gpkg"
     args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "5", "--api-url", api.url,

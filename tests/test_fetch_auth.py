@@ -150,3 +150,16 @@ def test_reprs_hide_credentials():
     auth = OAuth2ClientCredentials("KEY1", "SECRET1", ENDPOINTS)
     for text in (repr(auth), repr(Credentials("KEY1", "SECRET1")), repr(Credentials("KEY1").auth(ENDPOINTS))):
         assert "KEY1" not in text and "SECRET1" not in text
+
+
+def test_credentials_resolve_from_the_arguments_then_the_environment(monkeypatch):
+    monkeypatch.setenv("OS_API_KEY", "env-key")
+    monkeypatch.setenv("OS_API_SECRET", "env-secret")
+    assert Credentials.from_env() == Credentials("env-key", "env-secret")
+    assert Credentials.from_env("given", "given-secret") == Credentials("given", "given-secret")
+    assert Credentials.from_env("given").key == "given"
+    monkeypatch.delenv("OS_API_SECRET")
+    assert not Credentials.from_env().uses_oauth2
+    monkeypatch.delenv("OS_API_KEY")
+    assert Credentials.from_env() is None  # no key is not an error yet: a complete file needs none
+    assert Credentials.from_env("  ") is None

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from ospack.errors import AuthError, DownloadError, PremiumError
-from ospack.fetch import ApiEndpoints, Credentials, fetch_tiles, fetch_tiles_sync
+from ospack.errors import AuthError, DownloadError, PremiumError, UsageError
+from ospack.fetch import ApiEndpoints, Credentials, FetchSettings, RatePolicy, fetch_tiles
 from ospack.testing import FakeClock
 from ospack.layers import get_layer
 from ospack.types import Tile
@@ -21,6 +21,7 @@ from ospack.types import Tile
 KEY = "SeCrEtKeY-0123456789abcdef"
 ROOT = "https://api.test"  # plain http is refused for hosts other than loopback
 LAYER = get_layer("Road_27700")  # premium from zoom 10
+UNPACED = RatePolicy.unpaced()
 
 
 def png(tile: Tile, size: int = 256) -> bytes:
@@ -108,7 +109,7 @@ def test_transient_faults_are_retried_until_the_tile_is_whole(fault):
         return httpx.Response(200, content=png(tile))
 
     tiles = tiles_at(8, 6)
-    stats, outcomes = run(handler, tiles, max_retries=4)
+    stats, outcomes = run(handler, tiles, settings=FetchSettings(max_retries=4))
     assert all(outcomes[t].kind == "ok" and outcomes[t].data == png(t) for t in tiles)
     assert all(outcomes[t].attempts == 3 for t in tiles)
     assert stats.retries == 12 and stats.requests == 18
@@ -119,14 +120,14 @@ def test_persistent_faults_fail_the_tile_and_never_return_data(fault):
     def handler(request):
         return FAULTS[fault](tile_of(request))
 
-    stats, outcomes = run(handler, tiles_at(8, 3), max_retries=2)
+    stats, outcomes = run(handler, tiles_at(8, 3), settings=FetchSettings(max_retries=2))
     assert all(o.kind == "failed" and o.data is None and o.attempts == 3 for o in outcomes.values())
     assert all("after 3 attempts" in o.reason for o in outcomes.values())
     assert stats.tiles_failed == 3 and stats.requests == 9 and stats.zooms[8].failed == 3
 
 
 def test_html_body_reason_says_what_came_back():
-    _, outcomes = run(FAULTS["html200"] and (lambda r: FAULTS["html200"](None)), tiles_at(8, 1), max_retries=0)
+    _, outcomes = run(FAULTS["html200"] and (lambda r: FAULTS["html200"](None)), tiles_at(8, 1), settings=FetchSettings(max_retries=0))
     assert "HTML" in next(iter(outcomes.values())).reason
 
 
@@ -147,7 +148,7 @@ def test_429_pauses_the_pool_and_the_tile_is_never_lost():
         return httpx.Response(200, content=png(tile_of(request)))
 
     tiles = tiles_at(7, 40)
-    stats, outcomes = run(handler, tiles, max_retries=0)  # 429s do not use up retries
+    stats, outcomes = run(handler, tiles, settings=FetchSettings(max_retries=0))  # 429s do not use up retries
     assert all(outcomes[t].kind == "ok" for t in tiles)
     assert stats.rate_limited == 4 and stats.requests == 44 and stats.tiles_ok == 40
 
@@ -161,7 +162,7 @@ def test_bad_key_stops_at_once_without_a_retry_storm():
 
     tiles = (Tile(7, x, 5) for x in range(10_000))
     with pytest.raises(AuthError) as caught:
-        run(handler, tiles, workers=4)
+        run(handler, tiles, settings=FetchSettings(workers=4))
     assert len(calls) <= 4
     message = str(caught.value)
     assert "refused the API key" in message and "--key" in message and KEY not in message
@@ -199,7 +200,7 @@ def test_a_plan_without_premium_stops_every_premium_zoom_at_the_first_refusal(st
     tiles = [t for x in range(30) for t in (Tile(9, x, 1), Tile(10, x, 1), Tile(11, x, 1))]
     with pytest.raises(PremiumError) as caught:
         asyncio.run(fetch_tiles(
-            tiles, layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT, allow_premium=True, workers=2,
+            tiles, layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT, allow_premium=True, settings=FetchSettings(workers=2),
             transport=httpx.MockTransport(handler), clock=FakeClock(), on_outcome=outcomes.append,
         ))
     assert calls[10] + calls[11] <= 2  # at most the requests in flight when the first refusal came back
@@ -220,7 +221,7 @@ def test_a_redirect_fails_at_once_naming_where_it_pointed(status):
         return httpx.Response(status, headers={"Location": f"/moved/zxy/Road_27700/7/1/1.png?key={KEY}&x=1"})
 
     with pytest.raises(DownloadError) as caught:
-        run(handler, (Tile(7, x, 5) for x in range(1000)), workers=4)
+        run(handler, (Tile(7, x, 5) for x in range(1000)), settings=FetchSettings(workers=4))
     message = str(caught.value)
     assert f"HTTP {status}" in message and "https://api.test/moved/zxy/Road_27700/7/1/1.png" in message
     assert KEY not in message and "?" not in message and "never" not in message
@@ -238,7 +239,7 @@ def test_connection_refused_fails_within_a_few_rounds_and_says_where():
     with pytest.raises(DownloadError) as caught:
         asyncio.run(fetch_tiles(
             (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
-            transport=httpx.MockTransport(handler), clock=clock, workers=8,
+            transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8),
         ))
     message = str(caught.value)
     assert message.startswith("cannot connect to api.test:443") and "timed out" not in message
@@ -261,7 +262,7 @@ def test_a_server_that_goes_away_mid_run_stops_after_a_bounded_wait_and_loses_no
     with pytest.raises(DownloadError) as caught:
         asyncio.run(fetch_tiles(
             (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
-            transport=httpx.MockTransport(handler), clock=clock, workers=8, rate_per_min=None,
+            transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8, rate=UNPACED),
             on_outcome=outcomes.append,
         ))
     assert "went away mid-run" in str(caught.value) and "5 attempts" in str(caught.value)
@@ -279,7 +280,7 @@ def test_a_server_back_within_the_rounds_resumes_the_run():
         state["down"] += 1
         return httpx.Response(200, content=png(tile_of(request)))
 
-    stats, outcomes = run(handler, tiles_at(7, 30), workers=1, rate_per_min=None)
+    stats, outcomes = run(handler, tiles_at(7, 30), settings=FetchSettings(workers=1, rate=UNPACED))
     assert stats.tiles_ok == 30 and stats.tiles_failed == 0
 
 
@@ -292,7 +293,7 @@ def test_stop_event_stops_taking_tiles_and_returns_stats():
         await asyncio.sleep(0.01)
         return httpx.Response(200, content=png(tile_of(request)))
 
-    stats, outcomes = run(handler, (Tile(7, x, 1) for x in range(300, 100_000)), workers=2, stop_event=stop)
+    stats, outcomes = run(handler, (Tile(7, x, 1) for x in range(300, 100_000)), settings=FetchSettings(workers=2), stop_event=stop)
     assert stats.stopped
     assert 5 < stats.tiles_ok < 100
     assert all(o.kind == "ok" for o in outcomes.values())
@@ -311,7 +312,7 @@ def test_tile_iterator_is_consumed_lazily():
         in_flight_max.append(len(pulled) - tile_of(request).x)
         return httpx.Response(200, content=png(Tile(7, 0, 0)))
 
-    stats, _ = run(handler, tiles(), workers=4, rate_per_min=None)
+    stats, _ = run(handler, tiles(), settings=FetchSettings(workers=4, rate=UNPACED))
     assert stats.tiles_ok == 500
     # the producer never runs ahead of the workers by more than the queue and the pool
     assert max(in_flight_max) <= 4 * 3 + 2
@@ -329,24 +330,24 @@ def test_the_key_never_leaks_into_logs_errors_or_reprs(caplog):
         return httpx.Response(401)
 
     with pytest.raises(AuthError) as caught:
-        run(handler, tiles_at(7, 3), credentials=credentials, workers=1)
+        run(handler, tiles_at(7, 3), credentials=credentials, settings=FetchSettings(workers=1))
     texts = [caplog.text, str(caught.value), repr(caught.value), repr(credentials),
              repr(credentials.auth(ApiEndpoints())), repr(Credentials(KEY))]
     assert not [t for t in texts if KEY in t or "sEcReT-987" in t]
 
 
-def test_sync_wrapper_and_option_checks():
-    stats = fetch_tiles_sync(
+def test_a_fetch_of_its_own_and_option_checks():
+    stats = asyncio.run(fetch_tiles(
         tiles_at(7, 2),
         layer="Road_27700",
         credentials=Credentials(KEY),
         endpoints=ROOT,
         transport=httpx.MockTransport(lambda r: httpx.Response(200, content=png(tile_of(r)))),
         clock=FakeClock(),
-    )
+    ))
     assert stats.tiles_ok == 2 and stats.achieved_rate_per_min > 0
-    with pytest.raises(DownloadError):
-        fetch_tiles_sync([], layer=LAYER, credentials=Credentials(KEY), workers=0)
+    with pytest.raises(UsageError, match="workers must be at least 1"):
+        FetchSettings(workers=0)
     with pytest.raises(AuthError):
         Credentials(" ")
 
@@ -387,7 +388,7 @@ def test_an_outcome_callback_error_stops_the_pool_and_propagates():
             fetch_tiles(
                 (Tile(7, x, 1) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY),
                 endpoints=ROOT, transport=httpx.MockTransport(handler), clock=FakeClock(),
-                on_outcome=explode, workers=4,
+                on_outcome=explode, settings=FetchSettings(workers=4),
             )
         )
     assert calls["n"] <= 8
@@ -424,7 +425,7 @@ def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
 
     stats = asyncio.run(fetch_tiles(
         (Tile(7, x % 600, 1 + x // 600) for x in range(1800)), layer=LAYER, credentials=Credentials(KEY),
-        endpoints=ROOT, transport=httpx.MockTransport(handler), clock=clock, workers=8, on_outcome=on_outcome,
+        endpoints=ROOT, transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8), on_outcome=on_outcome,
     ))
     assert stats.tiles_ok == 1800 and stats.rate_limited > 0
     end = spell["end"]
@@ -435,3 +436,91 @@ def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
     silent = max(b - a for a, b in zip(done, done[1:]))
     assert silent <= window + 1.0
     assert done[-1] - done[0] <= 1800 / rate + 20 + window + 5  # the spell and one window, no long ramp
+
+
+def test_fetches_through_one_session_share_its_limiter_client_and_token_but_not_their_figures():
+    from ospack.fetch import FetchSession
+
+    sent = []
+
+    def handler(request):
+        if request.url.path.endswith("/oauth2/token/v1"):
+            sent.append("token")
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        sent.append(clock.now())
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    clock = FakeClock()
+    settings = FetchSettings(rate=RatePolicy(60, warmup=0, margin=0.0), workers=2)  # one request a second
+
+    async def two_layers():
+        async with FetchSession(Credentials(KEY, "sEcReT"), ROOT, settings, transport=httpx.MockTransport(handler),
+                                clock=clock) as session:
+            first = await session.fetch(tiles_at(7, 5), layer=LAYER)
+            second = await session.fetch(tiles_at(8, 5), layer="Outdoor_27700")
+            return session, first, second
+
+    session, first, second = asyncio.run(two_layers())
+    assert sent.count("token") == 1  # one token for the whole session
+    times = [t for t in sent if t != "token"]
+    assert times == pytest.approx([float(i) for i in range(10)])  # the second fetch keeps the first's pace
+    assert (first.requests, second.requests) == (5, 5) and first.zooms.keys() == {7} and second.zooms.keys() == {8}
+    assert session.limiter.granted == 10
+    with pytest.raises(RuntimeError, match="not open"):
+        session.client
+
+
+def test_a_stopped_fetch_drops_only_its_own_waiting_requests():
+    from ospack.fetch import FetchSession
+
+    stop = threading.Event()
+    clock = FakeClock()
+
+    def handler(request):
+        return httpx.Response(200, content=png(tile_of(request)))
+
+    async def together():
+        async with FetchSession(Credentials(KEY), ROOT, FetchSettings(rate=RatePolicy(600), workers=2),
+                                transport=httpx.MockTransport(handler), clock=clock) as session:
+            stop.set()  # the first fetch is stopped before it starts; the second one is not
+            return await asyncio.gather(
+                session.fetch(tiles_at(7, 20), layer=LAYER, stop_event=stop),
+                session.fetch(tiles_at(8, 20), layer=LAYER),
+            )
+
+    stopped, going = asyncio.run(together())
+    assert stopped.stopped and stopped.tiles_ok < 20
+    assert not going.stopped and going.tiles_ok == 20 and going.requests == 20
+
+
+def test_one_tally_counts_each_outcome_once_and_a_summary_reads_it():
+    from ospack.fetch import Tally, TileOutcome
+    from ospack.summary import PackageSummary
+
+    tally = Tally()
+    outcomes = [TileOutcome(Tile(7, 1, 2), "ok", data=b"x"), TileOutcome(Tile(7, 2, 2), "absent"),
+                TileOutcome(Tile(8, 3, 4), "failed", reason="HTTP 500 after 3 attempts")]
+    for outcome in outcomes:
+        tally.record(outcome, "Road_27700")
+    assert (tally.tiles_ok, tally.tiles_absent, tally.tiles_failed, tally.outcomes) == (1, 1, 1, 3)
+    assert tally.failures == ["Road_27700 8/3/4: HTTP 500 after 3 attempts"]
+    frozen = tally.freeze(1.0, stopped=False)
+    tally.record(outcomes[0], "Road_27700")
+    assert frozen.zooms[7].ok == 1 and tally.zooms[7].ok == 2  # a frozen figure stays as it was
+    summary = PackageSummary(output="o.gpkg", format="gpkg", layers=("Road_27700",), tally=tally)
+    assert summary.tiles_written == 2 and summary.failures is tally.failures
+    assert summary.to_dict()["zooms"] == {"7": {"written": 2, "absent": 1, "failed": 0},
+                                          "8": {"written": 0, "absent": 0, "failed": 1}}
+
+
+def test_a_download_error_declares_the_figures_it_carries():
+    assert DownloadError.__annotations__["stats"] == "FetchStats | None" and DownloadError("x").stats is None
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(401)
+
+    with pytest.raises(AuthError) as caught:
+        run(handler, tiles_at(7, 3), settings=FetchSettings(workers=1))
+    assert caught.value.stats is not None and caught.value.stats.requests == len(calls) == 1

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ospack.fetch import RateLimiter, parse_retry_after
+from ospack.fetch import RateLimiter, RatePolicy, parse_retry_after
 from ospack.testing import FakeClock
 
 
@@ -44,7 +44,7 @@ def max_in_window(times: list[float], window: float) -> int:
 
 def test_paces_evenly_at_just_under_the_limit():
     clock = FakeClock()
-    times = run_workers(RateLimiter(600, 60.0, clock=clock), workers=8, grants=1500)
+    times = run_workers(RateLimiter(RatePolicy(600), clock=clock), workers=8, grants=1500)
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert min(gaps) >= 0.1 * 1.01 - 1e-9
     assert max(gaps) <= 0.1 * 1.06 + 1e-9  # the first 8 grants warm up 5 % wider
@@ -55,7 +55,7 @@ def test_paces_evenly_at_just_under_the_limit():
 
 def test_no_window_exceeds_the_limit_across_pauses_and_slowdowns():
     clock = FakeClock()
-    limiter = RateLimiter(50, 60.0, clock=clock, rng=random.Random(1))
+    limiter = RateLimiter(RatePolicy(50), clock=clock, rng=random.Random(1))
     events = [(n, lambda: limiter.rate_limited(clock.now() - 0.5)) for n in (40, 45, 120)]
     times = run_workers(limiter, workers=16, grants=300, events=events)
     assert max_in_window(times, 60.0) <= 50
@@ -71,7 +71,7 @@ def test_no_window_exceeds_the_limit_across_pauses_and_slowdowns():
 )
 def test_property_never_more_than_n_in_any_window(rate, workers, margin, idles, penalties):
     clock = FakeClock()
-    limiter = RateLimiter(rate, 60.0, clock=clock, margin=margin, rng=random.Random(0))
+    limiter = RateLimiter(RatePolicy(rate, margin=margin), clock=clock, rng=random.Random(0))
     events = [(n, lambda d=d: clock.advance(d)) for n, d in idles]
     events += [(n, lambda ra=ra: limiter.rate_limited(clock.now(), ra)) for n, ra in penalties]
     times = run_workers(limiter, workers=workers, grants=120, events=events)
@@ -80,7 +80,7 @@ def test_property_never_more_than_n_in_any_window(rate, workers, margin, idles, 
 
 def test_a_429_pauses_everyone_then_the_first_successes_restore_the_pace():
     clock = FakeClock()
-    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(3))
+    limiter = RateLimiter(RatePolicy(600), clock=clock, rng=random.Random(3))
     state = {}
 
     def penalise():
@@ -106,7 +106,7 @@ def test_a_429_pauses_everyone_then_the_first_successes_restore_the_pace():
 def test_a_streak_of_429s_never_pauses_past_the_window_it_spent():
     # the burst: nine 429s without Retry-After gave pauses of 2.0 … 53.7 s, 216 s in all
     clock = FakeClock()
-    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(0))
+    limiter = RateLimiter(RatePolicy(600), clock=clock, rng=random.Random(0))
     pauses = []
     for _ in range(9):
         pauses.append(limiter.rate_limited(clock.now()))
@@ -120,7 +120,7 @@ def test_a_streak_of_429s_never_pauses_past_the_window_it_spent():
 
 def test_the_pause_says_why_and_for_how_long():
     clock = FakeClock()
-    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(0))
+    limiter = RateLimiter(RatePolicy(600), clock=clock, rng=random.Random(0))
     assert limiter.pause_status() == (0.0, None)
     limiter.rate_limited(clock.now(), retry_after=30.0)
     left, why = limiter.pause_status()
@@ -133,7 +133,7 @@ def test_the_pause_says_why_and_for_how_long():
 
 def test_429s_from_one_burst_count_as_one_episode():
     clock = FakeClock()
-    limiter = RateLimiter(600, 60.0, clock=clock, rng=random.Random(0))
+    limiter = RateLimiter(RatePolicy(600), clock=clock, rng=random.Random(0))
     clock.advance(10.0)
     limiter.rate_limited(granted_at=9.9)
     slowdown = limiter.slowdown()
@@ -144,7 +144,7 @@ def test_429s_from_one_burst_count_as_one_episode():
 
 def test_waiters_inside_a_new_pause_give_their_slot_back():
     clock = FakeClock()
-    limiter = RateLimiter(60, 60.0, clock=clock, margin=0.0)
+    limiter = RateLimiter(RatePolicy(60, margin=0.0), clock=clock)
 
     async def main():
         first = await limiter.acquire()
@@ -159,16 +159,16 @@ def test_waiters_inside_a_new_pause_give_their_slot_back():
 
 def test_unpaced_limiter_still_pauses_on_429():
     clock = FakeClock()
-    limiter = RateLimiter(None, clock=clock)
+    limiter = RateLimiter(RatePolicy.unpaced(), clock=clock)
     times = run_workers(limiter, workers=4, grants=50, events=[(10, lambda: limiter.rate_limited(clock.now(), 3.0))])
     assert times[9] == 0.0 and times[10] == pytest.approx(3.0)
 
 
 def test_rejects_nonsense_rates():
     with pytest.raises(ValueError):
-        RateLimiter(0)
+        RatePolicy(0)
     with pytest.raises(ValueError):
-        RateLimiter(10, per=0)
+        RatePolicy(10, window_s=0)
 
 
 def test_parse_retry_after():
@@ -181,3 +181,26 @@ def test_parse_retry_after():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("nan") is None
+
+
+def test_a_policy_counts_its_allowance_over_the_servers_window():
+    assert RatePolicy(600).allowance == (600, 60.0)
+    assert RatePolicy(600, window_s=2.0).allowance == (20, 2.0)  # what a server with a 2 s window counts
+    assert RatePolicy(50, window_s=1.0).allowance == (50, 60.0)  # under one request a window: a minute
+    assert RatePolicy.unpaced().allowance[0] is None
+    limiter = RateLimiter(RatePolicy(600, window_s=2.0, max_retry_after_s=9.0))
+    assert (limiter.requests, limiter.per, limiter.max_retry_after) == (20, 2.0, 9.0)
+
+
+def test_fetch_settings_have_one_set_of_defaults_and_refuse_nonsense():
+    from ospack.errors import UsageError
+    from ospack.fetch import DEFAULT_MAX_RETRIES, FetchSettings
+
+    settings = FetchSettings()
+    assert settings.rate == RatePolicy() and settings.rate.per_minute == 600
+    assert (settings.workers, settings.max_retries, settings.protocol) == (8, DEFAULT_MAX_RETRIES, "zxy")
+    for bad in ({"workers": 0}, {"max_retries": -1}, {"protocol": "tms"}):
+        with pytest.raises(UsageError):
+            FetchSettings(**bad)
+    with pytest.raises(AttributeError):
+        settings.workers = 2  # frozen: one value is passed whole, never changed on the way

@@ -154,3 +154,25 @@ def test_png_check():
     chunk = b"tEXt" + b"a\x00b"
     bad_order = good[:8] + len(b"a\x00b").to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big") + good[8:]
     assert "IHDR" in png_problem(bad_order)
+
+
+@pytest.mark.parametrize(
+    "url, receives",
+    [
+        ("https://api.os.uk/maps/raster/v1/zxy/Road_27700/7/1/2.png", True),
+        ("HTTPS://API.OS.UK/oauth2/token/v1", True),  # scheme and host are case-blind
+        ("https://api.os.uk:443/maps/raster/v1/wmts?x=1", True),  # the default port is the same origin
+        ("https://api.os.uk:8443/maps/raster/v1", False),
+        ("http://api.os.uk/maps/raster/v1", False),  # same host, another scheme
+        ("https://api.os.uk.evil.example/maps/raster/v1", False),
+        ("https://tiles.example.org/maps/raster/v1", False),
+        ("not a url at all [", False),
+    ],
+)
+def test_credentials_go_only_to_the_chosen_origin(url, receives):
+    assert ApiEndpoints.from_url("https://api.os.uk").receives_credentials(url) is receives
+
+
+def test_an_explicit_default_port_in_the_root_is_the_same_origin():
+    endpoints = ApiEndpoints.from_url("https://api.os.uk:443")
+    assert endpoints.receives_credentials("https://api.os.uk/maps/raster/v1/zxy/Road_27700/7/1/2.png")

@@ -11,6 +11,7 @@ import rasterio
 
 from ospack import package
 from ospack.cli import cli
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import info
 from ospack.layers import get_layer
 from ospack.writers.job import DEMO_ATTRIBUTION
@@ -38,7 +39,7 @@ def rows(path, sql):
 
 def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
     output = tmp_path / "demo.gpkg"
-    assert package(SNOWDON, output, layers="Outdoor_27700", zooms="6-7", demo=True, rate_per_min=None).complete
+    assert package(SNOWDON, output, layers="Outdoor_27700", zooms="6-7", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())).complete
     ((identifier, description),) = rows(output, "SELECT identifier, description FROM gpkg_contents")
     assert identifier == "OS Outdoor_27700 demo test cards"
     assert description.startswith("Test cards from the ospack emulator") and DEMO_ATTRIBUTION in description
@@ -53,7 +54,7 @@ def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
 
 def test_a_demo_mbtiles_says_it_holds_test_cards(tmp_path):
     output = tmp_path / "demo.mbtiles"
-    assert package(SNOWDON, output, layers="Road_3857", zooms="10-11", demo=True, rate_per_min=None).complete
+    assert package(SNOWDON, output, layers="Road_3857", zooms="10-11", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())).complete
     meta = dict(rows(output, "SELECT name, value FROM metadata"))
     assert meta["attribution"] == DEMO_ATTRIBUTION
     assert meta["description"].startswith("Test cards from the ospack emulator") and CROWN not in meta["description"]

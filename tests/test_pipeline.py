@@ -23,6 +23,7 @@ from ospack.errors import (
     PremiumError,
     UsageError,
 )
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import read_job
@@ -30,6 +31,7 @@ from test_writers_support import query, tamper
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
+UNPACED = RatePolicy.unpaced()
 SUMMIT_BNG = (260990.0, 354366.0)  # Yr Wyddfa summit, easting/northing
 SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True).transform(*SUMMIT_BNG)
 
@@ -41,7 +43,7 @@ def fast_emulator(make_emulator):
 
 
 def run(emulator, output, layer="Outdoor_27700", zooms="0-9", **options):
-    options.setdefault("rate_per_min", None)
+    options.setdefault("settings", FetchSettings(rate=UNPACED))
     options.setdefault("key", "demo")
     return package(SNOWDON, output, layers=layer, zooms=zooms, api_url=emulator.url, **options)
 
@@ -99,7 +101,7 @@ def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emula
     emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=11,
                              burst_seconds=0.3, limit=60_000, window=1.0)
     output = tmp_path / "faults.gpkg"
-    summary = run(emulator, output, zooms="6-9", max_retries=12)
+    summary = run(emulator, output, zooms="6-9", settings=FetchSettings(rate=UNPACED, max_retries=12))
     assert summary.complete and summary.tiles_failed == 0
     assert summary.retries > 0 and sum(emulator.stats()["faults"].values()) > 0
     layer = get_layer("Outdoor_27700")
@@ -113,7 +115,7 @@ def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emula
 def test_paced_package_sees_zero_429s(spawn_emulator, tmp_path, enforce):
     # 600/min with a 2 s window: 20 a window, the real spike-arrest gap of 0.1 s; 57 tiles span ~3 windows
     emulator = spawn_emulator("--key", "demo", "--enforce", enforce, "--limit", "600", "--window", "2")
-    summary = run(emulator, tmp_path / "paced.gpkg", rate_per_min=600, rate_window_s=2.0)
+    summary = run(emulator, tmp_path / "paced.gpkg", settings=FetchSettings(rate=RatePolicy(600, window_s=2.0)))
     assert summary.complete
     assert summary.rate_limited == 0
     assert emulator.stats()["by_status"].get("429", 0) == 0
@@ -122,7 +124,7 @@ def test_paced_package_sees_zero_429s(spawn_emulator, tmp_path, enforce):
 def test_bad_key_stops_at_once_and_leaves_no_file_it_created(fast_emulator, tmp_path):
     output = tmp_path / "bad.gpkg"
     with pytest.raises(AuthError) as caught:
-        run(fast_emulator, output, key="not-a-real-key", workers=4)
+        run(fast_emulator, output, key="not-a-real-key", settings=FetchSettings(rate=UNPACED, workers=4))
     assert "not-a-real-key" not in str(caught.value)
     assert fast_emulator.stats()["requests"] <= 4
     assert list(tmp_path.iterdir()) == []  # nothing stored: no .gpkg, -wal or -shm left to look resumable
@@ -184,7 +186,7 @@ def test_a_plan_without_premium_stops_at_the_first_refusal_and_says_so_once(fast
 def test_premium_key_gets_premium_zooms_with_oauth2_renewed_mid_run(make_emulator, tmp_path):
     emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=1.0, limit=100_000)
     summary = run(emulator, tmp_path / "p.gpkg", zooms="9-10", key="paid", secret="paid-secret",
-                  allow_premium=True, rate_per_min=3000, workers=4)
+                  allow_premium=True, settings=FetchSettings(rate=RatePolicy(3000), workers=4))
     assert summary.complete and summary.tiles_failed == 0
     # every premium tile was requested (a request retried after its token expired in flight counts twice)
     assert summary.premium_requests >= summary.zooms[10].written == 111
@@ -234,9 +236,9 @@ def test_another_area_is_refused_unless_overwrite(fast_emulator, tmp_path):
     other = "260000,354000,262000,356000"
     with pytest.raises(IncompatibleOutputError, match="--overwrite"):
         package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
-                api_url=fast_emulator.url, key="demo", rate_per_min=None)
+                api_url=fast_emulator.url, key="demo", settings=FetchSettings(rate=UNPACED))
     summary = package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
-                      api_url=fast_emulator.url, key="demo", rate_per_min=None, overwrite=True)
+                      api_url=fast_emulator.url, key="demo", settings=FetchSettings(rate=UNPACED), overwrite=True)
     assert summary.complete
 
 
@@ -255,7 +257,7 @@ def test_layers_on_two_grids_are_refused(fast_emulator, tmp_path):
 def test_wmts_protocol_packages_the_same_tiles(fast_emulator, tmp_path):
     zxy, wmts = tmp_path / "zxy.gpkg", tmp_path / "wmts.gpkg"
     run(fast_emulator, zxy, zooms="7-9")
-    run(fast_emulator, wmts, zooms="7-9", protocol="wmts")
+    run(fast_emulator, wmts, zooms="7-9", settings=FetchSettings(rate=UNPACED, protocol="wmts"))
     sql = "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700 ORDER BY 1, 2, 3"
     assert query(zxy, sql) == query(wmts, sql)
 
@@ -280,7 +282,7 @@ def test_area_outside_the_layer_is_refused_before_any_request(fast_emulator, tmp
 
 def test_demo_mode_records_that_the_tiles_are_not_os_data(tmp_path):
     summary = package(SNOWDON, tmp_path / "demo.gpkg", layers="Outdoor_27700", zooms="5-7", demo=True,
-                      rate_per_min=None)
+                      settings=FetchSettings(rate=UNPACED))
     assert summary.complete and summary.demo
     job = read_job(tmp_path / "demo.gpkg")
     assert job.demo and job.source.startswith("http://127.0.0.1:")
@@ -297,7 +299,7 @@ def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator,
         if progress.done >= 10:
             stop.set()
 
-    summary = run(emulator, output, rate_per_min=1200, workers=2, progress=stop_after_ten, stop_event=stop)
+    summary = run(emulator, output, settings=FetchSettings(rate=RatePolicy(1200), workers=2), progress=stop_after_ten, stop_event=stop)
     assert summary.interrupted and not summary.complete
     kept = summary.tiles_written
     assert 10 <= kept < 57
@@ -364,7 +366,7 @@ def test_progress_keeps_coming_while_paused_and_says_why(make_emulator, tmp_path
         if snapshot.done == 10 and not any(s.paused_s for s in seen):
             emulator.spend(0.5)
 
-    summary = run(emulator, tmp_path / "paused.gpkg", zooms="0-9", workers=2, progress=progress)
+    summary = run(emulator, tmp_path / "paused.gpkg", zooms="0-9", settings=FetchSettings(rate=UNPACED, workers=2), progress=progress)
     assert summary.complete and summary.rate_limited >= 1
     paused = [s for s in seen if s.paused_s > 0]
     assert paused, "a tick must report the pause while no tile arrives"
@@ -380,7 +382,7 @@ def test_a_retry_after_beyond_the_cap_stops_cleanly_saying_when_to_rerun(make_em
     run(emulator, output, zooms="0-7")
     emulator.spend(5.0)
     with pytest.raises(DownloadError) as caught:
-        run(emulator, output, zooms="0-9", workers=2)
+        run(emulator, output, zooms="0-9", settings=FetchSettings(rate=UNPACED, workers=2))
     message = str(caught.value)
     assert "asked to wait 60 min (Retry-After)" in message and "rerun the same command after" in message
     assert info(output)["failure"] == message  # the file keeps its tiles and says why it stopped
@@ -396,7 +398,7 @@ def test_a_redirect_fails_at_once_and_leaves_no_file(tmp_path):
 
     with pytest.raises(DownloadError) as caught:
         package(SNOWDON, tmp_path / "moved.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
-                api_url="http://127.0.0.1:9", rate_per_min=None, workers=2, transport=httpx.MockTransport(handler))
+                api_url="http://127.0.0.1:9", settings=FetchSettings(rate=UNPACED, workers=2), transport=httpx.MockTransport(handler))
     message = str(caught.value)
     assert "HTTP 307, a redirect to https://login.example.com/sso;" in message and "key=" not in message
     assert len(requests) <= 2 and list(tmp_path.iterdir()) == []

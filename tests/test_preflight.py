@@ -8,6 +8,7 @@ import pytest
 
 from ospack import package
 from ospack.errors import ApiUrlError, LargeJobError, UsageError
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.preflight import check_demo_options
 from ospack.writers import read_job
 
@@ -36,7 +37,7 @@ def test_insecure_http_is_refused_unless_allowed(tmp_path, make_emulator):
     assert not (tmp_path / "h.gpkg").exists()
     api = make_emulator(keys=("k",), limit=100_000)
     summary = package(SNOWDON, tmp_path / "l.gpkg", layers="Outdoor_27700", zooms="7", key="k", api_url=api.url,
-                      rate_per_min=None, allow_insecure_http=False)  # loopback http needs no consent
+                      settings=FetchSettings(rate=RatePolicy.unpaced()), allow_insecure_http=False)  # loopback http needs no consent
     assert summary.complete
 
 
@@ -51,7 +52,7 @@ def test_a_huge_job_is_refused_before_the_file_exists_unless_allowed(tmp_path, m
         started.append(True)
         raise KeyboardInterrupt  # consent given: the run got as far as fetching
 
-    monkeypatch.setattr("ospack.pipeline._package_layer", no_fetch)
+    monkeypatch.setattr("ospack.engine._package_layer", no_fetch)
     with pytest.raises(KeyboardInterrupt):
         package(GB, output, layers="Road_27700", zooms="9", demo=True, allow_huge=True)
     assert started
@@ -64,12 +65,12 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
     from ospack.inspect import info
 
     done = tmp_path / "done.gpkg"
-    package(SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, rate_per_min=None)
+    package(SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
     before = done.read_bytes()
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 1))  # no room for the 34 tiles of zoom 9
     with pytest.raises(LargeJobError, match="34 tiles to fetch"):
-        package(SNOWDON, done, layers="Outdoor_27700", zooms="0-9", demo=True, rate_per_min=None)
+        package(SNOWDON, done, layers="Outdoor_27700", zooms="0-9", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
     assert read_job(done).zooms == tuple(range(9)) and info(done)["complete"]
     assert done.read_bytes() == before
 
@@ -77,7 +78,7 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
 def test_a_resume_without_a_key_is_refused_before_the_file_changes(tmp_path, make_emulator):
     api = make_emulator(keys=("k",), limit=100_000)
     output = tmp_path / "part.gpkg"
-    package(SNOWDON, output, layers="Outdoor_27700", zooms="7", key="k", api_url=api.url, rate_per_min=None)
+    package(SNOWDON, output, layers="Outdoor_27700", zooms="7", key="k", api_url=api.url, settings=FetchSettings(rate=RatePolicy.unpaced()))
     before = output.read_bytes()
     with pytest.raises(UsageError, match="no API key"):
         package(SNOWDON, output, layers="Outdoor_27700", zooms="7-8", api_url=api.url)

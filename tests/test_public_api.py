@@ -11,9 +11,11 @@ def test_every_exported_name_resolves():
 def test_functions_that_share_a_module_name_stay_functions():
     import ospack.cover
     import ospack.estimate
-    import ospack.pipeline  # noqa: F401
+    import ospack.pipeline
+    import ospack.plan  # noqa: F401
 
-    for name in ("cover", "count", "estimate", "package", "verify", "info", "read_area", "open_writer"):
+    names = ("cover", "count", "estimate", "plan", "package", "package_async", "verify", "info", "read_area")
+    for name in (*names, "open_writer"):
         assert callable(getattr(ospack, name)) and not isinstance(getattr(ospack, name), type(ospack)), name
 
 
@@ -23,7 +25,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert ospack.count(area, "Outdoor_27700", "7") == {7: ospack.estimate(area, "Outdoor_27700", "7").to_dict()["zooms"]["7"]["tiles"]}
     with ospack.Emulator() as api:
         summary = ospack.package(area, "demo.gpkg", layers="Outdoor_27700", zooms="5-7", api_url=api.url,
-                                 key="demo", rate_per_min=None)
+                                 key="demo", settings=ospack.FetchSettings(rate=ospack.RatePolicy.unpaced()))
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok
     assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
+
+
+def test_the_plan_engine_and_settings_are_exported_and_import_ospack_stays_light():
+    import subprocess
+    import sys
+
+    for name in ("Plan", "plan", "package_async", "FetchSettings", "RatePolicy"):
+        assert name in ospack.__all__, name
+    assert isinstance(ospack.plan("-4.09,53.06,-4.06,53.08", "Outdoor_27700", "7"), ospack.Plan)
+    assert ospack.FetchSettings().rate == ospack.RatePolicy()
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, ospack; print(sorted(m for m in ('httpx', 'aiohttp', 'ospack.engine',"
+         " 'ospack.fetch', 'ospack.writers') if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert loaded == "[]"  # the engine, HTTP and the writers load when first used

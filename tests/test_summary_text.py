@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ospack.summary import PackageSummary, ZoomTally
+from ospack.fetch import Tally, ZoomCounts
+from ospack.summary import PackageSummary
 from ospack.summary_text import FAILURES_LISTED, duration_text, summary_text
 
 
@@ -13,11 +14,14 @@ def test_durations(seconds, text):
     assert duration_text(seconds) == text
 
 
-def summary(**changes):
+def summary(zooms=None, failures=(), **changes):
+    tally = Tally()  # the run's figures, as the fetch counts them
+    tally.requests, tally.premium_requests, tally.retries, tally.rate_limited = 20, 2, 1, 4
+    tally.zooms = {8: ZoomCounts(ok=5, absent=1), 7: ZoomCounts(ok=10, failed=2)} if zooms is None else zooms
+    tally.failures = list(failures)
     fields = dict(
         output="peaks.gpkg", format="gpkg", layers=("Outdoor_27700",), complete=True, demo=True,
-        tiles_already_stored=3, requests=20, premium_requests=2, retries=1, rate_limited=4, elapsed_s=120.0,
-        zooms={8: ZoomTally(written=5, absent=1), 7: ZoomTally(written=10, failed=2)},
+        tiles_already_stored=3, elapsed_s=120.0, tally=tally,
     )
     return PackageSummary(**{**fields, **changes})
 

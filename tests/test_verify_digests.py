@@ -15,6 +15,7 @@ from ospack import package
 from ospack.area import read_area
 from ospack.cover import cover
 from ospack.errors import WriterError
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.types import Tile
@@ -218,7 +219,7 @@ def fast_emulator(make_emulator):
 
 def run(emulator, output, zooms="6-9", **options):
     return package(SNOWDON, output, layers="Outdoor_27700", zooms=zooms, api_url=emulator.url, key="demo",
-                   rate_per_min=None, **options)
+                   settings=FetchSettings(rate=RatePolicy.unpaced()), **options)
 
 
 def damage(output):

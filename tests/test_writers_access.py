@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ospack import package
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.writers import open_writer
 from test_writers_support import fill, make_job
@@ -57,7 +58,7 @@ def place():
 
 def interrupted(output: Path) -> None:
     stop = threading.Event()
-    summary = package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None,
+    summary = package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()),
                       progress=lambda snapshot: stop.set(), stop_event=stop)
     assert summary.interrupted and not summary.complete
 
@@ -83,7 +84,7 @@ def test_a_read_only_file_is_refused_before_any_request(place):
 
 def test_a_read_only_complete_file_is_already_complete(place):
     output = place / "site.gpkg"
-    package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None)
+    package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
     owned_by_root(output, 0o444)
     place.chmod(0o755)
     run = ospack_package(output)
@@ -146,8 +147,8 @@ def test_package_says_so_when_resuming_a_copy_without_its_wal(tmp_path):
         if not copied.exists():
             shutil.copy(original, copied)
 
-    package(SNOWDON, original, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None, progress=copy_mid_job)
-    summary = package(SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, rate_per_min=None)
+    package(SNOWDON, original, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()), progress=copy_mid_job)
+    summary = package(SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
     assert summary.complete and verify(copied).ok
     assert f"{copied} is in WAL mode mid-job with no copy.gpkg-wal beside it" in summary.notes[0]
 

@@ -20,6 +20,7 @@ from PIL import Image
 from ospack import package
 from ospack.area import Area
 from ospack.cover import cover
+from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
 from test_writers_support import fill, install_bbox_cover, make_job, query, render_tile
@@ -271,8 +272,8 @@ def test_package_succeeds_while_a_gis_program_has_the_file_open(tmp_path, kind):
             readers.append(open_reader(kind, output))
 
     try:
-        summary = package(SNOWDON, output, layers=LAYER, zooms="0-8", demo=True, rate_per_min=None,
-                          progress=on_progress, announce=announced.append)
+        summary = package(SNOWDON, output, layers=LAYER, zooms="0-8", demo=True,
+                          settings=FetchSettings(rate=RatePolicy.unpaced()), progress=on_progress, announce=announced.append)
         assert readers, "the reader never opened"
         assert summary.complete and summary.tiles_failed == 0
         assert query(output, "SELECT value FROM ospack_state WHERE name = 'complete'") == [("1",)]

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..area import read_area
 from ..estimate import estimate_layers
+from ..plan import plan
 from .options import area_options, echo_notes, json_option, layer_option, zoom_option
 
 
@@ -29,6 +29,6 @@ def estimate(
     Example:
       ospack estimate sample_areas/yr-wyddfa.geojson --layer Outdoor_27700 --zoom 0-9
     """
-    job = estimate_layers(read_area(area, area_crs=area_crs, buffer_m=buffer_m), layer, zoom)
+    job = estimate_layers(plan(area, layer, zoom, buffer_m=buffer_m, area_crs=area_crs))
     echo_notes(job.area_notes)
     click.echo(json.dumps(job.to_dict(), indent=2) if as_json else job.to_text())

@@ -11,6 +11,7 @@ import click
 
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
+from ..fetch.settings import FetchSettings, RatePolicy
 from ..pipeline import package
 from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
@@ -60,6 +61,8 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key
     if dev_project and rate:
         raise click.UsageError("give --dev-project or --rate, not both")
     key, secret = read_credentials(key, key_file, secret, secret_file)
+    rate_policy = RatePolicy(per_minute=rate or (DEV_RATE if dev_project else LIVE_RATE))
+    settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     stop = threading.Event()
     received: list[int] = []
@@ -72,10 +75,9 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key
     try:
         summary = package(
             area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
-            secret=secret, rate_per_min=rate or (DEV_RATE if dev_project else LIVE_RATE), workers=workers,
-            allow_premium=allow_premium, api_url=api_url, allow_insecure_http=allow_insecure_http, protocol=protocol,
-            demo=demo, allow_huge=allow_huge, overwrite=overwrite, dedup=dedup, progress=printer.update,
-            announce=printer.announce, stop_event=stop,
+            secret=secret, settings=settings, allow_premium=allow_premium, api_url=api_url,
+            allow_insecure_http=allow_insecure_http, demo=demo, allow_huge=allow_huge, overwrite=overwrite,
+            dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
         )
     finally:
         for signum, handler in previous.items():

@@ -9,6 +9,7 @@ more if the API answers 401 to a token it has already dropped.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 
@@ -37,6 +38,19 @@ class Credentials:
         kind = "oauth2" if self.secret else "key"
         return f"Credentials(kind={kind!r}, key='***')"
 
+    @classmethod
+    def from_env(cls, key: str | None = None, secret: str | None = None) -> Credentials | None:
+        """The key and secret given, else ``OS_API_KEY`` and ``OS_API_SECRET``; None when there is no key.
+
+        The one place ospack reads credentials from the environment. None is not an error
+        here: a run with nothing to fetch (a complete package) needs no key.
+        """
+        key = key or os.environ.get("OS_API_KEY")
+        secret = secret or os.environ.get("OS_API_SECRET")
+        if not key or not key.strip():
+            return None
+        return cls(key=key, secret=secret or None)
+
     @property
     def uses_oauth2(self) -> bool:
         """True when a secret is present and requests carry Bearer tokens."""
@@ -53,13 +67,6 @@ class TokenUnavailable(DownloadError):
     """The token endpoint failed transiently (5xx, bad body); the request may be retried."""
 
 
-def _for_api(request: httpx.Request, endpoints: ApiEndpoints) -> bool:
-    # Credentials only ever go to the host the user chose.
-    url = request.url
-    port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}" == endpoints.origin
-
-
 class KeyHeaderAuth(httpx.Auth):
     """Send the project key in the ``key`` header."""
 
@@ -71,7 +78,7 @@ class KeyHeaderAuth(httpx.Auth):
         return "KeyHeaderAuth(key='***')"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if _for_api(request, self._endpoints):
+        if self._endpoints.receives_credentials(request.url):
             request.headers["key"] = self._key
         yield request
 
@@ -119,7 +126,7 @@ class OAuth2ClientCredentials(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if not _for_api(request, self._endpoints) or request.url == self._endpoints.token:
+        if not self._endpoints.receives_credentials(request.url) or request.url == self._endpoints.token:
             yield request
             return
         if self._lock is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from ..types import Tile
@@ -26,7 +26,7 @@ class TileOutcome:
     attempts: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class ZoomCounts:
     """Tiles of one zoom by outcome."""
 
@@ -34,23 +34,20 @@ class ZoomCounts:
     absent: int = 0
     failed: int = 0
 
+    @property
+    def written(self) -> int:
+        """The tiles handed to the writer: the ok ones (the word a package summary uses)."""
+        return self.ok
 
-@dataclass(frozen=True)
-class FetchStats:
-    """Figures of one fetch run.
+    def to_dict(self) -> dict[str, int]:
+        """As a package summary's ``--json`` gives it."""
+        return {"written": self.ok, "absent": self.absent, "failed": self.failed}
 
-    ``requests`` counts every request sent to the Maps API (retries and refused
-    ones included, token requests not); ``rate_limited`` the 429s among them.
-    """
 
-    requests: int
-    premium_requests: int
-    retries: int
-    rate_limited: int
+class _ZoomTotals:
+    """Totals over ``zooms``: the same sums for a live tally and for its frozen figures."""
+
     zooms: dict[int, ZoomCounts]
-    elapsed_s: float
-    stopped: bool = False
-    failures: tuple[TileOutcome, ...] = ()
 
     @property
     def tiles_ok(self) -> int:
@@ -68,6 +65,30 @@ class FetchStats:
         return sum(c.failed for c in self.zooms.values())
 
     @property
+    def outcomes(self) -> int:
+        """Tiles with an outcome, whatever it was."""
+        return self.tiles_ok + self.tiles_absent + self.tiles_failed
+
+
+@dataclass(frozen=True)
+class FetchStats(_ZoomTotals):
+    """Figures of one fetch run: its tally as it stood at the end, and how long the run took.
+
+    ``requests`` counts every request sent to the Maps API (retries and refused
+    ones included, token requests not); ``rate_limited`` the 429s among them.
+    A tally shared by several fetches (the layers of one package) gives their sum so far.
+    """
+
+    requests: int
+    premium_requests: int
+    retries: int
+    rate_limited: int
+    zooms: dict[int, ZoomCounts]
+    elapsed_s: float
+    stopped: bool = False
+    failures: tuple[str, ...] = ()
+
+    @property
     def achieved_rate_per_min(self) -> float:
         """Requests per minute over the run."""
         return self.requests / self.elapsed_s * 60.0 if self.elapsed_s > 0 else 0.0
@@ -77,10 +98,12 @@ class PauseSource(Protocol):
     def pause_status(self) -> tuple[float, str | None]: ...
 
 
-class StatsRecorder:
-    """Mutable tally behind :class:`FetchStats`; keeps a bounded sample of failures."""
+class Tally(_ZoomTotals):
+    """Every figure of a run, counted once, where it happens: the pool counts into it as requests
+    go out and outcomes come back; progress lines read it live and a package summary holds it.
 
-    max_failures_kept = 100
+    ``failures`` names each failed tile (``"LAYER z/x/y: reason"``), all of them.
+    """
 
     def __init__(self) -> None:
         #: the fetch's rate limiter, set by the pool: what the pool is waiting for, if anything
@@ -89,32 +112,35 @@ class StatsRecorder:
         self.premium_requests = 0
         self.retries = 0
         self.rate_limited = 0
-        self._zooms: dict[int, list[int]] = {}
-        self._failures: list[TileOutcome] = []
+        self.zooms: dict[int, ZoomCounts] = {}
+        self.failures: list[str] = []
 
     def pause_status(self) -> tuple[float, str | None]:
         """Seconds the pool still waits and why, or ``(0.0, None)`` while it is not paused."""
         return (0.0, None) if self.limiter is None else self.limiter.pause_status()
 
-    @property
-    def tiles_ok(self) -> int:
-        """Tiles fetched so far."""
-        return sum(c[0] for c in self._zooms.values())
 
-    def record(self, outcome: TileOutcome) -> None:
-        counts = self._zooms.setdefault(outcome.tile.z, [0, 0, 0])
-        counts[("ok", "absent", "failed").index(outcome.kind)] += 1
-        if outcome.kind == "failed" and len(self._failures) < self.max_failures_kept:
-            self._failures.append(outcome)
+    def record(self, outcome: TileOutcome, layer: str) -> None:
+        """Count the outcome of one tile of ``layer``."""
+        counts = self.zooms.setdefault(outcome.tile.z, ZoomCounts())
+        if outcome.kind == "ok":
+            counts.ok += 1
+        elif outcome.kind == "absent":
+            counts.absent += 1
+        else:
+            counts.failed += 1
+            t = outcome.tile
+            self.failures.append(f"{layer} {t.z}/{t.x}/{t.y}: {outcome.reason}")
 
     def freeze(self, elapsed_s: float, stopped: bool) -> FetchStats:
+        """The figures as they stand, as a value that no longer changes."""
         return FetchStats(
             requests=self.requests,
             premium_requests=self.premium_requests,
             retries=self.retries,
             rate_limited=self.rate_limited,
-            zooms={z: ZoomCounts(*c) for z, c in sorted(self._zooms.items())},
+            zooms={z: replace(c) for z, c in sorted(self.zooms.items())},
             elapsed_s=elapsed_s,
             stopped=stopped,
-            failures=tuple(self._failures),
+            failures=tuple(self.failures),
         )

@@ -25,15 +25,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterable
-from typing import Literal
 
 import httpx
 
 from ..errors import AuthError, DownloadError
-from ..layers import LIVE_RATE_PER_MINUTE, Layer, get_layer
+from ..layers import Layer
 from ..types import Tile
 from .auth import Credentials
-from .clock import Clock, MonotonicClock
+from .clock import Clock
 from .halts import (
     ConnectionWatch,
     auth_refused,
@@ -43,11 +42,12 @@ from .halts import (
     refuses_credentials,
     retry_after_error,
 )
-from .outcome import FetchStats, StatsRecorder, TileOutcome
+from .outcome import FetchStats, Tally, TileOutcome
 from .responses import Attempt, send
 from .tasks import StopSignal, produce, tick, until_done, watch
-from .throttle import RateLimiter
-from .transport import RequestDropped, RetryAfterTooLong, ThrottledTransport, default_transport
+from .session import FetchSession
+from .settings import FetchSettings
+from .transport import RUN_HOOKS, RequestDropped, RetryAfterTooLong
 from .urls import ApiEndpoints, TileUrls, ZxyUrls
 from .wmts import parse_capabilities
 
@@ -62,23 +62,20 @@ async def fetch_tiles(
     layer: Layer | str,
     credentials: Credentials,
     endpoints: ApiEndpoints | str | None = None,
-    rate_per_min: int | None = LIVE_RATE_PER_MINUTE,
-    rate_window_s: float = 60.0,
-    workers: int = 8,
-    protocol: Literal["zxy", "wmts"] = "zxy",
+    settings: FetchSettings | None = None,
     allow_premium: bool = False,
-    max_retries: int = 4,
-    timeout: float = 30.0,
-    retry_backoff_s: float = 0.5,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    rng: random.Random | None = None,
     stop_event: StopSignal | None = None,
     on_outcome: Callable[[TileOutcome], None] | None = None,
-    rng: random.Random | None = None,
-    recorder: StatsRecorder | None = None,
+    tally: Tally | None = None,
     on_tick: Callable[[], None] | None = None,
 ) -> FetchStats:
-    """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried.
+    """Fetch ``tiles`` of ``layer`` from the OS Maps API, paced and retried, in a session of its own.
+
+    To fetch several layers with one client, limiter and token, open one
+    :class:`~ospack.fetch.session.FetchSession` and call its ``fetch`` for each.
 
     Parameters
     ----------
@@ -86,42 +83,17 @@ async def fetch_tiles(
         Tiles to fetch, consumed lazily (a generator over millions is fine).
     layer
         The layer (or its name).
-    credentials
-        Project key (``key`` header) or key and secret (OAuth2 Bearer tokens).
-    endpoints
-        API root; default ``https://api.os.uk``. A URL string is accepted.
-    rate_per_min
-        Requests allowed per ``rate_window_s`` (600 live, 50 development
-        projects); ``None`` for no pacing (a self-hosted source).
-    rate_window_s
-        The server's accounting window in seconds (60 for the OS API); it holds
-        ``rate_per_min * rate_window_s / 60`` requests.
-    workers
-        Concurrent requests.
-    protocol
-        ``"zxy"`` or ``"wmts"`` (KVP GetTile built from GetCapabilities).
+    credentials, endpoints, settings, transport, clock, rng
+        As :class:`~ospack.fetch.session.FetchSession` takes them.
     allow_premium
         Without it, tiles on premium zooms are reported failed and never requested.
-    max_retries
-        Retries per tile after 5xx, timeouts, connection errors and bad bodies
-        (429s do not count: those tiles wait for the pool and are never lost).
-    timeout
-        Seconds for connect / read / pool waits of each request.
-    retry_backoff_s
-        First retry delay; it doubles per retry (capped at 30 s), with jitter.
-    transport
-        Inner httpx transport (``httpx.MockTransport`` in tests); default aiohttp's.
-    clock
-        Time source for pacing and back-off; tests pass a fake clock.
     stop_event
         When set (Ctrl-C), no new tile is started; in-flight ones finish or are dropped.
     on_outcome
         Called in the event loop with each tile's outcome as it completes.
-    rng
-        Random source for back-off jitter.
-    recorder
-        Where the running figures are tallied; pass one to read requests, retries,
-        429s and pauses live (for progress lines) while the fetch runs.
+    tally
+        Where the figures are counted; pass one to read requests, retries, 429s,
+        outcomes and pauses live (for progress lines) while the fetch runs.
     on_tick
         Called in the event loop about once a second while the fetch runs, so a
         progress line keeps moving (and says why) while the pool is paused.
@@ -135,87 +107,56 @@ async def fetch_tiles(
     ------
     AuthError
         The API refused the key (401/403 on a non-premium zoom, or the token
-        endpoint refused key and secret). Its ``stats`` attribute holds the figures so far
-        (as for every error below).
+        endpoint refused key and secret). Its ``stats`` holds the figures so far
+        (as for every error below; see :class:`~ospack.errors.DownloadError`).
     PremiumError
         With ``allow_premium``, the API refused a premium zoom: the plan has no Premium
         access. Raised once the open zooms are fetched; no premium tile is returned.
     DownloadError
-        The API cannot be reached, redirected, asked to wait longer than the limiter's
-        ``max_retry_after``, or WMTS capabilities could not be read.
+        The API cannot be reached, redirected, asked to wait longer than the rate policy's
+        ``max_retry_after_s``, or WMTS capabilities could not be read.
     """
-    if workers < 1:
-        raise DownloadError(f"workers must be at least 1, not {workers}")
-    if protocol not in ("zxy", "wmts"):
-        raise DownloadError(f"protocol must be 'zxy' or 'wmts', not {protocol!r}")
-    run = _Run(
-        layer=layer if isinstance(layer, Layer) else get_layer(layer),
-        credentials=credentials,
-        endpoints=endpoints if isinstance(endpoints, ApiEndpoints) else ApiEndpoints.from_url(endpoints),
-        limiter=RateLimiter.per_minute(rate_per_min, rate_window_s, clock=clock),
-        clock=clock or MonotonicClock(),
-        allow_premium=allow_premium,
-        max_retries=max_retries,
-        retry_backoff_s=retry_backoff_s,
-        rng=rng or random.Random(),
-        on_outcome=on_outcome,
-        recorder=recorder or StatsRecorder(),
-        on_tick=on_tick,
-    )
-    client = httpx.AsyncClient(
-        transport=ThrottledTransport(
-            transport or default_transport(workers),
-            run.limiter,
-            run.endpoints.maps,
-            on_request=run.count_request,
-            should_send=run.accepting,
-        ),
-        auth=credentials.auth(run.endpoints, clock=clock),
-        timeout=httpx.Timeout(timeout),
-    )
-    async with client:
-        return await run.execute(client, tiles, workers, protocol, stop_event)
+    async with FetchSession(credentials, endpoints, settings, transport=transport, clock=clock, rng=rng) as session:
+        return await session.fetch(
+            tiles, layer=layer, allow_premium=allow_premium, stop_event=stop_event, on_outcome=on_outcome,
+            tally=tally, on_tick=on_tick,
+        )
 
 
-class _Run:
-    """State of one fetch: limiter, tallies, connection watch, premium refusal, abort reason."""
+class Run:
+    """State of one fetch through a session: tallies, connection watch, premium refusal, abort reason."""
 
     def __init__(
         self,
-        *,
+        session: FetchSession,
         layer: Layer,
-        credentials: Credentials,
-        endpoints: ApiEndpoints,
-        limiter: RateLimiter,
-        clock: Clock,
+        *,
         allow_premium: bool,
-        max_retries: int,
-        retry_backoff_s: float,
-        rng: random.Random,
         on_outcome: Callable[[TileOutcome], None] | None,
-        recorder: StatsRecorder,
+        tally: Tally,
         on_tick: Callable[[], None] | None = None,
     ) -> None:
+        self.session = session
         self.layer = layer
-        self.credentials = credentials
-        self.endpoints = endpoints
-        self.limiter = limiter
-        self.clock = clock
+        self.credentials = session.credentials
+        self.endpoints = session.endpoints
+        self.limiter = session.limiter
+        self.clock = session.clock
+        self.settings = session.settings
+        self.max_retries = session.settings.max_retries
         self.allow_premium = allow_premium
-        self.max_retries = max_retries
-        self.retry_backoff_s = retry_backoff_s
-        self.rng = rng
+        self.rng = session.rng
         self.on_outcome = on_outcome
         self.on_tick = on_tick
-        self.stats = recorder
-        recorder.limiter = limiter
+        self.stats = tally
+        tally.limiter = session.limiter
         self.premium_refusal: tuple[int, int] | None = None  # (zoom, status) of the first refusal
         self.premium_skipped = 0
-        self.connection = ConnectionWatch(clock)
+        self.connection = ConnectionWatch(session.clock)
         self.abort: DownloadError | None = None
         self.stopping = asyncio.Event()
         self.grace_s = 2.0
-        self.urls: TileUrls = ZxyUrls(endpoints, layer.name)
+        self.urls: TileUrls = ZxyUrls(session.endpoints, layer.name)
 
     # -- hooks for the transport ----------------------------------------------------
 
@@ -229,20 +170,14 @@ class _Run:
 
     # -- the run --------------------------------------------------------------------
 
-    async def execute(
-        self,
-        client: httpx.AsyncClient,
-        tiles: Iterable[Tile],
-        workers: int,
-        protocol: str,
-        stop_event: StopSignal | None,
-    ) -> FetchStats:
+    async def execute(self, tiles: Iterable[Tile], stop_event: StopSignal | None) -> FetchStats:
+        client, workers = self.session.client, self.settings.workers
         started = self.clock.now()
         watchers = [asyncio.create_task(watch(stop_event, self.stopping))] if stop_event is not None else []
         if self.on_tick is not None:
             watchers.append(asyncio.create_task(tick(self.on_tick)))
         try:
-            if protocol == "wmts":
+            if self.settings.protocol == "wmts":
                 self.urls = await self._capabilities(client)
             queue: asyncio.Queue[Tile | None] = asyncio.Queue(maxsize=2 * workers)
             producer = asyncio.create_task(produce(tiles, queue, workers, self.stopping))
@@ -262,7 +197,7 @@ class _Run:
         if error is None and self.premium_refusal is not None:
             error = premium_refused(self.layer, *self.premium_refusal, skipped=self.premium_skipped)
         if error is not None:
-            error.stats = stats  # type: ignore[attr-defined]
+            error.stats = stats
             raise error
         return stats
 
@@ -276,7 +211,7 @@ class _Run:
                 return
             if outcome is _SKIPPED:
                 continue
-            self.stats.record(outcome)  # type: ignore[arg-type]
+            self.stats.record(outcome, self.layer.name)  # type: ignore[arg-type]
             if self.on_outcome is not None:
                 self.on_outcome(outcome)  # type: ignore[arg-type]
 
@@ -289,7 +224,7 @@ class _Run:
             self.premium_skipped += 1
             return _SKIPPED
         url = self.urls.url(tile)
-        extensions = {_PREMIUM: True} if premium else {}
+        extensions: dict[str, object] = {RUN_HOOKS: self, _PREMIUM: premium}
         sent = 0
         for failures in range(self.max_retries + 1):
             while True:
@@ -360,7 +295,7 @@ class _Run:
     async def _capabilities(self, client: httpx.AsyncClient) -> TileUrls:
         url = self.endpoints.capabilities_url()
         for failures in range(self.max_retries + 1):
-            response = await self._attempt(client, url, {}, png=False)
+            response = await self._attempt(client, url, {RUN_HOOKS: self}, png=False)
             if response is None:
                 if self.abort is not None:
                     raise self.abort
@@ -379,15 +314,10 @@ class _Run:
         raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({response.reason})")
 
     async def _backoff(self, retry: int) -> None:
-        delay = min(30.0, self.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
+        delay = min(30.0, self.settings.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
         await self.clock.sleep(delay)
 
     def _abort(self, error: DownloadError) -> None:
         if self.abort is None:
             self.abort = error
         self.stopping.set()
-
-
-def fetch_tiles_sync(tiles: Iterable[Tile], **options: object) -> FetchStats:
-    """Blocking wrapper of :func:`fetch_tiles` (runs its own event loop); same arguments."""
-    return asyncio.run(fetch_tiles(tiles, **options))  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from .clock import Clock, MonotonicClock
+from .settings import RatePolicy
 
 #: share of the schedule's margin that two releases keep above 1/rate even when the first was late:
 #: a spike-arrest server refuses any pair closer than 1/rate, and the time from release to the
@@ -32,70 +33,38 @@ _EDGE = 1e-3
 
 
 class RateLimiter:
-    """Grant request slots: evenly paced, at most ``requests`` in any ``per``-second window.
+    """Grant request slots: evenly paced, at most the policy's allowance in any window.
 
     Parameters
     ----------
-    requests
-        Allowed requests per window; ``None`` paces nothing (a self-hosted source)
-        but still pauses the pool on 429.
-    per
-        Window length in seconds (60 for the OS Maps API).
+    policy
+        The allowance per window and the back-off (see :class:`~ospack.fetch.settings.RatePolicy`).
     clock
         Time source and sleeper; tests inject a fake one.
-    margin
-        Fraction by which the even spacing is stretched, so timing jitter between
-        client and server does not read as a burst.
-    warmup, warmup_margin
-        The first ``warmup`` grants are spaced ``warmup_margin`` wider: new
-        connections and a cold server add the most timing jitter at the start.
-    base_backoff, max_backoff
-        Pause after a 429 without ``Retry-After``: ``base * 2**(streak-1)`` (default base
-        ``per / 30``), capped at ``max_backoff`` (default ``per / 4``) and at what remains of
-        the window since the first 429 of the streak, times a random factor in [0.5, 1).
-    max_slowdown
-        A 429 episode doubles the spacing, up to ``max_slowdown`` × (default 2); each
-        success halves the extra spacing, so the pace is back within a few requests.
-    max_retry_after
-        The longest ``Retry-After`` obeyed (default 300 s); the transport stops the fetch
-        on a longer one rather than wait silently.
     rng
         Random source for jitter.
     """
 
-    def __init__(
-        self,
-        requests: int | None,
-        per: float = 60.0,
-        *,
-        clock: Clock | None = None,
-        margin: float = 0.01,
-        base_backoff: float | None = None,
-        max_backoff: float | None = None,
-        warmup: int = 8,
-        warmup_margin: float = 0.05,
-        max_slowdown: float = 2.0,
-        max_retry_after: float = 300.0,
-        rng: random.Random | None = None,
-    ) -> None:
-        if requests is not None and requests < 1:
-            raise ValueError(f"rate must be at least 1 request per window, not {requests}")
-        if per <= 0:
-            raise ValueError(f"window must be positive, not {per}")
+    def __init__(self, policy: RatePolicy | None = None, *, clock: Clock | None = None,
+                 rng: random.Random | None = None) -> None:
+        policy = policy or RatePolicy()
+        requests, per = policy.allowance
+        self.policy = policy
         self.requests = requests
         self.per = per
         self.clock = clock or MonotonicClock()
+        margin = policy.margin
         self._min_gap = 0.0 if requests is None else per / requests
         self._spacing = self._min_gap * (1.0 + margin)
         self._release_gap = self._min_gap * (1.0 + margin * _GAP_MARGIN_SHARE)
         self._last_release = -math.inf
-        self._warmup = warmup
-        self._warmup_spacing = self._min_gap * (1.0 + margin + warmup_margin)
+        self._warmup = policy.warmup
+        self._warmup_spacing = self._min_gap * (1.0 + margin + policy.warmup_margin)
         self.granted = 0
-        self._base_backoff = per / 30 if base_backoff is None else base_backoff
-        self._max_backoff = per / 4 if max_backoff is None else max_backoff
-        self._max_slowdown = max_slowdown
-        self.max_retry_after = max_retry_after
+        self._base_backoff = per / 30 if policy.base_backoff_s is None else policy.base_backoff_s
+        self._max_backoff = per / 4 if policy.max_backoff_s is None else policy.max_backoff_s
+        self._max_slowdown = policy.max_slowdown
+        self.max_retry_after = policy.max_retry_after_s
         self._rng = rng or random.Random()
         self._grants: deque[float] = deque()
         self._next_free = -math.inf
@@ -106,20 +75,6 @@ class RateLimiter:
         self._streak_started = -math.inf
         self.pauses = 0
         self.pause_reason: str | None = None
-
-    @classmethod
-    def per_minute(cls, rate: int | None, window_s: float = 60.0, *, clock: Clock | None = None) -> RateLimiter:
-        """A limiter for ``rate`` requests a minute, counted over the server's ``window_s``.
-
-        The window holds ``rate × window / 60`` requests, as a server with that window counts
-        them; a window too short to hold one request falls back to a minute. ``None``: no pacing.
-        """
-        if rate is None:
-            return cls(None, clock=clock)
-        allowance = math.floor(rate * window_s / 60.0 + 1e-9)
-        if allowance < 1:
-            return cls(rate, 60.0, clock=clock)
-        return cls(allowance, window_s, clock=clock)
 
     def __repr__(self) -> str:
         return f"RateLimiter(requests={self.requests}, per={self.per})"

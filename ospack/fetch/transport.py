@@ -16,11 +16,13 @@ to what they are, so the pool can tell an unreachable API from a timeout.
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 import httpx
 
 from .throttle import RateLimiter, parse_retry_after
+
 
 class RequestDropped(Exception):
     """The pool began stopping while this request waited for its slot; it was not sent."""
@@ -51,6 +53,20 @@ def address_of(url: httpx.URL) -> str:
 
 #: request extension holding the limiter time at which the request was granted
 GRANTED_AT = "ospack.granted_at"
+#: request extension holding the :class:`RunHooks` of the fetch that sent the request
+RUN_HOOKS = "ospack.run"
+
+
+class RunHooks(Protocol):
+    """What the transport asks of the fetch a paced request belongs to."""
+
+    def accepting(self) -> bool:
+        """False once the fetch is stopping: a request that waited for its slot is then dropped."""
+        ...
+
+    def count_request(self, request: httpx.Request) -> None:
+        """Called with each paced request just before it is sent (for counting)."""
+        ...
 
 
 class ThrottledTransport(httpx.AsyncBaseTransport):
@@ -61,29 +77,18 @@ class ThrottledTransport(httpx.AsyncBaseTransport):
     inner
         The transport that does the I/O (or ``httpx.MockTransport`` in tests).
     limiter
-        Shared by every transport of one fetch.
+        Shared by every fetch of one session.
     prefix
         Only URLs starting with it are paced (the Maps API base).
-    on_request
-        Called with each paced request just before it is sent (for counting).
-    should_send
-        Asked after the wait for a slot; False drops the request (RequestDropped),
-        so a pool that is stopping sends nothing new.
+
+    A request carrying :data:`RUN_HOOKS` is counted by, and dropped when stopping by, that
+    fetch: the hooks travel with the request, so fetches sharing this transport stay apart.
     """
 
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        limiter: RateLimiter,
-        prefix: str,
-        on_request: Callable[[httpx.Request], None] | None = None,
-        should_send: Callable[[], bool] | None = None,
-    ) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter, prefix: str) -> None:
         self._inner = inner
         self._limiter = limiter
         self._prefix = prefix
-        self._on_request = on_request
-        self._should_send = should_send
 
     def __repr__(self) -> str:
         return f"ThrottledTransport({self._limiter!r})"
@@ -91,12 +96,13 @@ class ThrottledTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not str(request.url).startswith(self._prefix):
             return await self._inner.handle_async_request(request)
+        hooks: RunHooks | None = request.extensions.get(RUN_HOOKS)
         granted_at = await self._limiter.acquire()
-        if self._should_send is not None and not self._should_send():
+        if hooks is not None and not hooks.accepting():
             raise RequestDropped(str(request.url.copy_with(query=None)))
         request.extensions[GRANTED_AT] = granted_at
-        if self._on_request is not None:
-            self._on_request(request)
+        if hooks is not None:
+            hooks.count_request(request)
         response = await self._inner.handle_async_request(request)
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -62,6 +62,14 @@ class ApiEndpoints:
         parts = urlsplit(self.root)
         return f"{parts.scheme}://{parts.netloc}"
 
+    def receives_credentials(self, url: object) -> bool:
+        """True when ``url`` goes to this root's origin: the one place a key or token may be sent.
+
+        The auth flows ask it of every request, and the WMTS reader of the GetTile address a
+        capabilities document names (a proxy may echo its upstream's).
+        """
+        return origin_of(str(url)) == origin_of(self.root)
+
     @property
     def maps(self) -> str:
         """Base URL of the raster Maps API."""
@@ -101,6 +109,22 @@ def _split(url: str) -> SplitResult:
     if not parts.hostname or port == 0 or parts.netloc.endswith(":"):
         raise ApiUrlError(f"the API URL has no host or an empty or zero port; {what}")
     return parts
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, normalised (case, default port) so equal origins compare equal."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    shown = "" if port is None or _DEFAULT_PORTS.get(scheme) == port else f":{port}"
+    return f"{scheme}://{host}{shown}"
 
 
 def is_loopback(host: str) -> bool:

@@ -158,14 +158,9 @@ def _get_tile_href(root: ET.Element, endpoints: ApiEndpoints) -> str:
             break
     # Credentials go only to the host the user chose; an href elsewhere (a proxy
     # echoing its upstream) is replaced by our own WMTS endpoint.
-    if not href or _origin(href) != endpoints.origin:
+    if not href or not endpoints.receives_credentials(href):
         return endpoints.wmts
     return strip_key(href)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def strip_key(url: str) -> str:

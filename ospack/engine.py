@@ -1,0 +1,280 @@
+"""``package_async()``: the engine that turns a :class:`~ospack.plan.Plan` into one output file.
+
+One run opens one :class:`~ospack.fetch.FetchSession` — one HTTP client, one rate limiter, one
+OAuth2 token — and fetches every layer of the plan through it, so the server sees one paced
+stream, not a fresh burst per layer. :func:`ospack.package` is its synchronous wrapper.
+
+Everything that refuses a job (the grid, Premium zooms, a missing key, a huge job, a file that
+holds another job) runs before the first request; what a run stored is committed however it
+ends (done, Ctrl-C, a refused key), and a file it created but filled with nothing is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from .area import Area
+from .cover import cover
+from .errors import AreaOutsideGridError, DownloadError, PremiumError, WriterError
+from .fetch import ApiEndpoints, Credentials, FetchSession, FetchSettings
+from .layers import Layer
+from .plan import Plan
+from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
+from .sink import BatchingSink
+from .summary import PackageSummary, Progress
+from .types import Tile
+from .writers import JobInfo, TileWriter, open_writer, remove_package
+
+
+async def package_async(
+    plan: Plan,
+    output: str | os.PathLike[str],
+    settings: FetchSettings | None = None,
+    *,
+    key: str | None = None,
+    secret: str | None = None,
+    api_url: str | None = None,
+    allow_insecure_http: bool = False,
+    allow_premium: bool = False,
+    demo: bool = False,
+    allow_huge: bool = False,
+    overwrite: bool = False,
+    format: str | None = None,
+    dedup: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+    stop_event: threading.Event | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> PackageSummary:
+    """Download every tile of ``plan`` into ``output``: the engine behind :func:`ospack.package`.
+
+    Parameters are those of :func:`ospack.package` after the plan is made: ``plan`` from
+    :func:`ospack.plan` (its layers on one grid), and ``settings`` how to fetch
+    (default :class:`~ospack.fetch.FetchSettings`: the live OS rate, 8 workers).
+    ``transport`` replaces the inner HTTP transport (tests, benchmarks).
+
+    Returns
+    -------
+    PackageSummary
+        Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
+    """
+    settings = settings or FetchSettings()
+    say = announce or (lambda message: None)
+    started = time.monotonic()
+    check_demo_options(demo, api_url, key, secret)
+    for note in plan.area.notes:
+        say(note)
+    plan.one_grid()
+    if not allow_premium:
+        plan.refuse_premium()
+    rate = settings.rate.per_minute
+
+    with ExitStack() as stack:
+        if demo:
+            api_url, key, secret = _start_demo_emulator(stack)
+        credentials = Credentials.from_env(key, secret)
+        endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
+        job = JobInfo(
+            layers=tuple(layer.name for layer in plan.layers),
+            zooms=plan.all_zooms,
+            area_geojson=plan.area.to_geojson(),  # for the file; this run keeps using plan.area itself
+            source=endpoints.origin,  # a path may hide a secret
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            demo=demo,
+        )
+        judge_before_opening(
+            output, job, plan.counts, overwrite=overwrite, credentials=credentials, rate_per_min=rate,
+            allow_huge=allow_huge,
+        )
+        # only a file that did not exist counts as this run's to remove: --overwrite on a shared
+        # GeoPackage keeps the user's layers, so that file is never this run's alone
+        created = not Path(output).exists()
+        writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
+        repairs = _check_stored(writer, plan)  # before `complete` is read: a repair clears it
+        summary = PackageSummary(
+            output=str(Path(output)), format=writer.format, layers=job.layers, demo=demo, tiles_planned=plan.tiles()
+        )
+        for note in [*writer.notes, *repairs]:
+            _note(summary, say, note)
+        if writer.complete:
+            summary.complete = summary.already_complete = True
+            summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
+            _note(summary, say, f"{output} is already complete: no requests made")
+            _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
+            return _finish(summary, started)
+        # judged again now the file is open: a repair above may have left a "complete" file to fetch
+        held = sum(_held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers)
+        credentials = ready_to_fetch(credentials, plan.tiles() - held, rate, output, allow_huge)
+        say(f"{summary.tiles_planned} tiles planned, {plan.premium_tiles} of them at Premium zooms")
+        if writer.failure is not None:
+            writer.record_failure(None)  # this run tries again; it records its own end
+        try:
+            premium_refused: PremiumError | None = None
+            async with FetchSession(credentials, endpoints, settings, transport=transport) as session:
+                with _switching_often(rate is not None):
+                    for layer in plan.layers:
+                        try:
+                            await _package_layer(session, layer, plan, writer, summary, allow_premium=allow_premium,
+                                                 progress=progress, stop_event=stop_event)
+                        except PremiumError as exc:  # the plan lacks Premium: the other layers' open zooms go on
+                            premium_refused = premium_refused or exc
+                        if summary.interrupted:
+                            break
+            if premium_refused is not None:
+                raise premium_refused
+        except DownloadError as exc:
+            _settle_failure(writer, Path(output), created, str(exc))
+            raise
+        if not summary.interrupted and summary.tiles_failed == 0:
+            _confirm_complete(writer, plan, output)
+            note = writer.mark_complete()
+            summary.complete = True
+            _note(summary, say, note)
+    return _finish(summary, started)
+
+
+@contextmanager
+def _switching_often(paced: bool) -> Iterator[None]:
+    """While a paced fetch runs, let the interpreter switch threads every 0.5 ms; restored after.
+
+    The commit thread holds the GIL for up to the switch interval (5 ms by default), which
+    would delay request releases on the event loop by as much: a spike-arrest server reads
+    a late request followed by a punctual one as a burst. Unpaced, it would only cost throughput.
+    """
+    interval = sys.getswitchinterval()
+    if paced:
+        sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _held(writer: TileWriter, layer: str, zooms: Iterable[int]) -> int:
+    """Tiles of ``layer`` at ``zooms`` the file holds, stored or known absent."""
+    stored, absent = writer.tile_counts(layer), writer.absent_counts(layer)
+    return sum(stored.get(z, 0) + absent.get(z, 0) for z in zooms)
+
+
+def _note(summary: PackageSummary, say: Callable[[str], None], note: str | None) -> None:
+    if note:
+        summary.notes.append(note)
+        say(note)
+
+
+def _settle_failure(writer: TileWriter, output: Path, created: bool, reason: str) -> None:
+    """A run that stopped for a reason a rerun alone cannot fix must not read as merely interrupted.
+
+    A file this run created and stored nothing in is removed; any other keeps the reason,
+    which ``info`` and ``verify`` show.
+    """
+    layers = writer.job.layers
+    if created and not any(writer.tile_counts(n) or writer.absent_counts(n) for n in layers):
+        writer.close()
+        remove_package(output)
+    else:
+        try:
+            writer.record_failure(reason)
+        except WriterError:
+            pass  # the file cannot take the note (locked, read-only): the reason still reaches the user
+
+
+def _finish(summary: PackageSummary, started: float) -> PackageSummary:
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
+    from .emulator import Emulator
+
+    emulator = stack.enter_context(Emulator(keys=("demo",)))
+    return emulator.url, "demo", None
+
+
+def _job_cover(area: Area, layer: Layer) -> Callable[[int], Iterator[Tile]]:
+    """Zoom → the area's tiles of ``layer`` (none at a zoom the area misses)."""
+
+    def at(z: int) -> Iterator[Tile]:
+        try:
+            return cover(area, layer, [z])
+        except AreaOutsideGridError:
+            return iter(())
+
+    return at
+
+
+def _check_stored(writer: TileWriter, plan: Plan) -> list[str]:
+    """Before fetching: delete damaged tiles and tiles outside the area, so the fetch stores them again."""
+    return [note for layer in plan.layers for note in writer.check_stored(layer.name, _job_cover(plan.area, layer))]
+
+
+def _confirm_complete(writer: TileWriter, plan: Plan, output: object) -> None:
+    """Refuse to mark ``output`` complete while its counts disagree with the job's cover (what verify checks)."""
+    held = plan.with_zooms(writer.job.zooms)  # every zoom the file holds, planned as always
+    reasons = [reason for layer in plan.layers for reason in writer.unfinished(layer.name, held.counts[layer.name])]
+    if reasons:
+        raise WriterError(
+            f"{output} is not marked complete: {'; '.join(reasons)}; rerun the same command (with every zoom "
+            "the file holds) to fetch what is missing"
+        )
+
+
+def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:
+    """The cover minus what the file already holds (stored or known absent), streamed in cover order."""
+    for z in zooms:
+        width = layer.grid.pyramid_size(z)[0]
+        held = _held_keys(writer, layer.name, z, width)
+        i = 0
+        for tile in cover(area, layer, [z]):
+            key = tile.y * width + tile.x
+            while i < len(held) and held[i] < key:
+                i += 1
+            if i == len(held) or held[i] != key:
+                yield tile
+
+
+def _held_keys(writer: TileWriter, layer: str, z: int, width: int) -> np.ndarray:
+    """Sorted ``row * width + column`` keys of the tiles held at zoom ``z``: 8 bytes a tile.
+
+    Read in one go so the reader's snapshot closes at once; a snapshot held open
+    through a long zoom would stop SQLite from recycling its write-ahead log.
+    """
+    return np.fromiter((t.y * width + t.x for t in writer.done(layer, z)), dtype=np.int64)
+
+
+async def _package_layer(
+    session: FetchSession,
+    layer: Layer,
+    plan: Plan,
+    writer: TileWriter,
+    summary: PackageSummary,
+    *,
+    allow_premium: bool,
+    progress: Callable[[Progress], None] | None,
+    stop_event: threading.Event | None,
+) -> None:
+    zooms = plan.zooms_with_tiles(layer.name)
+    already = _held(writer, layer.name, zooms)
+    sink = BatchingSink(writer, layer, summary, max(plan.tiles(layer.name) - already, 0), progress)
+    try:
+        # the fetch counts into the summary's tally itself, so its figures are there however it ends
+        stats = await session.fetch(
+            _missing(layer, plan.area, zooms, writer), layer=layer, allow_premium=allow_premium,
+            stop_event=stop_event, on_outcome=sink, tally=summary.tally,
+            on_tick=(lambda: progress(sink.snapshot())) if progress else None,
+        )
+    finally:
+        await asyncio.to_thread(sink.close)  # waits for the disk off the loop: other runs' requests go on
+    summary.tiles_already_stored += already
+    summary.interrupted = summary.interrupted or stats.stopped
