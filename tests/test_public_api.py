@@ -1,6 +1,11 @@
 """The public surface: every name in ospack.__all__ resolves, and the pipeline's functions are callable."""
 
+import re
+from pathlib import Path
+
 import ospack
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_every_exported_name_resolves():
@@ -45,3 +50,9 @@ def test_the_plan_engine_and_settings_are_exported_and_import_ospack_stays_light
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert loaded == "[]"  # the engine, HTTP and the writers load when first used
+
+
+def test_the_public_api_is_exactly_the_documented_list():
+    text = README.read_text(encoding="utf-8")
+    documented = text[text.index("<!-- public-api -->") : text.index("<!-- /public-api -->")]
+    assert sorted(re.findall(r"`(\w+)`", documented)) == sorted(ospack.__all__)

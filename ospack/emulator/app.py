@@ -114,8 +114,9 @@ class _Handlers:
             return self._answer(self._bad_request(operation, wmts=True), spec)
         if operation == "GetTile":
             return await self._serve_tile(request, spec, parse_get_tile(params, strict_style=self.config.strict_style), wmts=True)
-        # OS echoes the URL's key; what it writes for a header key or a token is unknown
-        # (research/os-maps-api.md §2.4), so those callers get hrefs without a key parameter
+        # OS echoes the URL's key; what it writes for a header key or a token is unknown (the
+        # capture in dzfranklin/backpackingmap, os_service_metadata.xml), so those callers get
+        # hrefs without a key parameter
         key = request.query.get("key") or None
         body = capabilities_xml(f"{request.scheme}://{request.host}", key)
         return self._answer(web.Response(body=body, content_type="application/xml", charset="utf-8"), spec)

@@ -1,6 +1,6 @@
 """Credentials: API keys (query or header), OAuth2 client-credential tokens that expire.
 
-The three ways a client may authenticate (research/os-maps-api.md §3):
+The three ways a client may authenticate (docs.os.uk/os-apis/core-concepts/authentication):
 the ``key`` query parameter (lower-case only), a ``key`` header, or
 ``Authorization: Bearer <token>`` with a token from ``POST /oauth2/token/v1``.
 Failures carry the Apigee gateway's fault strings and error codes.

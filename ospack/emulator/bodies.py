@@ -1,4 +1,4 @@
-"""Error bodies in the shapes OS's gateway uses (research/os-maps-api.md §4.3).
+"""Error bodies in the shapes OS's gateway uses (as OrdnanceSurvey/osdatahub's src/osdatahub/errors.py reads them).
 
 JSON: the Apigee fault ``{"fault": {"faultstring": …, "detail": {"errorcode": …}}}``.
 XML: an OWS 1.1 ExceptionReport, for WMTS requests.

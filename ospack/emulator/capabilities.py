@@ -2,7 +2,7 @@
 
 Layer zooms and TileMatrixSetLimits come from ``layers.json``; OS's verbatim
 scale denominators, matrix sizes, bounding boxes and titles from
-``os-capabilities.json`` (research/os-maps-api.md §2). As the real service
+``os-capabilities.json`` (captured in dzfranklin/backpackingmap, os_service_metadata.xml). As the real service
 does, the caller's key is echoed into the operation URLs, so WMTS clients
 (OpenLayers, GDAL, OWSLib) carry it on every GetTile; a caller who sent the key
 in a header or a Bearer token gets URLs without a ``key`` parameter.

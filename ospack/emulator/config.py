@@ -16,7 +16,7 @@ from ..layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE
 
 PLANS = ("opendata", "premium")
 MODES = ("live", "dev")
-#: requests per minute per API per project, by mode (research/os-maps-api.md §5)
+#: requests per minute per API per project, by mode (docs.os.uk/os-apis/core-concepts/rate-limiting-policy)
 MODE_RATES = {"live": LIVE_RATE_PER_MINUTE, "dev": DEVELOPMENT_RATE_PER_MINUTE}
 ENFORCEMENTS = ("sliding", "fixed", "spike")
 #: fault names in the order a request's one random draw is matched against them

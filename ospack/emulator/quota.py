@@ -1,7 +1,7 @@
 """The server's quota: per key, per API request budgets with three enforcement styles, read off a Clock.
 
 OS documents only "600 transactions per minute per API per project (50 in
-development mode); over it, 429" (research/os-maps-api.md §5), not how the
+development mode); over it, 429" (docs.os.uk/os-apis/core-concepts/rate-limiting-policy), not how the
 gateway counts. So the style is selectable:
 
 ``sliding``

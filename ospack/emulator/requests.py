@@ -2,7 +2,7 @@
 
 OGC parameter names are matched case-insensitively, except ``key`` (handled by
 auth). ``tileMatrix`` may be ``EPSG:27700:7`` or a bare ``7``, as OS's own
-Leaflet demo sends (research/os-maps-api.md §1.2, §8).
+Leaflet demo sends (OrdnanceSurvey/OS-Data-Hub-API-Demos, OSMapsAPI/Leaflet/map.js).
 """
 
 from __future__ import annotations

@@ -115,7 +115,6 @@ class OAuth2ClientCredentials(httpx.Auth):
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock: asyncio.Lock | None = None
-        self.tokens_issued = 0
 
     def __repr__(self) -> str:
         return "OAuth2ClientCredentials(key='***', secret='***')"
@@ -178,4 +177,3 @@ class OAuth2ClientCredentials(httpx.Auth):
             raise TokenUnavailable("the OS API token endpoint sent an empty or expired token")
         self._token = token
         self._refresh_at = self._clock.now() + lifetime - min(self._refresh_before, lifetime / 4)
-        self.tokens_issued += 1

@@ -174,11 +174,6 @@ class RateLimiter:
         left = self._paused_until - self.clock.now()
         return (left, self.pause_reason) if left > 0 else (0.0, None)
 
-    @property
-    def paused_until(self) -> float:
-        """Clock time before which no slot is granted."""
-        return self._paused_until
-
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""

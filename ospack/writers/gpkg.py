@@ -1,7 +1,8 @@
 """GeoPackage 1.3 tile writer: one tile pyramid table per layer, the whole grid as the matrix set.
 
 The tile matrix set is the grid's zoom-0 pyramid (:meth:`ospack.grids.Grid.pyramid_bounds`), so a
-stored ``tile_column``/``tile_row`` equals the API's x/y with no arithmetic (research/formats.md §1.5).
+stored ``tile_column``/``tile_row`` equals the API's x/y with no arithmetic (OGC GeoPackage 1.4,
+``gpkg_tile_matrix_set`` and ``gpkg_tile_matrix``).
 Provenance goes into the metadata extension twice: ospack's JSON for the whole package, and a GDAL
 metadata document per table so GDAL-based readers (QGIS, QField) show the attribution.
 """

@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import WriterError
 from ..grids import Grid
 from ..layers import attribution, get_layer
-from ..types import GeoBounds, ProjectedBounds
+from ..types import ProjectedBounds
 
 #: what a --demo file says it holds, wherever an OS file gives the OS attribution
 DEMO_ATTRIBUTION = "Demo test cards from the ospack emulator — not OS map data"
@@ -124,10 +124,6 @@ class JobInfo:
     def area(self) -> Any:
         """The area as a shapely geometry (WGS84 lon/lat)."""
         return self._area
-
-    def geo_bounds(self) -> GeoBounds:
-        """The area's WGS84 bounding box."""
-        return GeoBounds(*self._area.bounds)
 
     def projected_bounds(self) -> ProjectedBounds:
         """The area's bounding box in the grid's CRS, clipped to the grid."""
