@@ -1,0 +1,30 @@
+"""Issue 8's features used together, as a hostile user would: project GeoPackages, damage, locks,
+failures and key rules at once. Each test here was a defect found by combining them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ospack import package
+from ospack.inspect import verify
+from test_verify_digests import fast_emulator, run  # noqa: F401 (a fixture)
+from test_writers_support import tamper
+
+
+def test_a_tile_stored_as_text_that_is_not_utf8_is_damage_not_a_crash(fast_emulator, tmp_path):
+    # `tile_data || x'00'` in sqlite3 makes a TEXT value of the PNG's bytes (not valid UTF-8):
+    # reading it back raised sqlite3.OperationalError out of both verify and the resume's check
+    output = tmp_path / "text.gpkg"
+    assert run(fast_emulator, output, zooms="6-7").complete
+    tamper(output, "UPDATE outdoor_27700 SET tile_data = tile_data || x'00' WHERE id = 1")
+    tamper(output, "UPDATE outdoor_27700 SET tile_data = 5 WHERE id = 2")
+    problems = verify(output).problems
+    assert any("tile_data is integer, not an image" in p for p in problems), problems
+    assert any(p.startswith("tile ") and "tile_data is text, not an image" in p for p in problems), problems
+    assert not any(p.startswith("Could not decode") for p in problems), problems
+    again = run(fast_emulator, output, zooms="6-7")
+    assert again.complete and again.tiles_written == 2
+    assert verify(output).ok
