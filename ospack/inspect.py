@@ -21,6 +21,7 @@ from .writers import gpkg as gpkg_format
 from .writers.access import missing_wal_note
 from .writers.gpkg import quote
 from .writers.job import DEMO_ATTRIBUTION
+from .writers.lock import writing_run
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def info(path: str | Path) -> dict[str, Any]:
         ``layers`` (each ``name``, ``table``, ``crs``, ``bounds`` in that CRS, ``wgs84_bounds``,
         ``zooms`` {zoom as str: tile count}, ``absent`` {zoom as str: count}), ``attribution``,
         ``provenance`` (the recorded job, or None) and ``failure`` (why the last run stopped,
-        when a rerun alone could not fix it; else None).
+        when a rerun alone could not fix it; else None) and ``running`` (which run is writing an
+        incomplete file now; else None).
 
     Raises
     ------
@@ -106,6 +108,7 @@ def info(path: str | Path) -> dict[str, Any]:
         attribution = _attribution(provenance) if provenance else _plain_attribution(conn, fmt)
         complete = _state(conn, "complete") == "1" if provenance else None
         failure = _state(conn, "failure") if provenance and not complete else None
+        running = writing_run(path) if provenance and not complete else None
     return {
         "path": str(path),
         "format": fmt,
@@ -115,6 +118,7 @@ def info(path: str | Path) -> dict[str, Any]:
         "attribution": attribution,
         "provenance": provenance,
         "failure": failure,
+        "running": running,
     }
 
 
@@ -167,9 +171,10 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     if job is None:
         report.problems.append("no ospack job recorded, so the area cover cannot be checked (not made by ospack?)")
     elif _state(conn, "complete") != "1":
-        failure = _state(conn, "failure")
+        failure, running = _state(conn, "failure"), writing_run(path)
         report.problems.append(
-            f"incomplete: the last run stopped: {failure}" if failure
+            f"incomplete: {running}; wait for it to finish" if running
+            else f"incomplete: the last run stopped: {failure}" if failure
             else "incomplete: the run was interrupted; rerun the same package command to resume"
         )
     tables = _tile_tables(conn, fmt, job)

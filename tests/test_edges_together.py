@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from ospack import package
-from ospack.inspect import verify
+from ospack.cli.info import describe
+from ospack.inspect import info, verify
+from ospack.writers.lock import OutputLock
 from test_verify_digests import fast_emulator, run  # noqa: F401 (a fixture)
 from test_writers_support import tamper
 
@@ -28,3 +30,20 @@ def test_a_tile_stored_as_text_that_is_not_utf8_is_damage_not_a_crash(fast_emula
     again = run(fast_emulator, output, zooms="6-7")
     assert again.complete and again.tiles_written == 2
     assert verify(output).ok
+
+
+def test_info_and_verify_name_the_run_that_is_writing_the_file(fast_emulator, tmp_path):
+    # while a run holds OUTPUT.ospack-lock, "interrupted; rerun to resume" sent the user to a rerun
+    # that is then refused as "in use by another ospack run"
+    output = tmp_path / "busy.gpkg"
+    assert run(fast_emulator, output, zooms="6").complete
+    tamper(output, "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    lock = OutputLock(output)
+    lock.acquire()
+    try:
+        assert "being written by another ospack run" in describe(info(output))[0]
+        (problem,) = [p for p in verify(output).problems if p.startswith("incomplete")]
+        assert "being written by another ospack run" in problem and "rerun" not in problem
+    finally:
+        lock.release()
+    assert "interrupted; rerun to resume" in describe(info(output))[0]

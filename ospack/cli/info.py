@@ -33,7 +33,9 @@ def info(file: str, as_json: bool) -> None:
 def describe(report: dict) -> list[str]:
     """The text form of an :func:`ospack.info` report, one fact per line."""
     state = {True: "complete", False: "INCOMPLETE (interrupted; rerun to resume)", None: "unknown (not made by ospack)"}
-    if report.get("failure"):
+    if report.get("running"):
+        state[False] = f"INCOMPLETE ({report['running']}; wait for it to finish)"
+    elif report.get("failure"):
         state[False] = f"INCOMPLETE (the last run stopped: {report['failure']})"
     size_mb = report["size_bytes"] / 1e6
     lines = [f"{report['path']}: {report['format']}, {size_mb:.1f} MB, {state[report['complete']]}"]
