@@ -69,4 +69,9 @@ def ready_to_fetch(
     """What a run that will make requests needs: a key, and consent when the job is huge."""
     if not key:
         raise UsageError("no API key: set OS_API_KEY or pass --key-file (or try --demo, which needs none)")
+    if not all(c.isprintable() and not c.isspace() for c in key):  # it goes in a request header
+        raise UsageError(
+            "the API key holds a space or a control character; copy it again from the OS Data Hub "
+            "into OS_API_KEY or --key-file"
+        )
     check_job_size(tiles, rate_per_min, output, allow_huge=allow_huge)

@@ -3,16 +3,15 @@ failures and key rules at once. Each test here was a defect found by combining t
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 
-from ospack import package
+from click.testing import CliRunner
+
+from ospack.cli import cli
 from ospack.cli.info import describe
 from ospack.inspect import info, verify
 from ospack.writers.lock import OutputLock
-from test_verify_digests import fast_emulator, run  # noqa: F401 (a fixture)
+from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
 from test_writers_support import tamper
 
 
@@ -47,3 +46,18 @@ def test_info_and_verify_name_the_run_that_is_writing_the_file(fast_emulator, tm
     finally:
         lock.release()
     assert "interrupted; rerun to resume" in describe(info(output))[0]
+
+
+@pytest.mark.parametrize("key", ["de\x01mo", "demo\r\nX-Injected: 1", "de\tmo"])
+def test_a_key_with_a_control_character_is_refused_before_any_file(fast_emulator, tmp_path, key):
+    # it went into the `key` header, where aiohttp raised ValueError ("header injection") as a
+    # traceback, after the new file was created and left behind
+    output = tmp_path / "key.gpkg"
+    result = CliRunner().invoke(
+        cli, ["package", str(SNOWDON), "-o", str(output), "-l", "Outdoor_27700", "-z", "6",
+              "--api-url", fast_emulator.url], env={"OS_API_KEY": key},
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: the API key ") and key not in result.output
+    assert not result.exception or isinstance(result.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []
