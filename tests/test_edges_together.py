@@ -3,7 +3,11 @@ failures and key rules at once. Each test here was a defect found by combining t
 
 from __future__ import annotations
 
+import numpy as np
+import pyogrio
+import pyogrio.raw
 import pytest
+import shapely
 
 from click.testing import CliRunner
 
@@ -12,7 +16,7 @@ from ospack.cli.info import describe
 from ospack.inspect import info, verify
 from ospack.writers.lock import OutputLock
 from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
-from test_writers_support import tamper
+from test_writers_support import query, tamper
 
 
 def test_a_tile_stored_as_text_that_is_not_utf8_is_damage_not_a_crash(fast_emulator, tmp_path):
@@ -61,3 +65,28 @@ def test_a_key_with_a_control_character_is_refused_before_any_file(fast_emulator
     assert result.output.startswith("Error: the API key ") and key not in result.output
     assert not result.exception or isinstance(result.exception, SystemExit)
     assert list(tmp_path.iterdir()) == []
+
+
+def points_layer(path, layer: str) -> None:
+    """A user's point layer written by GDAL (appended when ``path`` exists)."""
+    points = shapely.points([(260990.0, 354366.0), (261200.5, 354100.25)])
+    pyogrio.raw.write(str(path), shapely.to_wkb(points), [np.array(["summit", "cairn"], dtype=object)], ["name"],
+                      layer=layer, driver="GPKG", geometry_type="Point", crs="EPSG:27700", append=path.exists())
+
+
+@pytest.mark.parametrize("layers", [("ospack_sites",), ("survey", "ospack_sites")])
+def test_a_users_layer_named_ospack_something_survives_overwrite(tmp_path, layers):
+    # every table named ospack_* was taken for ospack's bookkeeping: --overwrite dropped the user's
+    # layer `ospack_sites`, or (when it was the only one) removed the user's whole file
+    path = tmp_path / "project.gpkg"
+    for layer in layers:
+        points_layer(path, layer)
+    for extra in ((), ("--overwrite",), ("--overwrite", "--buffer", "500")):
+        result = CliRunner().invoke(cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700",
+                                          "-z", "5-6", "--demo", *extra])
+        assert result.exit_code == 0, result.output
+        for layer in layers:
+            assert pyogrio.read_info(str(path), layer=layer)["features"] == 2, (extra, layer)
+        assert verify(path).ok, verify(path).problems
+    assert query(path, "SELECT count(*) FROM gpkg_extensions WHERE table_name = 'ospack_sites' "
+                       "AND extension_name = 'ospack_bookkeeping'") == [(0,)]
