@@ -90,3 +90,20 @@ def test_a_users_layer_named_ospack_something_survives_overwrite(tmp_path, layer
         assert verify(path).ok, verify(path).problems
     assert query(path, "SELECT count(*) FROM gpkg_extensions WHERE table_name = 'ospack_sites' "
                        "AND extension_name = 'ospack_bookkeeping'") == [(0,)]
+
+
+def test_a_users_layer_named_like_ospacks_state_table_is_refused_and_kept(tmp_path):
+    # a table `ospack_state` without ospack's columns: package, --overwrite, info and verify all
+    # ended in a traceback (sqlite3.OperationalError: no such column: value)
+    path = tmp_path / "project.gpkg"
+    points_layer(path, "ospack_state")
+    before = path.read_bytes()
+    for extra in ((), ("--overwrite",)):
+        result = CliRunner().invoke(cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700",
+                                          "-z", "5", "--demo", *extra])
+        assert result.exit_code == 1, result.output
+        assert "has a table named ospack_state that ospack did not make" in result.output
+    assert path.read_bytes() == before
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and "ospack_state" in result.output
+    assert any("ospack_state" in p for p in verify(path).problems)

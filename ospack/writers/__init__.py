@@ -214,7 +214,13 @@ class _read_only:
 def _job_from(conn: sqlite3.Connection, path: Path) -> JobInfo | None:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ospack_state'").fetchone() is None:
         return None
-    row = conn.execute("SELECT value FROM ospack_state WHERE name = 'job'").fetchone()
+    try:
+        row = conn.execute("SELECT value FROM ospack_state WHERE name = 'job'").fetchone()
+    except sqlite3.OperationalError:  # not ospack's columns: the user's own table of that name
+        raise IncompatibleOutputError(
+            f"{path} has a table named ospack_state that ospack did not make; "
+            "choose another file name, or rename that table"
+        ) from None
     if row is None:
         return None
     try:
@@ -263,6 +269,8 @@ def _remove_for_overwrite(path: Path, fmt: str) -> None:
             with _read_only(path) as conn:
                 shared = detect_format(conn) == "gpkg" and gpkg_format.foreign_content(conn, _job_from(conn, path))
                 stored = _job_from(conn, path) if shared else None
+        except IncompatibleOutputError:  # the user's table where ospack's would be: keep it all
+            raise
         except WriterError:  # not SQLite at all: nothing of the user's to keep
             shared = False
         if shared:
