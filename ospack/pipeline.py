@@ -156,7 +156,7 @@ def package(
             _note(summary, say, note)
         if writer.complete:
             summary.complete = summary.already_complete = True
-            summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
+            summary.tiles_already_stored = sum(_held(writer, layer.name, wanted[layer.name]) for layer in chosen)
             _note(summary, say, f"{output} is already complete: no requests made")
             _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)

@@ -107,3 +107,12 @@ def test_a_users_layer_named_like_ospacks_state_table_is_refused_and_kept(tmp_pa
     result = CliRunner().invoke(cli, ["info", str(path)])
     assert result.exit_code == 1 and result.output.startswith("Error: ") and "ospack_state" in result.output
     assert any("ospack_state" in p for p in verify(path).problems)
+
+
+def test_a_complete_file_asked_for_fewer_zooms_counts_only_those_as_stored(fast_emulator, tmp_path):
+    # the summary said "(22 already stored)" of a 6-tile job: every tile of the file, asked or not
+    output = tmp_path / "more.gpkg"
+    assert run(fast_emulator, output, zooms="6-7").complete
+    fewer = run(fast_emulator, output, zooms="6")
+    assert fewer.already_complete and fewer.requests == 0
+    assert fewer.tiles_already_stored == fewer.tiles_planned == run(fast_emulator, tmp_path / "six.gpkg", zooms="6").tiles_written
