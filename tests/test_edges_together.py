@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from ospack.cli import cli
 from ospack.cli.info import describe
+from ospack.errors import WriterError
 from ospack.inspect import info, verify
 from ospack.writers.lock import OutputLock
 from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
@@ -116,3 +117,23 @@ def test_a_complete_file_asked_for_fewer_zooms_counts_only_those_as_stored(fast_
     fewer = run(fast_emulator, output, zooms="6")
     assert fewer.already_complete and fewer.requests == 0
     assert fewer.tiles_already_stored == fewer.tiles_planned == run(fast_emulator, tmp_path / "six.gpkg", zooms="6").tiles_written
+
+
+def test_a_second_run_through_a_symlink_is_refused_too(fast_emulator, tmp_path):
+    # the lock sat beside the name given, so a run on project.gpkg and one on a link to it both
+    # downloaded everything into the same file
+    real = tmp_path / "project.gpkg"
+    assert run(fast_emulator, real, zooms="6").complete
+    tamper(real, "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "sub" / "link.gpkg"
+    link.symlink_to(real)
+    lock = OutputLock(link)
+    lock.acquire()
+    try:
+        with pytest.raises(WriterError, match="in use by another ospack run"):
+            run(fast_emulator, real, zooms="6")
+        assert "being written by another ospack run" in describe(info(real))[0]
+    finally:
+        lock.release()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["link.gpkg", "project.gpkg", "sub"]

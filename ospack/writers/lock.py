@@ -17,6 +17,12 @@ from ..errors import WriterError
 SUFFIX = ".ospack-lock"
 
 
+def _lock_path(path: Path) -> Path:
+    """The sidecar beside the file itself: every name of one file (a symlink, ./x) shares one lock."""
+    real = Path(os.path.realpath(path))
+    return real.with_name(real.name + SUFFIX)
+
+
 def _holder(fd: int) -> str:
     """The run holding the lock, as the sidecar names it."""
     pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
@@ -30,7 +36,7 @@ def writing_run(path: Path) -> str | None:
     be refused as "in use", a window of microseconds.
     """
     try:
-        fd = os.open(path.with_name(path.name + SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(_lock_path(path), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -49,7 +55,7 @@ class OutputLock:
 
     def __init__(self, path: Path):
         self.path = path
-        self.lock_path = path.with_name(path.name + SUFFIX)
+        self.lock_path = _lock_path(path)
         self._fd: int | None = None
 
     def acquire(self) -> None:
