@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from ospack.cli import cli
 from ospack.cli.info import describe
-from ospack.errors import WriterError
+from ospack import package
+from ospack.errors import AuthError, WriterError
 from ospack.inspect import info, verify
 from ospack.writers.lock import OutputLock
 from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
@@ -137,3 +138,18 @@ def test_a_second_run_through_a_symlink_is_refused_too(fast_emulator, tmp_path):
     finally:
         lock.release()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["link.gpkg", "project.gpkg", "sub"]
+
+
+def test_a_failed_first_run_through_a_symlink_removes_the_file_it_made_not_the_link(fast_emulator, tmp_path):
+    # the removal unlinked the name given: the user's link went, and the half-made file it
+    # pointed to stayed behind
+    link = tmp_path / "link.gpkg"
+    link.symlink_to("target.gpkg")
+    with pytest.raises(AuthError):
+        package(SNOWDON, link, layers="Outdoor_27700", zooms="6", api_url=fast_emulator.url, key="wrong")
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg"]
+    # --overwrite through a link replaces the file it points to, and keeps the link
+    assert run(fast_emulator, link, zooms="6").complete
+    assert run(fast_emulator, link, zooms="5", overwrite=True).complete
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg", "target.gpkg"]
+    assert info(tmp_path / "target.gpkg")["provenance"]["zooms"] == [5]

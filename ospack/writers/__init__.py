@@ -169,6 +169,7 @@ def detect_format(conn: sqlite3.Connection) -> str | None:
 
 def remove_package(path: Path) -> None:
     """Delete a package and its SQLite side files (journal, WAL, shared memory)."""
+    path = Path(os.path.realpath(path))  # through a symlink: the file (and SQLite's files beside it), not the link
     for suffix in ("", "-journal", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
         if candidate.is_dir():
