@@ -16,9 +16,11 @@ from ospack.cli.info import describe
 from ospack import package
 from ospack.errors import AuthError, WriterError
 from ospack.inspect import info, verify
+from ospack.writers import open_writer
+from ospack.writers.access import missing_wal_note
 from ospack.writers.lock import OutputLock
 from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
-from test_writers_support import query, tamper
+from test_writers_support import fill, make_job, query, tamper
 
 
 def test_a_tile_stored_as_text_that_is_not_utf8_is_damage_not_a_crash(fast_emulator, tmp_path):
@@ -153,3 +155,16 @@ def test_a_failed_first_run_through_a_symlink_removes_the_file_it_made_not_the_l
     assert run(fast_emulator, link, zooms="5", overwrite=True).complete
     assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg", "target.gpkg"]
     assert info(tmp_path / "target.gpkg")["provenance"]["zooms"] == [5]
+
+
+def test_a_file_being_written_read_through_a_symlink_is_not_said_to_lack_its_wal(tmp_path):
+    # SQLite keeps the -wal beside the file itself; looking for it beside the link's name said
+    # "copied without its -wal" of a file mid-run (and would read it as immutable, without it)
+    real = tmp_path / "data" / "project.gpkg"
+    real.parent.mkdir()
+    link = tmp_path / "link.gpkg"
+    link.symlink_to(real)
+    with open_writer(real, make_job("Outdoor_27700", (6, 7))) as writer:
+        fill(writer, "Outdoor_27700", (6,))
+        assert real.with_name("project.gpkg-wal").stat().st_size
+        assert missing_wal_note(link) is None

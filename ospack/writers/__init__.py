@@ -16,7 +16,7 @@ from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
 from .base import JobInfo, SqliteTileWriter, TileWriter
 from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
-from .access import missing_wal_note, read_only_uri, recover_hot_journal, write_problem
+from .access import missing_wal_note, read_only_uri, recover_hot_journal, side_file, write_problem
 from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
@@ -169,9 +169,8 @@ def detect_format(conn: sqlite3.Connection) -> str | None:
 
 def remove_package(path: Path) -> None:
     """Delete a package and its SQLite side files (journal, WAL, shared memory)."""
-    path = Path(os.path.realpath(path))  # through a symlink: the file (and SQLite's files beside it), not the link
     for suffix in ("", "-journal", "-wal", "-shm"):
-        candidate = path.with_name(path.name + suffix)
+        candidate = side_file(path, suffix)  # through a symlink: the file itself, not the link
         if candidate.is_dir():
             raise WriterError(f"{candidate} is a folder; refusing to overwrite it")
         try:

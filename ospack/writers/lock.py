@@ -13,14 +13,9 @@ import os
 from pathlib import Path
 
 from ..errors import WriterError
+from .access import side_file
 
 SUFFIX = ".ospack-lock"
-
-
-def _lock_path(path: Path) -> Path:
-    """The sidecar beside the file itself: every name of one file (a symlink, ./x) shares one lock."""
-    real = Path(os.path.realpath(path))
-    return real.with_name(real.name + SUFFIX)
 
 
 def _holder(fd: int) -> str:
@@ -36,7 +31,7 @@ def writing_run(path: Path) -> str | None:
     be refused as "in use", a window of microseconds.
     """
     try:
-        fd = os.open(_lock_path(path), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(side_file(path, SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -55,7 +50,7 @@ class OutputLock:
 
     def __init__(self, path: Path):
         self.path = path
-        self.lock_path = _lock_path(path)
+        self.lock_path = side_file(path, SUFFIX)  # beside the file itself: a symlink to it shares the lock
         self._fd: int | None = None
 
     def acquire(self) -> None:
