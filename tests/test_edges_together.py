@@ -8,12 +8,11 @@ import pyogrio
 import pyogrio.raw
 import pytest
 import shapely
-
 from click.testing import CliRunner
 
+from ospack import package
 from ospack.cli import cli
 from ospack.cli.info import describe
-from ospack import package
 from ospack.errors import AuthError, WriterError
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
