@@ -78,7 +78,8 @@ def read_with_gdal(path: Path) -> tuple[list[BaseGeometry], str | None]:
     from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
-        layers = [name for name, _ in pyogrio.list_layers(path) if name not in REDUNDANT_LAYERS]
+        # tables without geometry (a GeoPackage's attribute tables, ospack's own bookkeeping) hold no area
+        layers = [name for name, kind in pyogrio.list_layers(path) if kind and name not in REDUNDANT_LAYERS]
         geometries: list[BaseGeometry] = []
         crs = None
         for layer in layers:

@@ -109,7 +109,10 @@ async def package_async(
             _note(summary, say, note)
         if writer.complete:
             summary.complete = summary.already_complete = True
-            summary.tiles_already_stored = sum(sum(writer.tile_counts(name).values()) for name in job.layers)
+            # the asked zooms only: the file may hold more than this run asks for
+            summary.tiles_already_stored = sum(
+                _held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers
+            )
             _note(summary, say, f"{output} is already complete: no requests made")
             _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)

@@ -19,6 +19,7 @@ from .checks import check_cover, check_images
 from .errors import OspackError
 from .writers import PackageFile, TileTable, open_package, package_file, read_only
 from .writers.access import missing_wal_note
+from .writers.lock import writing_run
 
 __all__ = ["LayerInfo", "PackageInfo", "TileTable", "VerifyReport", "info", "verify"]
 
@@ -72,6 +73,8 @@ class PackageInfo:
     provenance: Mapping[str, Any] | None
     #: why the last run stopped, when a rerun alone could not fix it; else None
     failure: str | None
+    #: which run is writing the (incomplete) file now, e.g. "being written by another ospack run (process 12)"
+    running: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``; scripts rely on these keys."""
@@ -84,6 +87,7 @@ class PackageInfo:
             "attribution": self.attribution,
             "provenance": None if self.provenance is None else dict(self.provenance),
             "failure": self.failure,
+            "running": self.running,
         }
 
     def __getitem__(self, key: str) -> Any:
@@ -96,6 +100,8 @@ class PackageInfo:
             state = "unknown (not made by ospack)"
         elif self.complete:
             state = "complete"
+        elif self.running:
+            state = f"INCOMPLETE ({self.running}; wait for it to finish)"
         elif self.failure:
             state = f"INCOMPLETE (the last run stopped: {self.failure})"
         else:
@@ -163,7 +169,8 @@ def info(path: str | Path) -> PackageInfo:
         ``layers`` (each ``name``, ``table``, ``crs``, ``bounds`` in that CRS, ``wgs84_bounds``,
         ``zooms`` {zoom: tile count}, ``absent`` {zoom: count}), ``attribution``,
         ``provenance`` (the recorded job, or None) and ``failure`` (why the last run stopped,
-        when a rerun alone could not fix it; else None). ``to_dict()`` gives plain data.
+        when a rerun alone could not fix it; else None) and ``running`` (which run is writing an
+        incomplete file now; else None). ``to_dict()`` gives plain data.
 
     Raises
     ------
@@ -184,6 +191,7 @@ def info(path: str | Path) -> PackageInfo:
         attribution=attribution,
         provenance=None if state is None else state.provenance,
         failure=None if state is None else state.failure,
+        running=None if state is None or state.complete else writing_run(path),
     )
 
 
@@ -254,8 +262,10 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     if state is None:
         report.problems.append("no ospack job recorded, so the area cover cannot be checked (not made by ospack?)")
     elif not state.complete:
+        running = writing_run(path)
         report.problems.append(
-            f"incomplete: the last run stopped: {state.failure}" if state.failure
+            f"incomplete: {running}; wait for it to finish" if running
+            else f"incomplete: the last run stopped: {state.failure}" if state.failure
             else "incomplete: the run was interrupted; rerun the same package command to resume"
         )
     tables = package.tile_tables()

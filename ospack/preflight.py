@@ -73,5 +73,10 @@ def ready_to_fetch(
     """What a run that will make requests needs: a key (returned), and consent when the job is huge."""
     if credentials is None:
         raise UsageError("no API key: set OS_API_KEY or pass --key-file (or try --demo, which needs none)")
+    if not all(c.isprintable() and not c.isspace() for c in credentials.key):  # it goes in a request header
+        raise UsageError(
+            "the API key holds a space or a control character; copy it again from the OS Data Hub "
+            "into OS_API_KEY or --key-file"
+        )
     check_job_size(tiles, rate_per_min, output, allow_huge=allow_huge)
     return credentials

@@ -216,7 +216,7 @@ def test_info_is_a_typed_package_info_whose_dict_is_the_json_shape(gpkg):
     assert isinstance(layer, LayerInfo) and (layer.name, layer.crs) == (GPKG_LAYER, "EPSG:27700")
     assert layer.zooms == {z: len(bbox_tiles(GPKG_LAYER, z)) for z in GPKG_ZOOMS} and layer.absent == {}
     data = report.to_dict()
-    assert list(data) == ["path", "format", "size_bytes", "complete", "layers", "attribution", "provenance", "failure"]
+    assert list(data) == ["path", "format", "size_bytes", "complete", "layers", "attribution", "provenance", "failure", "running"]
     assert list(data["layers"][0]) == ["name", "table", "crs", "bounds", "wgs84_bounds", "zooms", "absent"]
     assert data["layers"][0]["zooms"] == {str(z): n for z, n in layer.zooms.items()}
     assert json.loads(json.dumps(data)) == data  # plain data: lists, string keys
@@ -260,6 +260,8 @@ def test_package_info_text():
         ({"complete": True, "failure": None}, "x.gpkg: gpkg, 2.5 MB, complete"),
         ({"failure": None}, "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (interrupted; rerun to resume)"),
         ({"complete": None, "failure": None, "provenance": None}, "x.gpkg: gpkg, 2.5 MB, unknown (not made by ospack)"),
+        ({"running": "being written by another ospack run (process 7) now"},
+         "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (being written by another ospack run (process 7) now; wait for it to finish)"),
     ],
 )
 def test_package_info_text_says_how_complete(changes, first_line):

@@ -21,7 +21,7 @@ from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
 from .base import JobInfo, SqliteTileWriter
 from . import gpkg as gpkg_format
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
-from .access import missing_wal_note, write_problem
+from .access import missing_wal_note, side_file, write_problem
 from .files import PackageFile, TileTable, read_only
 from .lock import OutputLock
 from .protocol import TileWriter
@@ -218,7 +218,7 @@ def open_package(path: str | os.PathLike[str]) -> Iterator[PackageFile]:
 def remove_package(path: Path) -> None:
     """Delete a package and its SQLite side files (journal, WAL, shared memory)."""
     for suffix in ("", "-journal", "-wal", "-shm"):
-        candidate = path.with_name(path.name + suffix)
+        candidate = side_file(path, suffix)  # through a symlink: the file itself, not the link
         if candidate.is_dir():
             raise WriterError(f"{candidate} is a folder; refusing to overwrite it")
         try:
@@ -267,6 +267,8 @@ def _remove_for_overwrite(path: Path, fmt: str) -> None:
                 state = read_state(conn, path) if is_gpkg else None
                 stored = state.job if state else None
                 shared = is_gpkg and gpkg_format.foreign_content(conn, stored)
+        except IncompatibleOutputError:  # the user's table where ospack's would be: keep it all
+            raise
         except WriterError:  # not SQLite at all: nothing of the user's to keep
             shared = False
         if shared:

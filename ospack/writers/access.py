@@ -30,6 +30,12 @@ def write_problem(path: Path) -> str | None:
     return None
 
 
+def side_file(path: Path, suffix: str) -> Path:
+    """SQLite's ``-wal``/``-shm``/``-journal`` of ``path``: beside the file itself, a symlink followed."""
+    real = Path(os.path.realpath(path))
+    return real.with_name(real.name + suffix)
+
+
 def read_only_uri(path: Path) -> str:
     """The SQLite URI that reads ``path`` without writing anything.
 
@@ -38,7 +44,7 @@ def read_only_uri(path: Path) -> str:
     file as immutable (no locks, no side files).
     """
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    wal = path.with_name(path.name + "-wal")
+    wal = side_file(path, "-wal")
     if not os.access(path.parent, os.W_OK | os.X_OK) and not (wal.exists() and wal.stat().st_size):
         uri += "&immutable=1"
     return uri
@@ -52,7 +58,7 @@ def recover_hot_journal(path: Path) -> None:
     WriterError
         When there is such a journal and ``path`` or its folder is not writable.
     """
-    journal = path.with_name(path.name + "-journal")
+    journal = side_file(path, "-journal")
     try:
         if journal.stat().st_size == 0:
             return
@@ -86,7 +92,7 @@ def missing_wal_note(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
             header = f.read(20)
-        wal = path.with_name(path.name + "-wal")
+        wal = side_file(path, "-wal")
         if len(header) < 20 or header[18] != 2 or (wal.exists() and wal.stat().st_size):  # 2: WAL mode
             return None
         # immutable: read the file as it is, creating no -wal or -shm beside it

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from ..errors import WriterError
 from ..types import Tile
-from .access import read_only_uri, recover_hot_journal
+from .access import read_only_uri, recover_hot_journal, side_file
 from .integrity import TileSource
 from .job import DEMO_ATTRIBUTION, JobInfo
 from .state import PackageState, absent_counts, absent_keys, read_state
@@ -48,7 +48,7 @@ class read_only:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            wal = self.path.with_name(self.path.name + "-wal")
+            wal = side_file(self.path, "-wal")
             if wal.exists() and wal.stat().st_size and not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise WriterError(
                     f"{self.path} cannot be read in place: it has a {self.path.name}-wal to read with it, and SQLite "

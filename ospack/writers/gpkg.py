@@ -30,8 +30,9 @@ CORE_TABLES = frozenset(
     {"gpkg_spatial_ref_sys", "gpkg_contents", "gpkg_tile_matrix_set", "gpkg_tile_matrix", "gpkg_extensions",
      "gpkg_metadata", "gpkg_metadata_reference"}
 )
-#: ospack's bookkeeping tables are all named ospack_*, and registered as one vendor extension
-BOOKKEEPING_PREFIX = "ospack_"
+#: ospack's bookkeeping tables, registered as one vendor extension; named one by one, never by
+#: their ospack_ prefix, which a user's own layer may share
+BOOKKEEPING_TABLES = frozenset({"ospack_state", "ospack_absent", "ospack_digest"})
 BOOKKEEPING_EXTENSION = "ospack_bookkeeping"
 BOOKKEEPING_DEFINITION = (
     "ospack's record of the job its tile tables hold and how far it got; readers may ignore it, "
@@ -58,8 +59,8 @@ def foreign_content(conn: sqlite3.Connection, job: JobInfo | None) -> list[str]:
     if "gpkg_contents" in names:
         names |= {name.lower() for (name,) in conn.execute("SELECT table_name FROM gpkg_contents")}
     return sorted(
-        name for name in names - ours - CORE_TABLES
-        if not name.startswith((BOOKKEEPING_PREFIX, "sqlite_"))
+        name for name in names - ours - CORE_TABLES - BOOKKEEPING_TABLES
+        if not name.startswith("sqlite_")
     )
 
 
@@ -68,7 +69,7 @@ def remove_own(conn: sqlite3.Connection, job: JobInfo) -> None:
     ours = sorted(own_tables(job))
     bookkeeping = [
         name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        if name.lower().startswith(BOOKKEEPING_PREFIX)
+        if name.lower() in BOOKKEEPING_TABLES
     ]
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -95,7 +96,7 @@ def own_foreign_key_violations(conn: sqlite3.Connection, job: JobInfo | None) ->
     ours = own_tables(job)
 
     def own(table: str, rowid: int | None) -> bool:
-        if table.lower() in ours or table.lower().startswith(BOOKKEEPING_PREFIX):
+        if table.lower() in ours or table.lower() in BOOKKEEPING_TABLES:
             return True
         if table in (*_TABLE_ROWS, "gpkg_metadata_reference") and rowid is not None:
             found = conn.execute(f"SELECT table_name FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
@@ -256,12 +257,14 @@ class GeoPackageWriter(SqliteTileWriter):
         self._write_metadata()
 
     def _register_bookkeeping(self) -> None:
-        """Declare the ospack_* tables as a vendor extension (GeoPackage §2.3), once each."""
+        """Declare the bookkeeping tables as a vendor extension (GeoPackage §2.3), once each."""
+        names = sorted(BOOKKEEPING_TABLES)
         self._conn.execute(
             "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
-            "SELECT name, NULL, ?, ?, 'write-only' FROM sqlite_master WHERE type = 'table' AND name LIKE 'ospack\\_%' "
-            "ESCAPE '\\' AND name NOT IN (SELECT table_name FROM gpkg_extensions WHERE extension_name = ?)",
-            (BOOKKEEPING_EXTENSION, BOOKKEEPING_DEFINITION, BOOKKEEPING_EXTENSION),
+            "SELECT name, NULL, ?, ?, 'write-only' FROM sqlite_master WHERE type = 'table' "
+            f"AND name IN ({','.join('?' * len(names))}) "
+            "AND name NOT IN (SELECT table_name FROM gpkg_extensions WHERE extension_name = ?)",
+            (BOOKKEEPING_EXTENSION, BOOKKEEPING_DEFINITION, *names, BOOKKEEPING_EXTENSION),
         )
 
     def _write_metadata(self) -> None:

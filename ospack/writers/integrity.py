@@ -77,19 +77,24 @@ class StoredRow(NamedTuple):
 
 def stored_rows(conn: sqlite3.Connection, source: TileSource, layer: str) -> Iterator[StoredRow]:
     """Every stored tile of ``layer`` with its digest (None when it has none), in storage order."""
+    # a TEXT value is read as bytes and decoded here: sqlite3 raises on one that is not UTF-8 (bytes
+    # joined with ||), and a damaged row must be reported, never a crash
+    data = (f"typeof({source.data}) = 'text', "
+            f"CASE typeof({source.data}) WHEN 'text' THEN CAST({source.data} AS BLOB) ELSE {source.data} END")
     if has_digests(conn):
         rows = conn.execute(
-            f"SELECT t.zoom_level, t.tile_column, t.tile_row, {source.data}, d.digest FROM {source.from_clause} "
+            f"SELECT t.zoom_level, t.tile_column, t.tile_row, {data}, d.digest FROM {source.from_clause} "
             f"LEFT JOIN {DIGEST_TABLE} d ON d.layer = ? AND d.zoom_level = t.zoom_level "
             f"AND d.tile_row = {source.xyz_row} AND d.tile_column = t.tile_column",
             (layer,),
         )
     else:
         rows = conn.execute(
-            f"SELECT t.zoom_level, t.tile_column, t.tile_row, {source.data}, NULL FROM {source.from_clause}"
+            f"SELECT t.zoom_level, t.tile_column, t.tile_row, {data}, NULL FROM {source.from_clause}"
         )
     flip = source.to_xyz
-    for z, x, row, data, digest in rows:
+    for z, x, row, is_text, data, digest in rows:
+        data = data.decode("utf-8", "replace") if is_text else data
         y = flip(z, row) if flip and _is_int(z) and _is_int(row) and 0 <= z <= MAX_ZOOM else row
         yield StoredRow(z, x, y, data, digest, (z, x, row))
 

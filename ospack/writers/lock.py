@@ -13,8 +13,36 @@ import os
 from pathlib import Path
 
 from ..errors import WriterError
+from .access import side_file
 
 SUFFIX = ".ospack-lock"
+
+
+def _holder(fd: int) -> str:
+    """The run holding the lock, as the sidecar names it."""
+    pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return f"another ospack run{f' (process {pid})' if pid.isdigit() else ''}"
+
+
+def writing_run(path: Path) -> str | None:
+    """Says which ospack run holds ``path``'s lock now (so its file is being written), or None.
+
+    The probe is a shared lock taken and dropped at once; a run starting in that instant would
+    be refused as "in use", a window of microseconds.
+    """
+    try:
+        fd = os.open(side_file(path, SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return f"being written by {_holder(fd)} now"
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also drops the probe's lock
+    return None
 
 
 class OutputLock:
@@ -22,7 +50,7 @@ class OutputLock:
 
     def __init__(self, path: Path):
         self.path = path
-        self.lock_path = path.with_name(path.name + SUFFIX)
+        self.lock_path = side_file(path, SUFFIX)  # beside the file itself: a symlink to it shares the lock
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -39,10 +67,10 @@ class OutputLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                holder = _holder(fd)
                 os.close(fd)
                 raise WriterError(
-                    f"{self.path} is in use by another ospack run{f' (process {holder})' if holder.isdigit() else ''}; "
+                    f"{self.path} is in use by {holder}; "
                     "wait for it to finish or stop it, or choose another file name"
                 ) from None
             # a run that was finishing may have removed the sidecar between our open and our lock

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriterError
+from ..errors import IncompatibleOutputError, WriterError
 from .job import JobInfo
 
 STATE_TABLE = "ospack_state"
@@ -64,12 +64,20 @@ def read_state(conn: sqlite3.Connection, path: Path) -> PackageState | None:
 
     Raises
     ------
+    IncompatibleOutputError
+        When a table of ospack's name holds something else (the user's own table).
     WriterError
         When the recorded job is not valid JSON or not a job.
     """
     if not has_table(conn, STATE_TABLE):
         return None
-    marks = state_marks(conn)
+    try:
+        marks = state_marks(conn)
+    except sqlite3.OperationalError:  # not ospack's columns: the user's own table of that name
+        raise IncompatibleOutputError(
+            f"{path} has a table named {STATE_TABLE} that ospack did not make; "
+            "choose another file name, or rename that table"
+        ) from None
     if "job" not in marks:
         return None
     try:
