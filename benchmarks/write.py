@@ -52,8 +52,10 @@ def tiles(fmt: str, count: int) -> list[Tile]:
 
 
 def raw(path: Path, fmt: str, keys: list[Tile], data: list[bytes], batch: int) -> float:
-    """The floor: executemany of prepared rows, nothing else."""
+    """The floor: executemany of prepared rows, nothing else, in the journal mode the writer writes in."""
     conn = SqliteTileWriter.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")  # connect() opens as the file is; a writing session is WAL
+    conn.execute("PRAGMA synchronous=NORMAL")
     if fmt == "gpkg":
         conn.execute(read_text("gpkg/tile_table.sql").format(table="t"))
         sql = "INSERT INTO t (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)"

@@ -10,4 +10,4 @@ CREATE TABLE IF NOT EXISTS ospack_digest (
   tile_column INTEGER NOT NULL,
   digest BLOB NOT NULL,
   PRIMARY KEY (layer, zoom_level, tile_row, tile_column)
-) WITHOUT ROWID;
+);

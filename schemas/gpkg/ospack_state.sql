@@ -8,4 +8,4 @@ CREATE TABLE ospack_absent (
   tile_row INTEGER NOT NULL,
   tile_column INTEGER NOT NULL,
   PRIMARY KEY (layer, zoom_level, tile_row, tile_column)
-) WITHOUT ROWID;
+);
