@@ -24,10 +24,10 @@ from . import finish
 from .access import read_only_uri, write_problem
 from .images import check_tile_image
 from .files import PackageFile
-from .integrity import DIGEST_TABLE, StoredTileChecks, create_digest_table, tile_digest
+from .integrity import StoredTileChecks, create_digest_table, store_digests, tile_digest
 from .job import JobInfo
 from .lock import OutputLock
-from .state import absent_counts, state_value
+from .state import absent_counts, record_absent, state_value
 
 __all__ = ["JobInfo", "SqliteTileWriter", "TileRow", "utc_now_ms"]
 
@@ -220,19 +220,11 @@ class SqliteTileWriter(StoredTileChecks, ABC):
             return 0
         with self._transaction():
             self._insert(name, rows, formats)
-            self._store_digests([(name, z, x, y, tile_digest(data)) for z, x, y, data in rows])
+            if not self._digests_ready:
+                create_digest_table(self._conn)
+            store_digests(self._conn, [(name, z, x, y, tile_digest(data)) for z, x, y, data in rows])
         self._digests_ready = True  # only once committed: a rolled-back batch may have created the table
         return len(rows)
-
-    def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None:
-        """Record ``(layer, zoom, column, XYZ row, digest)`` of stored tiles (inside a transaction)."""
-        if not self._digests_ready:
-            create_digest_table(self._conn)
-        self._conn.executemany(
-            f"INSERT OR REPLACE INTO {DIGEST_TABLE} (layer, zoom_level, tile_column, tile_row, digest) "
-            "VALUES (?, ?, ?, ?, ?)",
-            digests,
-        )
 
     def record_absent(self, layer: str, tiles: Iterable[Tile]) -> None:
         """Record tiles the API says do not exist, so a resume skips them."""
@@ -240,11 +232,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         rows = [(name, z, y, x) for z, x, y in (self._check_tile(name, t) for t in tiles)]
         if rows:
             with self._transaction():
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO ospack_absent (layer, zoom_level, tile_row, tile_column) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
+                record_absent(self._conn, rows)
 
     def done(self, layer: str, z: int) -> Iterator[Tile]:
         """Stored or recorded-absent tiles at zoom ``z``, ordered by (row, column).

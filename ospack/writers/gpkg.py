@@ -19,6 +19,7 @@ from ..types import ProjectedBounds, Tile
 from .base import JobInfo, SqliteTileWriter, TileRow, utc_now_ms
 from .files import Findings, PackageFile, TileTable, quote
 from .integrity import TileSource
+from .state import ABSENT_TABLE, DIGEST_TABLE, STATE_TABLE
 
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
@@ -32,7 +33,7 @@ CORE_TABLES = frozenset(
 )
 #: ospack's bookkeeping tables, registered as one vendor extension; named one by one, never by
 #: their ospack_ prefix, which a user's own layer may share
-BOOKKEEPING_TABLES = frozenset({"ospack_state", "ospack_absent", "ospack_digest"})
+BOOKKEEPING_TABLES = frozenset({STATE_TABLE, ABSENT_TABLE, DIGEST_TABLE})
 BOOKKEEPING_EXTENSION = "ospack_bookkeeping"
 BOOKKEEPING_DEFINITION = (
     "ospack's record of the job its tile tables hold and how far it got; readers may ignore it, "

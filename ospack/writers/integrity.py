@@ -26,7 +26,7 @@ from ..errors import InvalidTileError
 from ..resources import read_text
 from ..types import Tile
 from .images import check_tile_image
-from .state import DIGEST_TABLE, absent_keys, has_table
+from .state import ABSENT_TABLE, DIGEST_TABLE, absent_keys, has_table
 
 DIGEST_SIZE = 16
 #: deeper than any tile grid goes (Web Mercator z30 is 4 cm a pixel); a row claiming more is damaged
@@ -41,6 +41,15 @@ def tile_digest(data: bytes) -> bytes:
 def create_digest_table(conn: sqlite3.Connection) -> None:
     """Create ``ospack_digest`` unless it exists (files made before digests lack it)."""
     conn.execute(read_text("gpkg/ospack_digest.sql"))
+
+
+def store_digests(conn: sqlite3.Connection, digests: list[tuple[str, int, int, int, bytes]]) -> None:
+    """Record ``(layer, zoom, column, XYZ row, digest)`` of stored tiles (inside the batch's transaction)."""
+    conn.executemany(
+        f"INSERT OR REPLACE INTO {DIGEST_TABLE} (layer, zoom_level, tile_column, tile_row, digest) "
+        "VALUES (?, ?, ?, ?, ?)",
+        digests,
+    )
 
 
 def has_digests(conn: sqlite3.Connection) -> bool:
@@ -207,7 +216,6 @@ class StoredTileChecks:
         def _transaction(self) -> AbstractContextManager[None]: ...
         def _stored_row(self, z: int, y: int) -> int: ...
         def _delete(self, layer: str, keys: list[tuple[Any, Any, Any]], *, damaged: bool) -> None: ...
-        def _store_digests(self, digests: list[tuple[str, int, int, int, bytes]]) -> None: ...
         def absent_counts(self, layer: str) -> dict[int, int]: ...
 
     def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]:
@@ -251,11 +259,12 @@ class StoredTileChecks:
         if not (damaged or stray or absent_dropped or backfill):
             return []
         with self._transaction():
-            self._store_digests(backfill)  # first: it creates the digest table in a file made before it
+            create_digest_table(self._conn)  # first: a file made before digests has no such table
+            store_digests(self._conn, backfill)
             self._delete(name, damaged, damaged=True)
             self._delete(name, [(z, x, self._stored_row(z, y)) for z, x, y in stray], damaged=False)
             self._conn.executemany(
-                "DELETE FROM ospack_absent WHERE layer = ? AND zoom_level = ? AND tile_row = ? AND tile_column = ?",
+                f"DELETE FROM {ABSENT_TABLE} WHERE layer = ? AND zoom_level = ? AND tile_row = ? AND tile_column = ?",
                 absent_dropped,
             )
             self._conn.executemany(

@@ -96,6 +96,13 @@ def read_state(conn: sqlite3.Connection, path: Path) -> PackageState | None:
     )
 
 
+def record_absent(conn: sqlite3.Connection, rows: list[tuple[str, int, int, int]]) -> None:
+    """Record ``(layer, zoom, XYZ row, column)`` of tiles the API says do not exist (inside a transaction)."""
+    conn.executemany(
+        f"INSERT OR IGNORE INTO {ABSENT_TABLE} (layer, zoom_level, tile_row, tile_column) VALUES (?, ?, ?, ?)", rows
+    )
+
+
 def absent_counts(conn: sqlite3.Connection, layer: str) -> dict[int, int]:
     """Recorded-absent tiles of ``layer`` per zoom."""
     rows = conn.execute(
