@@ -134,12 +134,16 @@ def main() -> None:
 
     median = statistics.median(rates)
     bare_median = statistics.median(bare_rates)
-    print(f"emulator: cached Road_3857 tiles, {args.requests} requests x {args.runs} runs, "
-          f"{args.connections} keep-alive connections, raw asyncio client")
+    print(
+        f"emulator: cached Road_3857 tiles, {args.requests} requests x {args.runs} runs, "
+        f"{args.connections} keep-alive connections, raw asyncio client"
+    )
     print(f"  runs: {', '.join(f'{r:,.0f}' for r in rates)} tiles/s")
     print(f"  median {median:,.0f} tiles/s = {median / TARGET:.2f} x target ({TARGET:,.0f}/s)")
-    print(f"bare aiohttp.web, one fixed PNG, same client: median {bare_median:,.0f} req/s "
-          f"(emulator = {median / bare_median:.2f} x bare server)")
+    print(
+        f"bare aiohttp.web, one fixed PNG, same client: median {bare_median:,.0f} req/s "
+        f"(emulator = {median / bare_median:.2f} x bare server)"
+    )
 
 
 if __name__ == "__main__":

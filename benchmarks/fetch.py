@@ -100,10 +100,15 @@ async def raw_rate(kind: str, conc: int, n: int, url: str) -> float:
 
 def pool_rate(conc: int, n: int, url: str) -> float:
     tiles = (Tile(9, k, 0) for k in range(n))
-    stats = asyncio.run(fetch_tiles(
-        tiles, layer="Road_27700", credentials=Credentials("bench"), endpoints=url,
-        settings=FetchSettings(rate=RatePolicy.unpaced(), workers=conc),
-    ))
+    stats = asyncio.run(
+        fetch_tiles(
+            tiles,
+            layer="Road_27700",
+            credentials=Credentials("bench"),
+            endpoints=url,
+            settings=FetchSettings(rate=RatePolicy.unpaced(), workers=conc),
+        )
+    )
     assert stats.tiles_ok == n, stats
     return n / stats.elapsed_s
 
@@ -115,10 +120,15 @@ def memory_run(n: int) -> None:
     body = tile_png()
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
     tiles = (Tile(9, k % 2000, k // 2000) for k in range(n))
-    stats = asyncio.run(fetch_tiles(
-        tiles, layer="Road_27700", credentials=Credentials("bench"), settings=FetchSettings(rate=RatePolicy.unpaced()),
-        transport=transport,
-    ))
+    stats = asyncio.run(
+        fetch_tiles(
+            tiles,
+            layer="Road_27700",
+            credentials=Credentials("bench"),
+            settings=FetchSettings(rate=RatePolicy.unpaced()),
+            transport=transport,
+        )
+    )
     assert stats.tiles_ok == n
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 
@@ -133,14 +143,31 @@ def median_of(reps: int, measure) -> float:
 
 
 def rate_discipline(rate: int, window: float, windows: int, enforce: str) -> dict:
-    args = ["-m", "ospack", "emulator", "--key", "demo", "--enforce", enforce, "--limit", str(rate), "--window", str(window)]
+    args = [
+        "-m",
+        "ospack",
+        "emulator",
+        "--key",
+        "demo",
+        "--enforce",
+        enforce,
+        "--limit",
+        str(rate),
+        "--window",
+        str(window),
+    ]
     with process(*args) as url:
         n = int(rate * window * windows / 60)
         tiles = (Tile(9, 1060 + k % 40, 1900 + k // 40) for k in range(n))
-        stats = asyncio.run(fetch_tiles(
-            tiles, layer="Road_27700", credentials=Credentials("demo"), endpoints=url,
-            settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=8),
-        ))
+        stats = asyncio.run(
+            fetch_tiles(
+                tiles,
+                layer="Road_27700",
+                credentials=Credentials("demo"),
+                endpoints=url,
+                settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=8),
+            )
+        )
         with urllib.request.urlopen(url + "/__emulator__/stats", timeout=10) as response:
             seen = json.load(response)
     return {
@@ -178,22 +205,46 @@ def main() -> None:
     with process(__file__, "--serve") as url:
         for conc in (8, 32):
             for kind in ("httpx", "httpx-sharded", "httpx+aiohttp-transport"):
-                rate = median_of(args.reps, lambda: asyncio.run(raw_rate(kind, conc, args.requests, url)))
-                print(json.dumps({"test": "raw", "client": kind, "workers": conc, "req_per_s": round(rate)}), flush=True)
-            raw = median_of(args.reps, lambda: asyncio.run(raw_rate("httpx+aiohttp-transport", conc, args.requests, url)))
-            pooled = median_of(args.reps, lambda: pool_rate(conc, args.requests, url))
-            print(json.dumps({
-                "test": "fetch_tiles vs raw", "workers": conc, "raw_req_per_s": round(raw),
-                "fetch_tiles_tiles_per_s": round(pooled), "ratio": round(pooled / raw, 3),
-            }), flush=True)
+                rate = median_of(
+                    args.reps, lambda kind=kind, conc=conc: asyncio.run(raw_rate(kind, conc, args.requests, url))
+                )
+                print(
+                    json.dumps({"test": "raw", "client": kind, "workers": conc, "req_per_s": round(rate)}), flush=True
+                )
+            raw = median_of(
+                args.reps, lambda conc=conc: asyncio.run(raw_rate("httpx+aiohttp-transport", conc, args.requests, url))
+            )
+            pooled = median_of(args.reps, lambda conc=conc: pool_rate(conc, args.requests, url))
+            print(
+                json.dumps(
+                    {
+                        "test": "fetch_tiles vs raw",
+                        "workers": conc,
+                        "raw_req_per_s": round(raw),
+                        "fetch_tiles_tiles_per_s": round(pooled),
+                        "ratio": round(pooled / raw, 3),
+                    }
+                ),
+                flush=True,
+            )
     small, large = args.memory_tiles, 6 * args.memory_tiles
     rss_small, rss_large = peak_rss_mb(small), peak_rss_mb(large)
-    print(json.dumps({
-        "test": "memory", "tiles": [small, large], "peak_rss_mb": [round(rss_small, 1), round(rss_large, 1)],
-        "growth_ratio": round(rss_large / rss_small, 3),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "test": "memory",
+                "tiles": [small, large],
+                "peak_rss_mb": [round(rss_small, 1), round(rss_large, 1)],
+                "growth_ratio": round(rss_large / rss_small, 3),
+            }
+        ),
+        flush=True,
+    )
     for enforce, rate in (("sliding", args.rate), ("fixed", args.rate), ("spike", args.spike_rate)):
-        print(json.dumps({"test": "rate discipline", **rate_discipline(rate, args.window, args.windows, enforce)}), flush=True)
+        print(
+            json.dumps({"test": "rate discipline", **rate_discipline(rate, args.window, args.windows, enforce)}),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

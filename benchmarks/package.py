@@ -32,10 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from PIL import Image
 
 # benchmarks/ is sys.path[0] when run as a script: reuse the canned server, its client and the PNG maker
 from fetch import pool_rate, process, raw_rate
+from PIL import Image
 from write import writer
 
 from ospack.area import read_area
@@ -78,8 +78,15 @@ def run_package(bbox: str, output: Path, **options: object) -> tuple[object, Pro
     """package() into a fresh GeoPackage; returns the summary and the last progress snapshot."""
     last: list[Progress] = []
     summary = package(
-        bbox, output, area_crs="EPSG:27700", layers=LAYER, zooms=ZOOM, key=KEY, overwrite=True,
-        progress=lambda p: last.append(p) if not last else last.__setitem__(0, p), **options,
+        bbox,
+        output,
+        area_crs="EPSG:27700",
+        layers=LAYER,
+        zooms=ZOOM,
+        key=KEY,
+        overwrite=True,
+        progress=lambda p: last.append(p) if not last else last.__setitem__(0, p),
+        **options,
     )
     return summary, (last[0] if last else None)
 
@@ -104,26 +111,48 @@ def tile_png() -> bytes:
 
 
 def rate_case(enforce: str, limit: int, window: float, requests: int, tmp: Path) -> dict:
-    args = ["-m", "ospack", "emulator", "--key", KEY, "--enforce", enforce,
-            "--limit", str(limit), "--window", str(window)]
+    args = [
+        "-m",
+        "ospack",
+        "emulator",
+        "--key",
+        KEY,
+        "--enforce",
+        enforce,
+        "--limit",
+        str(limit),
+        "--window",
+        str(window),
+    ]
     bbox = rectangle(requests)
     with process(*args) as url:
         # baseline: the fetch layer alone, told the server's window, no writer
         paced = FetchSettings(rate=RatePolicy(limit, window_s=window), workers=8)
-        base = asyncio.run(fetch_tiles(
-            cover(read_area(bbox, area_crs="EPSG:27700"), get_layer(LAYER), [ZOOM]), layer=LAYER,
-            credentials=Credentials(KEY), endpoints=url, settings=paced,
-        ))
+        base = asyncio.run(
+            fetch_tiles(
+                cover(read_area(bbox, area_crs="EPSG:27700"), get_layer(LAYER), [ZOOM]),
+                layer=LAYER,
+                credentials=Credentials(KEY),
+                endpoints=url,
+                settings=paced,
+            )
+        )
         base_429 = emulator_call(url, "stats")["by_status"].get("429", 0)
         emulator_call(url, "reset")
         summary, last = run_package(bbox, tmp / f"rate-{enforce}-{limit}.gpkg", api_url=url, settings=paced)
         seen = emulator_call(url, "stats")
     fetch_rate = last.requests / last.elapsed_s * 60 if last and last.elapsed_s else 0.0
     return {
-        "base_requests": base.requests, "base_s": round(base.elapsed_s, 2),
-        "base_rate_over_limit": round(base.achieved_rate_per_min / limit, 4), "base_429": base_429,
-        "enforce": enforce, "limit_per_min": limit, "window_s": window,
-        "requests": summary.requests, "tiles_written": summary.tiles_written, "complete": summary.complete,
+        "base_requests": base.requests,
+        "base_s": round(base.elapsed_s, 2),
+        "base_rate_over_limit": round(base.achieved_rate_per_min / limit, 4),
+        "base_429": base_429,
+        "enforce": enforce,
+        "limit_per_min": limit,
+        "window_s": window,
+        "requests": summary.requests,
+        "tiles_written": summary.tiles_written,
+        "complete": summary.complete,
         "job_s": round(summary.elapsed_s, 2),
         "job_rate_over_limit": round(summary.achieved_rate_per_min / limit, 4),
         "fetch_s": round(last.elapsed_s, 2) if last else None,
@@ -134,15 +163,24 @@ def rate_case(enforce: str, limit: int, window: float, requests: int, tmp: Path)
 
 
 def section_rates(args: argparse.Namespace, tmp: Path) -> bool:
-    print(f"\n== 1. Rate discipline: package() -> GeoPackage against `ospack emulator` "
-          f"({args.windows} windows of {args.window:g} s each)")
+    print(
+        f"\n== 1. Rate discipline: package() -> GeoPackage against `ospack emulator` "
+        f"({args.windows} windows of {args.window:g} s each)"
+    )
     print(f"   package(): settings=FetchSettings(rate=RatePolicy(N, window_s={args.window:g})) (the server's window)")
-    print("   job_rate = requests / whole package() time (area, cover, file set-up included); "
-          "fetch_rate = requests / time from the fetch start to the last tile")
+    print(
+        "   job_rate = requests / whole package() time (area, cover, file set-up included); "
+        "fetch_rate = requests / time from the fetch start to the last tile"
+    )
     # targets at the OS live rate (the short window keeps 4 windows to 20 s); the stress rows at
     # args.rate show where timing jitter on a shared 2-core machine starts to cost rate or a 429
-    cases = [("sliding", 600, True), ("fixed", 600, True), ("spike", 600, True),
-             ("sliding", args.rate, False), ("spike", args.rate, False)]
+    cases = [
+        ("sliding", 600, True),
+        ("fixed", 600, True),
+        ("spike", 600, True),
+        ("sliding", args.rate, False),
+        ("spike", args.rate, False),
+    ]
     ok = True
     for enforce, limit, is_target in cases:
         n = int(limit * args.window * args.windows / 60)
@@ -150,14 +188,18 @@ def section_rates(args: argparse.Namespace, tmp: Path) -> bool:
         met = result["fetch_rate_over_limit"] >= 0.98 and result["429_emulator"] == 0
         if is_target:
             ok &= met
-        print(f"   {enforce:7} N={limit:5}/min window {args.window:g} s  {result['requests']:5} requests "
-              f"in {result['fetch_s']:6.2f} s  fetch_rate/N {result['fetch_rate_over_limit']:.4f}  "
-              f"job_rate/N {result['job_rate_over_limit']:.4f} ({result['job_s']:.2f} s)  "
-              f"429s emulator {result['429_emulator']} client {result['429_client']}  "
-              f"complete {result['complete']}  [{('met' if met else 'NOT met') if is_target else 'stress, no target'}]")
-        print(f"   {'':7}   baseline fetch_tiles(same settings), no writer: {result['base_requests']:5} "
-              f"requests in {result['base_s']:6.2f} s  rate/N {result['base_rate_over_limit']:.4f}  "
-              f"429s emulator {result['base_429']}")
+        print(
+            f"   {enforce:7} N={limit:5}/min window {args.window:g} s  {result['requests']:5} requests "
+            f"in {result['fetch_s']:6.2f} s  fetch_rate/N {result['fetch_rate_over_limit']:.4f}  "
+            f"job_rate/N {result['job_rate_over_limit']:.4f} ({result['job_s']:.2f} s)  "
+            f"429s emulator {result['429_emulator']} client {result['429_client']}  "
+            f"complete {result['complete']}  [{('met' if met else 'NOT met') if is_target else 'stress, no target'}]"
+        )
+        print(
+            f"   {'':7}   baseline fetch_tiles(same settings), no writer: {result['base_requests']:5} "
+            f"requests in {result['base_s']:6.2f} s  rate/N {result['base_rate_over_limit']:.4f}  "
+            f"429s emulator {result['base_429']}"
+        )
     return ok
 
 
@@ -179,16 +221,22 @@ def section_throughput(args: argparse.Namespace, tmp: Path) -> bool:
         "import sys; sys.path.insert(0, sys.argv[1]); import fetch, write; "
         "import package; fetch.tile_png = package.tile_png; fetch.serve()"
     )
-    print(f"\n== 2. Throughput, no rate limit: canned server (own process) answering every GET with one "
-          f"{len(body):,}-byte PNG; {n} tiles, {args.workers} connections, {args.reps} rounds (median)")
+    print(
+        f"\n== 2. Throughput, no rate limit: canned server (own process) answering every GET with one "
+        f"{len(body):,}-byte PNG; {n} tiles, {args.workers} connections, {args.reps} rounds (median)"
+    )
     rates: dict[str, list[float]] = {"raw": [], "fetch_tiles": [], "package": [], "streaming": []}
     with process("-c", server_code, str(Path(__file__).parent)) as url:
         asyncio.run(raw_rate("httpx+aiohttp-transport", args.workers, 200, url))  # warm up
         for round_ in range(args.reps):
             rates["raw"].append(asyncio.run(raw_rate("httpx+aiohttp-transport", args.workers, n, url)))
             rates["fetch_tiles"].append(pool_rate(args.workers, n, url))
-            summary, last = run_package(bbox, tmp / f"through{round_}.gpkg", api_url=url,
-                                     settings=FetchSettings(rate=RatePolicy.unpaced(), workers=args.workers))
+            summary, last = run_package(
+                bbox,
+                tmp / f"through{round_}.gpkg",
+                api_url=url,
+                settings=FetchSettings(rate=RatePolicy.unpaced(), workers=args.workers),
+            )
             assert summary.complete and summary.tiles_written == n, summary.to_dict()
             rates["package"].append(n / summary.elapsed_s)
             rates["streaming"].append(n / last.elapsed_s)  # fetch start → last tile: no set-up, no finish
@@ -200,14 +248,22 @@ def section_throughput(args: argparse.Namespace, tmp: Path) -> bool:
     ratio = packaged / raw
     streaming = statistics.median(rates["streaming"])
     print(f"   raw client (httpx + httpx-aiohttp, GET only) {raw:8,.0f} req/s   rounds {_rounded(rates['raw'])}")
-    print(f"   fetch_tiles, no writer                       {pooled:8,.0f} tiles/s = {pooled / raw:6.1%} of raw"
-          f"   rounds {_rounded(rates['fetch_tiles'])}")
-    print(f"   package() -> GeoPackage, whole job           {packaged:8,.0f} tiles/s = {ratio:6.1%} of raw"
-          f"   rounds {_rounded(rates['package'])}")
-    print(f"   package() streaming phase only               {streaming:8,.0f} tiles/s = {streaming / raw:6.1%} of raw"
-          f"   (set-up + mark_complete take the rest: {n / packaged - n / streaming:.2f} s of {n / packaged:.2f} s)")
-    print(f"   alone: cover enumeration {enumerate_rate:,.0f} tiles/s, GeoPackage writer (batches of 256) "
-          f"{write_rate:,.0f} tiles/s")
+    print(
+        f"   fetch_tiles, no writer                       {pooled:8,.0f} tiles/s = {pooled / raw:6.1%} of raw"
+        f"   rounds {_rounded(rates['fetch_tiles'])}"
+    )
+    print(
+        f"   package() -> GeoPackage, whole job           {packaged:8,.0f} tiles/s = {ratio:6.1%} of raw"
+        f"   rounds {_rounded(rates['package'])}"
+    )
+    print(
+        f"   package() streaming phase only               {streaming:8,.0f} tiles/s = {streaming / raw:6.1%} of raw"
+        f"   (set-up + mark_complete take the rest: {n / packaged - n / streaming:.2f} s of {n / packaged:.2f} s)"
+    )
+    print(
+        f"   alone: cover enumeration {enumerate_rate:,.0f} tiles/s, GeoPackage writer (batches of 256) "
+        f"{write_rate:,.0f} tiles/s"
+    )
     # the pipeline runs fetch, cover and writer in one thread: their per-tile costs add up
     per_tile_us = {"fetch": 1e6 / pooled, "write": 1e6 / write_rate, "cover": 1e6 / enumerate_rate}
     other = 1e6 / packaged - sum(per_tile_us.values())
@@ -262,27 +318,58 @@ def memory_run(tiles: int, cap_s: float, output: str) -> None:
     def sample(progress: Progress) -> None:
         if progress.done >= next_at[0]:
             next_at[0] += step
-            emit({"sample": progress.done, "s": round(time.monotonic() - started, 1),
-                  **proc_status_kb("VmRSS", "VmHWM")})
+            emit(
+                {"sample": progress.done, "s": round(time.monotonic() - started, 1), **proc_status_kb("VmRSS", "VmHWM")}
+            )
 
     stop = threading.Event()
     timer = threading.Timer(cap_s, stop.set)
     timer.start()
     try:
-        summary = package(bbox, output, area_crs="EPSG:27700", layers=LAYER, zooms=ZOOM, key=KEY,
-                          api_url="http://127.0.0.1:9", settings=FetchSettings(rate=RatePolicy.unpaced()),
-                          transport=transport, overwrite=True, allow_huge=True, progress=sample, stop_event=stop)  # a million tiles on purpose
+        summary = package(
+            bbox,
+            output,
+            area_crs="EPSG:27700",
+            layers=LAYER,
+            zooms=ZOOM,
+            key=KEY,
+            api_url="http://127.0.0.1:9",
+            settings=FetchSettings(rate=RatePolicy.unpaced()),
+            transport=transport,
+            overwrite=True,
+            allow_huge=True,
+            progress=sample,
+            stop_event=stop,
+        )  # a million tiles on purpose
     finally:
         timer.cancel()
-    emit({"sample": "end", "written": summary.tiles_written, "complete": summary.complete,
-          "interrupted": summary.interrupted, "s": round(summary.elapsed_s, 1), **proc_status_kb("VmRSS", "VmHWM")})
+    emit(
+        {
+            "sample": "end",
+            "written": summary.tiles_written,
+            "complete": summary.complete,
+            "interrupted": summary.interrupted,
+            "s": round(summary.elapsed_s, 1),
+            **proc_status_kb("VmRSS", "VmHWM"),
+        }
+    )
 
 
 def section_memory(args: argparse.Namespace, tmp: Path) -> bool:
-    print(f"\n== 3. Memory: package() of ~{args.memory_tiles:,} tiles (mock transport, {len(tiny_png())}-byte PNG) "
-          f"in a fresh process, RSS from /proc/self/status; stop after {args.memory_cap:g} s")
-    command = [sys.executable, __file__, "--memory-run", str(args.memory_tiles), "--memory-cap",
-               str(args.memory_cap), "--memory-output", str(tmp / "memory.gpkg")]
+    print(
+        f"\n== 3. Memory: package() of ~{args.memory_tiles:,} tiles (mock transport, {len(tiny_png())}-byte PNG) "
+        f"in a fresh process, RSS from /proc/self/status; stop after {args.memory_cap:g} s"
+    )
+    command = [
+        sys.executable,
+        __file__,
+        "--memory-run",
+        str(args.memory_tiles),
+        "--memory-cap",
+        str(args.memory_cap),
+        "--memory-output",
+        str(tmp / "memory.gpkg"),
+    ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     records = []
     try:
@@ -305,15 +392,23 @@ def section_memory(args: argparse.Namespace, tmp: Path) -> bool:
         return False
     peak = end["VmHWM"] / 1024
     growth = samples[-1]["VmRSS"] / samples[0]["VmRSS"]
-    print(f"   {end['written']:,} of {records[0]['planned']:,} tiles written in {end['s']} s"
-          f" ({end['written'] / end['s']:,.0f} tiles/s), complete {end['complete']}")
+    print(
+        f"   {end['written']:,} of {records[0]['planned']:,} tiles written in {end['s']} s"
+        f" ({end['written'] / end['s']:,.0f} tiles/s), complete {end['complete']}"
+    )
     if end["interrupted"]:
-        print(f"   NOTE: stopped by the {args.memory_cap:g} s cap before the whole plan; the series is as far as it got")
+        print(
+            f"   NOTE: stopped by the {args.memory_cap:g} s cap before the whole plan; the series is as far as it got"
+        )
     streaming_peak = samples[-1]["VmHWM"] / 1024
-    print(f"   peak while fetching and writing {streaming_peak:.1f} MB; finishing the file (mark_complete: ANALYZE, "
-          f"VACUUM, integrity check) raises it by {peak - streaming_peak:.1f} MB")
-    print(f"   peak RSS {peak:.1f} MB (target < 200 MB: {'met' if peak < 200 else 'NOT met'}); RSS at the last sample "
-          f"/ first sample = {growth:.3f} (flat: {'yes' if growth < 1.1 else 'NO'})")
+    print(
+        f"   peak while fetching and writing {streaming_peak:.1f} MB; finishing the file (mark_complete: ANALYZE, "
+        f"VACUUM, integrity check) raises it by {peak - streaming_peak:.1f} MB"
+    )
+    print(
+        f"   peak RSS {peak:.1f} MB (target < 200 MB: {'met' if peak < 200 else 'NOT met'}); RSS at the last sample "
+        f"/ first sample = {growth:.3f} (flat: {'yes' if growth < 1.1 else 'NO'})"
+    )
     return peak < 200 and growth < 1.1
 
 

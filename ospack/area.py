@@ -294,5 +294,3 @@ def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]
         return structure
 
     return repair
-
-

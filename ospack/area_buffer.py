@@ -70,14 +70,14 @@ def _unwrapped(grown: BaseGeometry, local: str) -> BaseGeometry:
     unwrapped = shapely.union_all(regions)
     # cut at ±180° and fold the pieces back into one longitude range
     pieces = [
-        shapely.affinity.translate(clip_rect(unwrapped, -180 + k, -90, 180 + k, 90), -k)
-        for k in (-360.0, 0.0, 360.0)
+        shapely.affinity.translate(clip_rect(unwrapped, -180 + k, -90, 180 + k, 90), -k) for k in (-360.0, 0.0, 360.0)
     ]
     return polygonal(shapely.make_valid(shapely.union_all(pieces)))
 
 
-def _ring_region(ring: BaseGeometry, inside: BaseGeometry, local: str, north: shapely.Point,
-                 south: shapely.Point) -> BaseGeometry:
+def _ring_region(
+    ring: BaseGeometry, inside: BaseGeometry, local: str, north: shapely.Point, south: shapely.Point
+) -> BaseGeometry:
     """The lon/lat region on the left of ``ring`` (what ``inside`` covers in aeqd), longitudes unwrapped."""
     if not ring.is_ccw:  # holes come clockwise: walk them so that what they cut out is on the left
         ring = shapely.LinearRing(ring.coords[::-1])
@@ -86,8 +86,8 @@ def _ring_region(ring: BaseGeometry, inside: BaseGeometry, local: str, north: sh
     lon = np.degrees(np.unwrap(np.radians(lon)))
     if abs(lon[-1] - lon[0]) > 180:  # once round a pole: close the ring over it
         pole = 90.0 if inside.intersects(north) else -90.0
-        return shapely.make_valid(shapely.Polygon([*zip(lon, lat), (lon[-1], pole), (lon[0], pole)]))
-    outline = shapely.Polygon(zip(lon, lat))
+        return shapely.make_valid(shapely.Polygon([*zip(lon, lat, strict=True), (lon[-1], pole), (lon[0], pole)]))
+    outline = shapely.Polygon(zip(lon, lat, strict=True))
     if outline.exterior.is_ccw:
         return shapely.make_valid(outline)
     # clockwise in lon/lat: the ring goes round the far side of the Earth, and the region is all but it

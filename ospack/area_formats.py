@@ -24,9 +24,7 @@ from .errors import AreaError
 #: One number as a user may write it in a bbox, NaN and infinity included (so they can be refused by name).
 NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)\s*$", re.IGNORECASE)
 FILE_SUFFIX = re.compile(r"^\.[A-Za-z][A-Za-z0-9]*$")
-WKT_START = re.compile(
-    r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING|GEOMETRYCOLLECTION)\b", re.IGNORECASE
-)
+WKT_START = re.compile(r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING|GEOMETRYCOLLECTION)\b", re.IGNORECASE)
 #: GPX point layers repeat the vertices of its tracks and routes.
 REDUNDANT_LAYERS = {"track_points", "route_points"}
 
@@ -100,8 +98,9 @@ def parse_geojson(text: str, source: str) -> tuple[list[BaseGeometry], str | Non
     try:
         data = json.loads(text, parse_constant=_not_a_number)
     except _NotANumber as exc:
-        raise AreaError(f"{source} has the value {exc}, which is not a number in JSON; every coordinate must be "
-                        "a finite number") from None
+        raise AreaError(
+            f"{source} has the value {exc}, which is not a number in JSON; every coordinate must be a finite number"
+        ) from None
     except json.JSONDecodeError as exc:
         raise AreaError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}); give GeoJSON") from None
     if not isinstance(data, dict) or "type" not in data:

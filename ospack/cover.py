@@ -49,7 +49,6 @@ _DOMAIN_MARGIN_M = 10_000.0
 _ROW_KEY = 1 << 22  # larger than any matrix width (530,533 at 3857 z20)
 
 
-
 class RowIntervals(NamedTuple):
     """Runs of covered tiles at one zoom: row ``rows[i]`` holds columns ``starts[i] … stops[i] − 1``."""
 
@@ -269,5 +268,3 @@ def _floor(value: float) -> int:
 
 def _ceil(value: float) -> int:
     return int(np.ceil(value - EDGE_TOLERANCE))
-
-

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -90,11 +90,16 @@ async def package_async(
             zooms=plan.all_zooms,
             area_geojson=plan.area.to_geojson(),  # for the file; this run keeps using plan.area itself
             source=endpoints.origin,  # a path may hide a secret
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
             demo=demo,
         )
         judge_before_opening(
-            output, job, plan.counts, overwrite=overwrite, credentials=credentials, rate_per_min=rate,
+            output,
+            job,
+            plan.counts,
+            overwrite=overwrite,
+            credentials=credentials,
+            rate_per_min=rate,
             allow_huge=allow_huge,
         )
         # only a file that did not exist counts as this run's to remove: --overwrite on a shared
@@ -128,8 +133,16 @@ async def package_async(
                 with _switching_often(rate is not None):
                     for layer in plan.layers:
                         try:
-                            await _package_layer(session, layer, plan, writer, summary, allow_premium=allow_premium,
-                                                 progress=progress, stop_event=stop_event)
+                            await _package_layer(
+                                session,
+                                layer,
+                                plan,
+                                writer,
+                                summary,
+                                allow_premium=allow_premium,
+                                progress=progress,
+                                stop_event=stop_event,
+                            )
                         except PremiumError as exc:  # the plan lacks Premium: the other layers' open zooms go on
                             premium_refused = premium_refused or exc
                         if summary.interrupted:
@@ -273,8 +286,12 @@ async def _package_layer(
     try:
         # the fetch counts into the summary's tally itself, so its figures are there however it ends
         stats = await session.fetch(
-            _missing(layer, plan.area, zooms, writer), layer=layer, allow_premium=allow_premium,
-            stop_event=stop_event, on_outcome=sink, tally=summary.tally,
+            _missing(layer, plan.area, zooms, writer),
+            layer=layer,
+            allow_premium=allow_premium,
+            stop_event=stop_event,
+            on_outcome=sink,
+            tally=summary.tally,
             on_tick=(lambda: progress(sink.snapshot())) if progress else None,
         )
     finally:

@@ -324,4 +324,3 @@ def format_size(size: float) -> str:
         size /= 1000
         step += 1
     return f"{size:.0f} B" if step == 0 else f"{size:.1f} {units[step]}"
-

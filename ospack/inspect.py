@@ -207,9 +207,7 @@ def _layer_info(package: PackageFile, table: TileTable) -> LayerInfo:
     )
 
 
-def _wgs84(
-    bounds: tuple[float, float, float, float] | None, epsg: int
-) -> tuple[float, float, float, float] | None:
+def _wgs84(bounds: tuple[float, float, float, float] | None, epsg: int) -> tuple[float, float, float, float] | None:
     if bounds is None or epsg <= 0:
         return None
     box = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform_bounds(*bounds, densify_pts=21)
@@ -264,8 +262,10 @@ def _verify(conn: sqlite3.Connection, path: Path, report: VerifyReport) -> None:
     elif not state.complete:
         running = writing_run(path)
         report.problems.append(
-            f"incomplete: {running}; wait for it to finish" if running
-            else f"incomplete: the last run stopped: {state.failure}" if state.failure
+            f"incomplete: {running}; wait for it to finish"
+            if running
+            else f"incomplete: the last run stopped: {state.failure}"
+            if state.failure
             else "incomplete: the run was interrupted; rerun the same package command to resume"
         )
     tables = package.tile_tables()

@@ -95,9 +95,7 @@ class Layer:
     def check_zoom(self, z: int) -> int:
         """Return ``z`` or raise ZoomError naming the layer's valid range."""
         if not self.min_zoom <= z <= self.max_zoom:
-            raise ZoomError(
-                f"zoom {z} is outside layer {self.name}, which has zooms {self.min_zoom}-{self.max_zoom}"
-            )
+            raise ZoomError(f"zoom {z} is outside layer {self.name}, which has zooms {self.min_zoom}-{self.max_zoom}")
         return z
 
 

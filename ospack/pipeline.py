@@ -105,9 +105,23 @@ def package(
     job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs)
     return run_to_end(
         package_async(
-            job, output, settings, key=key, secret=secret, api_url=api_url, allow_insecure_http=allow_insecure_http,
-            allow_premium=allow_premium, demo=demo, allow_huge=allow_huge, overwrite=overwrite, format=format,
-            dedup=dedup, progress=progress, announce=announce, stop_event=stop_event, transport=transport,
+            job,
+            output,
+            settings,
+            key=key,
+            secret=secret,
+            api_url=api_url,
+            allow_insecure_http=allow_insecure_http,
+            allow_premium=allow_premium,
+            demo=demo,
+            allow_huge=allow_huge,
+            overwrite=overwrite,
+            format=format,
+            dedup=dedup,
+            progress=progress,
+            announce=announce,
+            stop_event=stop_event,
+            transport=transport,
         )
     )
 

@@ -118,7 +118,6 @@ def valid_region(crs: str) -> BaseGeometry | None:
     return region
 
 
-
 def clip_rect(geometry: Any, xmin: Any, ymin: Any, xmax: Any, ymax: Any) -> Any:
     """``geometry`` cut to the rectangle(s) (arrays broadcast), by GEOS's fast rectangle clip where it copes.
 

@@ -104,6 +104,12 @@ def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
     return make_emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"})
 
 
+@pytest.fixture
+def fast_emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    """The :func:`emulator` with a generous limit, so tests run unpaced in well under a second."""
+    return make_emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"}, limit=100_000)
+
+
 #: how long ``ospack emulator`` may take to print its URL, and to exit once signalled
 _START_SECONDS = _STOP_SECONDS = 15.0
 
@@ -120,8 +126,12 @@ class EmulatorProcess:
     def __init__(self, *args: str) -> None:
         # stderr goes to a file: a pipe nobody reads could fill and stall the server
         self._stderr = tempfile.TemporaryFile("w+")
-        self.process = subprocess.Popen([sys.executable, "-m", "ospack", "emulator", "--port", "0", *args],
-                                        stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ospack", "emulator", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
         # lines are read on a thread, so waiting for one can time out; "" marks the end of output
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_lines, daemon=True).start()

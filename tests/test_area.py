@@ -207,7 +207,7 @@ def test_bad_files_raise_area_errors(tmp_path):
         with pytest.raises(AreaError, match="is a folder"):
             read_area(folder)
     (tmp_path / "latin1.geojson").write_bytes(b'{"type": "Point", "name": "\xe9"}')
-    with pytest.raises(AreaError, match="cannot read area file .* as UTF-8"):
+    with pytest.raises(AreaError, match=r"cannot read area file .* as UTF-8"):
         read_area(tmp_path / "latin1.geojson")
     with pytest.raises(AreaError, match="unknown CRS"):
         read_area("0,0,1,1", area_crs="EPSG:999999")
@@ -251,15 +251,22 @@ def test_non_finite_coordinates_are_refused_whatever_the_source(tmp_path):
     path = tmp_path / "nan.gpkg"
     with np.errstate(invalid="ignore"):
         ring = shapely.Polygon([(260000, 350000), (262000, 350000), (262000, float("nan")), (260000, 350000)])
-    pyogrio.raw.write(path, np.array([shapely.to_wkb(ring)], dtype=object), [], [], driver="GPKG",
-                      geometry_type="Polygon", crs="EPSG:27700")
-    with pytest.raises(AreaError, match="not numbers .NaN or infinity."):
+    pyogrio.raw.write(
+        path,
+        np.array([shapely.to_wkb(ring)], dtype=object),
+        [],
+        [],
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:27700",
+    )
+    with pytest.raises(AreaError, match=r"not numbers .NaN or infinity."):
         read_area(path)
     with pytest.raises(AreaError, match="not numbers"):
         with np.errstate(invalid="ignore"):
             read_area(shapely.Polygon([(-4, 53), (-3, 53), (-3, math.inf), (-4, 53)]))
     (tmp_path / "nan.geojson").write_text('{"type": "Point", "coordinates": [NaN, 53]}')
-    with pytest.raises(AreaError, match="nan.geojson has the value NaN"):
+    with pytest.raises(AreaError, match=r"nan.geojson has the value NaN"):
         read_area(tmp_path / "nan.geojson")
 
 
@@ -271,7 +278,7 @@ def test_a_flat_polygon_is_a_line_and_a_buffer_covers_it():
 
 @pytest.mark.parametrize("source", ["-4.1,53.0,-4.0,53.1", "POLYGON ((-4 53, -3 53, -3 54, -4 53))"])
 def test_degrees_read_as_metres_are_refused_with_a_hint(source):
-    with pytest.raises(AreaError, match="look like longitude/latitude degrees, not metres of EPSG:27700.*drop --area"):
+    with pytest.raises(AreaError, match=r"look like longitude/latitude degrees, not metres of EPSG:27700.*drop --area"):
         read_area(source, area_crs="EPSG:27700")
     assert read_area(source).crs == "EPSG:4326"  # as plain longitude/latitude they are fine
 
@@ -287,5 +294,5 @@ def test_swapped_coordinates_in_great_britain_are_still_called_swapped():
 
 
 def test_a_missing_file_with_commas_in_its_name_is_still_a_missing_file():
-    with pytest.raises(AreaError, match="area file 2024,05.geojson does not exist"):
+    with pytest.raises(AreaError, match=r"area file 2024,05.geojson does not exist"):
         read_area("2024,05.geojson")

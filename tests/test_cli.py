@@ -18,8 +18,13 @@ def test_layers_json(runner):
     records = json.loads(result.output)
     road = next(r for r in records if r["name"] == "Road_27700")
     assert road == {
-        "name": "Road_27700", "style": "Road", "crs": "EPSG:27700", "min_zoom": 0, "max_zoom": 13,
-        "open_zooms": [0, 9], "premium_zooms": [10, 13],
+        "name": "Road_27700",
+        "style": "Road",
+        "crs": "EPSG:27700",
+        "min_zoom": 0,
+        "max_zoom": 13,
+        "open_zooms": [0, 9],
+        "premium_zooms": [10, 13],
     }
 
 

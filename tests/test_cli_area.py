@@ -19,8 +19,20 @@ def test_package_takes_a_bbox_west_of_greenwich_as_written(runner, tmp_path):
 
 def test_package_refuses_an_area_with_no_tile_and_leaves_no_file(runner, tmp_path):
     result = runner.invoke(
-        cli, ["package", "902000,300000,906000,304000", "--area-crs", "EPSG:27700", "-o", str(tmp_path / "x.gpkg"),
-              "-l", "Road_27700", "-z", "5-6", "--demo"]
+        cli,
+        [
+            "package",
+            "902000,300000,906000,304000",
+            "--area-crs",
+            "EPSG:27700",
+            "-o",
+            str(tmp_path / "x.gpkg"),
+            "-l",
+            "Road_27700",
+            "-z",
+            "5-6",
+            "--demo",
+        ],
     )
     assert result.exit_code == 1 and result.stderr.startswith("Error: the area (E 902000…906000")
     assert list(tmp_path.iterdir()) == []
@@ -31,6 +43,14 @@ def test_every_command_with_an_area_reads_negative_numbers_as_arguments(command)
     area_command = cli.get_command(None, command)
     args = ["-l", "Road_27700", WEST, "--zoom", "7", "--buffer", "-1", "-v"]
     assert positional_negative_numbers(area_command, args) == [
-        "-l", "Road_27700", "--zoom", "7", "--buffer", "-1", "-v", "--", WEST
+        "-l",
+        "Road_27700",
+        "--zoom",
+        "7",
+        "--buffer",
+        "-1",
+        "-v",
+        "--",
+        WEST,
     ]
     assert positional_negative_numbers(area_command, ["-z", "7", "--", "x", WEST]) == ["-z", "7", "--", "x", WEST]

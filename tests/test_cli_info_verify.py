@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from test_writers_support import bbox_tiles, finished_package, install_bbox_cover, tamper
 
 from ospack.cli import cli
-from test_writers_support import bbox_tiles, finished_package, install_bbox_cover, tamper
 
 LAYER, ZOOMS = "Outdoor_27700", (6, 7)
 
@@ -75,8 +75,9 @@ def test_verify_problems_exit_non_zero_one_line_each(package):
 def test_verify_names_a_swapped_tile_and_exits_1(package):
     first, second = bbox_tiles(LAYER, 7)[:2]
     swap = "UPDATE outdoor_27700 SET tile_column = ? WHERE zoom_level = 7 AND tile_column = ? AND tile_row = ?"
-    tamper(package, (swap, (-1, first.x, first.y)), (swap, (first.x, second.x, second.y)),
-           (swap, (second.x, -1, first.y)))  # the two tiles trade places
+    tamper(
+        package, (swap, (-1, first.x, first.y)), (swap, (first.x, second.x, second.y)), (swap, (second.x, -1, first.y))
+    )  # the two tiles trade places
     result = run("verify", str(package))
     assert result.exit_code == 1
     assert sorted(result.output.strip().splitlines()) == sorted(

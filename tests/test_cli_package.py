@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_writers_support import query
 
 from ospack.area import read_area
 from ospack.cli import cli
@@ -19,14 +20,23 @@ from ospack.cover import count
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import read_job
-from test_writers_support import query
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = str(ROOT / "sample_areas" / "yr-wyddfa.geojson")
 SECRET_KEY = "k3y-That-Must-Never-Leak-0123456789"
 SUMMARY_KEYS = {
-    "output", "complete", "tiles_written", "tiles_absent", "tiles_failed", "requests", "premium_requests",
-    "retries", "rate_limited", "elapsed_s", "achieved_rate_per_min", "zooms",
+    "output",
+    "complete",
+    "tiles_written",
+    "tiles_absent",
+    "tiles_failed",
+    "requests",
+    "premium_requests",
+    "retries",
+    "rate_limited",
+    "elapsed_s",
+    "achieved_rate_per_min",
+    "zooms",
 }
 
 
@@ -41,8 +51,9 @@ def package_args(output, *extra):
 
 def test_demo_run_needs_no_key(runner, tmp_path, monkeypatch):
     monkeypatch.delenv("OS_API_KEY", raising=False)
-    result = runner.invoke(cli, package_args(tmp_path / "demo.gpkg", "--demo", "--rate", "100000"),
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli, package_args(tmp_path / "demo.gpkg", "--demo", "--rate", "100000"), catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "complete (demo data from the emulator)" in result.stdout
     assert "57 written, 0 absent, 0 failed" in result.stdout
@@ -92,8 +103,20 @@ def test_bad_key_is_one_line_without_the_key(runner, tmp_path, api):
 
 
 def test_premium_zooms_need_allow_premium(runner, tmp_path, api):
-    args = ["package", SNOWDON, "-o", str(tmp_path / "p.gpkg"), "--layer", "Outdoor_27700", "--zoom", "9-10",
-            "--api-url", api.url, "--key", SECRET_KEY]
+    args = [
+        "package",
+        SNOWDON,
+        "-o",
+        str(tmp_path / "p.gpkg"),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        "9-10",
+        "--api-url",
+        api.url,
+        "--key",
+        SECRET_KEY,
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2  # a usage error: the command line lacks --allow-premium
     assert "--allow-premium" in result.stderr and api.stats()["requests"] == 0
@@ -104,12 +127,27 @@ def test_failed_tiles_give_exit_code_3_and_an_incomplete_file(runner, tmp_path, 
 
     import ospack.cli.package
 
-    monkeypatch.setattr(ospack.cli.package, "FetchSettings", functools.partial(ospack.cli.package.FetchSettings,
-                                                                               retry_backoff_s=0.001))
+    monkeypatch.setattr(
+        ospack.cli.package, "FetchSettings", functools.partial(ospack.cli.package.FetchSettings, retry_backoff_s=0.001)
+    )
     api = make_emulator(keys=(SECRET_KEY,), limit=100_000, faults={"500": 1.0})
     output = tmp_path / "p.gpkg"
-    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "5", "--api-url", api.url,
-            "--key", SECRET_KEY, "--rate", "100000"]
+    args = [
+        "package",
+        SNOWDON,
+        "-o",
+        str(output),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        "5",
+        "--api-url",
+        api.url,
+        "--key",
+        SECRET_KEY,
+        "--rate",
+        "100000",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 3
     assert "INCOMPLETE" in result.stdout and "failed:" in result.stdout
@@ -120,8 +158,23 @@ def test_a_plan_without_premium_is_one_error_line_and_recorded_in_the_file(runne
     from ospack.errors import PremiumError
 
     output = tmp_path / "p.gpkg"
-    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "9-10", "--api-url", api.url,
-            "--key", SECRET_KEY, "--allow-premium", "--rate", "100000"]
+    args = [
+        "package",
+        SNOWDON,
+        "-o",
+        str(output),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        "9-10",
+        "--api-url",
+        api.url,
+        "--key",
+        SECRET_KEY,
+        "--allow-premium",
+        "--rate",
+        "100000",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == PremiumError.exit_code
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -165,9 +218,28 @@ def test_usage_errors_exit_2(runner, tmp_path, extra, message):
 def start_package(output, url, *extra):
     env = {**os.environ, "OS_API_KEY": SECRET_KEY}
     return subprocess.Popen(
-        [sys.executable, "-m", "ospack", "package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700",
-         "--zoom", "0-9", "--api-url", url, "--workers", "2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ospack",
+            "package",
+            SNOWDON,
+            "-o",
+            str(output),
+            "--layer",
+            "Outdoor_27700",
+            "--zoom",
+            "0-9",
+            "--api-url",
+            url,
+            "--workers",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -228,8 +300,19 @@ def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, 
 
 
 def test_two_layers_into_mbtiles_is_a_usage_error(runner, tmp_path):
-    args = ["package", SNOWDON, "-o", str(tmp_path / "two.mbtiles"), "--layer", "Road_3857", "--layer",
-            "Outdoor_3857", "--zoom", "7", "--demo"]
+    args = [
+        "package",
+        SNOWDON,
+        "-o",
+        str(tmp_path / "two.mbtiles"),
+        "--layer",
+        "Road_3857",
+        "--layer",
+        "Outdoor_3857",
+        "--zoom",
+        "7",
+        "--demo",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert "Error: an MBTiles file holds one layer" in result.stderr

@@ -32,8 +32,19 @@ def no_key_in_the_environment(monkeypatch):
 
 
 def package_args(output, *extra, zoom="0-9"):
-    return ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", zoom, "--rate", "100000",
-            *extra]
+    return [
+        "package",
+        SNOWDON,
+        "-o",
+        str(output),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        zoom,
+        "--rate",
+        "100000",
+        *extra,
+    ]
 
 
 def error_lines(result):
@@ -53,8 +64,9 @@ def test_key_file_gives_the_key_without_argv_or_a_warning(runner, tmp_path, api)
 
 
 def test_key_file_dash_reads_stdin(runner, tmp_path, api):
-    result = runner.invoke(cli, package_args(tmp_path / "s.gpkg", "--api-url", api.url, "--key-file", "-"),
-                           input=KEY + "\n")
+    result = runner.invoke(
+        cli, package_args(tmp_path / "s.gpkg", "--api-url", api.url, "--key-file", "-"), input=KEY + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert api.stats()["by_key"].get(KEY) == 57
 
@@ -70,8 +82,7 @@ def test_secret_file_gives_the_oauth2_secret(runner, tmp_path, api):
 
 
 @pytest.mark.parametrize("option, variable", [("--key", "OS_API_KEY"), ("--secret", "OS_API_SECRET")])
-def test_a_credential_on_the_command_line_warns_once_and_names_the_better_ways(runner, tmp_path, api, option,
-                                                                               variable):
+def test_a_credential_on_the_command_line_warns_once_and_names_the_better_ways(runner, tmp_path, api, option, variable):
     args = package_args(tmp_path / "w.gpkg", "--api-url", api.url, "--key", KEY)
     if option == "--secret":
         args += ["--secret", SECRET]
@@ -142,8 +153,16 @@ def test_demo_with_an_api_or_credentials_is_a_usage_error(runner, tmp_path, extr
 
 @pytest.mark.parametrize(
     "url",
-    ["http://[::1", "http://h:ab/", "api.os.uk/s3cr3t", "ftp://h/s3cr3t", "http:///s3cr3t", "https://u:s3cr3t@h/",
-     "https://h/?key=s3cr3t", "http://h:99999/s3cr3t"],
+    [
+        "http://[::1",
+        "http://h:ab/",
+        "api.os.uk/s3cr3t",
+        "ftp://h/s3cr3t",
+        "http:///s3cr3t",
+        "https://u:s3cr3t@h/",
+        "https://h/?key=s3cr3t",
+        "http://h:99999/s3cr3t",
+    ],
 )
 def test_malformed_api_urls_are_one_usage_error_without_the_url(runner, tmp_path, url):
     result = runner.invoke(cli, package_args(tmp_path / "u.gpkg", "--api-url", url, "--key-file", "-"), input=KEY)
@@ -235,8 +254,8 @@ def test_a_resumed_job_is_judged_by_what_is_still_missing(runner, tmp_path, monk
 
 
 def test_the_free_space_is_read_where_the_output_goes(tmp_path, monkeypatch):
-    from ospack.estimate import check_job_size
     from ospack.errors import LargeJobError
+    from ospack.estimate import check_job_size
 
     asked = []
     usage = namedtuple("usage", "total used free")
@@ -252,8 +271,27 @@ def test_the_free_space_is_read_where_the_output_goes(tmp_path, monkeypatch):
 
 def test_repeated_zoom_options_are_combined(runner, tmp_path):
     output = tmp_path / "z.gpkg"
-    result = runner.invoke(cli, ["package", SNOWDON, "-o", str(output), "-l", "Outdoor_27700", "-z", "7",
-                                 "--zoom", "9", "-z", "7-8", "--demo", "--rate", "100000", "--json"])
+    result = runner.invoke(
+        cli,
+        [
+            "package",
+            SNOWDON,
+            "-o",
+            str(output),
+            "-l",
+            "Outdoor_27700",
+            "-z",
+            "7",
+            "--zoom",
+            "9",
+            "-z",
+            "7-8",
+            "--demo",
+            "--rate",
+            "100000",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(json.loads(result.stdout)["zooms"]) == ["7", "8", "9"]
     assert read_job(output).zooms == (7, 8, 9)
@@ -268,7 +306,11 @@ def test_a_key_from_stdin_never_appears_in_the_process_command_line(tmp_path, ap
     env = {k: v for k, v in os.environ.items() if k not in ("OS_API_KEY", "OS_API_SECRET")}
     process = subprocess.Popen(
         [sys.executable, "-m", "ospack", *package_args(tmp_path / "ps.gpkg", "--api-url", api.url, "--key-file", "-")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     cmdline = b""
     deadline = time.monotonic() + 10

@@ -7,8 +7,19 @@ from dataclasses import replace
 from ospack.cli.progress import ProgressPrinter
 from ospack.summary import Progress
 
-RUNNING = Progress(layer="Outdoor_27700", done=10, total=100, written=10, absent=0, failed=0, requests=12,
-                   retries=2, rate_limited=1, elapsed_s=2.0, rate_per_min=300.0)
+RUNNING = Progress(
+    layer="Outdoor_27700",
+    done=10,
+    total=100,
+    written=10,
+    absent=0,
+    failed=0,
+    requests=12,
+    retries=2,
+    rate_limited=1,
+    elapsed_s=2.0,
+    rate_per_min=300.0,
+)
 WHY = "rate limited (HTTP 429): the key's allowance is spent, perhaps by another app using the same key"
 
 

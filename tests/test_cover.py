@@ -141,7 +141,9 @@ def test_a_polygon_that_breaks_the_fast_rectangle_clip_is_still_covered_exactly(
     in_tiles = shapely.from_wkt(GEOS_CLIP_BREAKER)
     with pytest.raises(shapely.errors.GEOSException):
         shapely.clip_by_rect(in_tiles, 0, 0, 10, 13)  # still broken in GEOS: the fallback is needed
-    metres = shapely.transform(in_tiles, lambda xy: np.c_[grid.origin_x + xy[:, 0] * span, grid.origin_y - xy[:, 1] * span])
+    metres = shapely.transform(
+        in_tiles, lambda xy: np.c_[grid.origin_x + xy[:, 0] * span, grid.origin_y - xy[:, 1] * span]
+    )
     assert_cover_is_exact(Area(geometry=metres, crs=grid.crs, source="lattice"), "Leisure_27700", [1])
 
 
@@ -231,9 +233,7 @@ def test_web_mercator_numbering_agrees_with_mercantile(name):
             if geometry.intersection(shapely.box(*mercantile.xy_bounds(t))).area > 0
             and layer.serves(Tile(t.z, t.x, t.y))
         ]
-        assert sorted(cover(area, layer, z), key=lambda t: (t.y, t.x)) == sorted(
-            expected, key=lambda t: (t.y, t.x)
-        )
+        assert sorted(cover(area, layer, z), key=lambda t: (t.y, t.x)) == sorted(expected, key=lambda t: (t.y, t.x))
 
 
 def test_count_agrees_with_enumeration_for_wales():
@@ -252,7 +252,7 @@ def test_cover_is_lazy():
 
 def test_area_outside_the_grid_names_the_layer():
     area = read_area("10.0,45.0,10.1,45.1")  # northern Italy
-    with pytest.raises(AreaOutsideGridError, match="Road_3857.*lon"):
+    with pytest.raises(AreaOutsideGridError, match=r"Road_3857.*lon"):
         cover(area, "Road_3857", "7-9")
     with pytest.raises(AreaOutsideGridError, match="Outdoor_27700"):
         count(area, "Outdoor_27700", "9")

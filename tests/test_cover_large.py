@@ -107,5 +107,7 @@ def test_a_layer_spanning_the_whole_mercator_square_gets_every_tile_of_the_world
     from ospack.grids import get_grid
     from ospack.layers import Layer
 
-    world = Layer(name="World_3857", style="Road", grid=get_grid("EPSG:3857"), min_zoom=0, max_zoom=6, premium_from=None)
+    world = Layer(
+        name="World_3857", style="Road", grid=get_grid("EPSG:3857"), min_zoom=0, max_zoom=6, premium_from=None
+    )
     assert count(read_area("-180,-90,180,90"), world, "0-4") == {z: 4**z for z in range(5)}

@@ -3,7 +3,6 @@
 import re
 from pathlib import Path
 
-
 from ospack.cli import COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parent.parent

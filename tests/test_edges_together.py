@@ -9,6 +9,8 @@ import pyogrio.raw
 import pytest
 import shapely
 from click.testing import CliRunner
+from test_verify_digests import SNOWDON, run
+from test_writers_support import fill, make_job, query, tamper
 
 from ospack import package
 from ospack.cli import cli
@@ -17,8 +19,6 @@ from ospack.inspect import info, verify
 from ospack.writers import open_writer
 from ospack.writers.access import missing_wal_note
 from ospack.writers.lock import OutputLock
-from test_verify_digests import SNOWDON, fast_emulator, run  # noqa: F401 (a fixture)
-from test_writers_support import fill, make_job, query, tamper
 
 
 def test_a_tile_stored_as_text_that_is_not_utf8_is_damage_not_a_crash(fast_emulator, tmp_path):
@@ -60,8 +60,9 @@ def test_a_key_with_a_control_character_is_refused_before_any_file(fast_emulator
     # traceback, after the new file was created and left behind
     output = tmp_path / "key.gpkg"
     result = CliRunner().invoke(
-        cli, ["package", str(SNOWDON), "-o", str(output), "-l", "Outdoor_27700", "-z", "6",
-              "--api-url", fast_emulator.url], env={"OS_API_KEY": key},
+        cli,
+        ["package", str(SNOWDON), "-o", str(output), "-l", "Outdoor_27700", "-z", "6", "--api-url", fast_emulator.url],
+        env={"OS_API_KEY": key},
     )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: the API key ") and key not in result.output
@@ -72,8 +73,17 @@ def test_a_key_with_a_control_character_is_refused_before_any_file(fast_emulator
 def points_layer(path, layer: str) -> None:
     """A user's point layer written by GDAL (appended when ``path`` exists)."""
     points = shapely.points([(260990.0, 354366.0), (261200.5, 354100.25)])
-    pyogrio.raw.write(str(path), shapely.to_wkb(points), [np.array(["summit", "cairn"], dtype=object)], ["name"],
-                      layer=layer, driver="GPKG", geometry_type="Point", crs="EPSG:27700", append=path.exists())
+    pyogrio.raw.write(
+        str(path),
+        shapely.to_wkb(points),
+        [np.array(["summit", "cairn"], dtype=object)],
+        ["name"],
+        layer=layer,
+        driver="GPKG",
+        geometry_type="Point",
+        crs="EPSG:27700",
+        append=path.exists(),
+    )
 
 
 @pytest.mark.parametrize("layers", [("ospack_sites",), ("survey", "ospack_sites")])
@@ -84,14 +94,18 @@ def test_a_users_layer_named_ospack_something_survives_overwrite(tmp_path, layer
     for layer in layers:
         points_layer(path, layer)
     for extra in ((), ("--overwrite",), ("--overwrite", "--buffer", "500")):
-        result = CliRunner().invoke(cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700",
-                                          "-z", "5-6", "--demo", *extra])
+        result = CliRunner().invoke(
+            cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5-6", "--demo", *extra]
+        )
         assert result.exit_code == 0, result.output
         for layer in layers:
             assert pyogrio.read_info(str(path), layer=layer)["features"] == 2, (extra, layer)
         assert verify(path).ok, verify(path).problems
-    assert query(path, "SELECT count(*) FROM gpkg_extensions WHERE table_name = 'ospack_sites' "
-                       "AND extension_name = 'ospack_bookkeeping'") == [(0,)]
+    assert query(
+        path,
+        "SELECT count(*) FROM gpkg_extensions WHERE table_name = 'ospack_sites' "
+        "AND extension_name = 'ospack_bookkeeping'",
+    ) == [(0,)]
 
 
 def test_a_users_layer_named_like_ospacks_state_table_is_refused_and_kept(tmp_path):
@@ -101,8 +115,9 @@ def test_a_users_layer_named_like_ospacks_state_table_is_refused_and_kept(tmp_pa
     points_layer(path, "ospack_state")
     before = path.read_bytes()
     for extra in ((), ("--overwrite",)):
-        result = CliRunner().invoke(cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700",
-                                          "-z", "5", "--demo", *extra])
+        result = CliRunner().invoke(
+            cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5", "--demo", *extra]
+        )
         assert result.exit_code == 1, result.output
         assert "has a table named ospack_state that ospack did not make" in result.output
     assert path.read_bytes() == before
@@ -117,7 +132,11 @@ def test_a_complete_file_asked_for_fewer_zooms_counts_only_those_as_stored(fast_
     assert run(fast_emulator, output, zooms="6-7").complete
     fewer = run(fast_emulator, output, zooms="6")
     assert fewer.already_complete and fewer.requests == 0
-    assert fewer.tiles_already_stored == fewer.tiles_planned == run(fast_emulator, tmp_path / "six.gpkg", zooms="6").tiles_written
+    assert (
+        fewer.tiles_already_stored
+        == fewer.tiles_planned
+        == run(fast_emulator, tmp_path / "six.gpkg", zooms="6").tiles_written
+    )
 
 
 def test_a_second_run_through_a_symlink_is_refused_too(fast_emulator, tmp_path):
@@ -173,8 +192,21 @@ def test_a_project_geopackage_ospack_has_packaged_into_is_still_an_area(tmp_path
     # cannot read ospack_digest (WITHOUT ROWID): the project's own file stopped being an area
     path = tmp_path / "project.gpkg"
     points_layer(path, "survey")
-    args = ["package", str(path), "--area-crs", "EPSG:27700", "--buffer", "500", "-o", str(path),
-            "-l", "Outdoor_27700", "-z", "5-7", "--demo"]
+    args = [
+        "package",
+        str(path),
+        "--area-crs",
+        "EPSG:27700",
+        "--buffer",
+        "500",
+        "-o",
+        str(path),
+        "-l",
+        "Outdoor_27700",
+        "-z",
+        "5-7",
+        "--demo",
+    ]
     for _ in range(2):  # the first run packages the file's own points; the rerun reads them again
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
@@ -184,8 +216,9 @@ def test_a_project_geopackage_ospack_has_packaged_into_is_still_an_area(tmp_path
 def test_every_table_gdal_lists_in_a_shared_geopackage_can_be_read(tmp_path):
     path = tmp_path / "project.gpkg"
     points_layer(path, "survey")
-    result = CliRunner().invoke(cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5",
-                                      "--demo"])
+    result = CliRunner().invoke(
+        cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5", "--demo"]
+    )
     assert result.exit_code == 0, result.output
     # GDAL lists ospack's bookkeeping tables beside the user's layers: each must read (a WITHOUT ROWID
     # table cannot be read as a layer), as QGIS or ogr2ogr of the whole file does with every listed layer

@@ -14,8 +14,11 @@ from ospack.testing import FakeClock
 
 ZXY = "/maps/raster/v1/zxy"
 WMTS = "/maps/raster/v1/wmts"
-NS = {"w": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1",
-      "xlink": "http://www.w3.org/1999/xlink"}
+NS = {
+    "w": "http://www.opengis.net/wmts/1.0",
+    "ows": "http://www.opengis.net/ows/1.1",
+    "xlink": "http://www.w3.org/1999/xlink",
+}
 
 
 @pytest.fixture
@@ -161,16 +164,35 @@ def test_non_numeric_zxy_is_400(client):
 def test_out_of_range_status_is_configurable():
     with Emulator(zxy_error_status=400, wmts_error_status=404, wmts_error_format="json") as emu:
         assert httpx.get(f"{emu.url}{ZXY}/Road_3857/6/1/1.png", params={"key": "demo"}).status_code == 400
-        params = {"key": "demo", "service": "WMTS", "request": "GetTile", "layer": "Nope", "style": "default",
-                  "tilematrixset": "EPSG:3857", "tilematrix": "7", "tilerow": "40", "tilecol": "62"}
+        params = {
+            "key": "demo",
+            "service": "WMTS",
+            "request": "GetTile",
+            "layer": "Nope",
+            "style": "default",
+            "tilematrixset": "EPSG:3857",
+            "tilematrix": "7",
+            "tilerow": "40",
+            "tilecol": "62",
+        }
         response = httpx.get(f"{emu.url}{WMTS}", params=params)
         assert response.status_code == 404 and "fault" in response.json()
 
 
 def _get_tile(client, **overrides):
-    params = {"key": "demo", "SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": "Road_27700",
-              "STYLE": "default", "TILEMATRIXSET": "EPSG:27700", "TILEMATRIX": "EPSG:27700:7",
-              "TILEROW": "486", "TILECOL": "321", "FORMAT": "image/png"}
+    params = {
+        "key": "demo",
+        "SERVICE": "WMTS",
+        "REQUEST": "GetTile",
+        "VERSION": "1.0.0",
+        "LAYER": "Road_27700",
+        "STYLE": "default",
+        "TILEMATRIXSET": "EPSG:27700",
+        "TILEMATRIX": "EPSG:27700:7",
+        "TILEROW": "486",
+        "TILECOL": "321",
+        "FORMAT": "image/png",
+    }
     params.update(overrides)
     return client.get(WMTS, params={k: v for k, v in params.items() if v is not None})
 
@@ -179,9 +201,21 @@ def test_wmts_get_tile_equals_zxy_tile(client):
     zxy = client.get(f"{ZXY}/Road_27700/7/321/486.png", params={"key": "demo"})
     assert _get_tile(client).content == zxy.content
     # OS Leaflet demo: bare zoom, camelCase names, no format
-    leaflet = client.get(WMTS, params={"key": "demo", "tileMatrixSet": "EPSG:27700", "version": "1.0.0",
-                                       "style": "default", "layer": "Road_27700", "service": "WMTS",
-                                       "request": "GetTile", "tileCol": "321", "tileRow": "486", "tileMatrix": "7"})
+    leaflet = client.get(
+        WMTS,
+        params={
+            "key": "demo",
+            "tileMatrixSet": "EPSG:27700",
+            "version": "1.0.0",
+            "style": "default",
+            "layer": "Road_27700",
+            "service": "WMTS",
+            "request": "GetTile",
+            "tileCol": "321",
+            "tileRow": "486",
+            "tileMatrix": "7",
+        },
+    )
     assert leaflet.content == zxy.content
 
 
@@ -233,8 +267,15 @@ def test_capabilities_document_is_faithful_and_echoes_key(client, emulator):
     hrefs = [e.get(f"{{{NS['xlink']}}}href") for e in root.iterfind(".//ows:Operation//ows:Get", NS)]
     assert hrefs == [f"{emulator.url}/maps/raster/v1/wmts?key=demo&"] * 2
     layers = [e.findtext("ows:Identifier", namespaces=NS) for e in root.iterfind("w:Contents/w:Layer", NS)]
-    assert layers == ["Light_27700", "Light_3857", "Outdoor_27700", "Outdoor_3857", "Road_27700", "Road_3857",
-                      "Leisure_27700"]
+    assert layers == [
+        "Light_27700",
+        "Light_3857",
+        "Outdoor_27700",
+        "Outdoor_3857",
+        "Road_27700",
+        "Road_3857",
+        "Leisure_27700",
+    ]
     for layer in root.iterfind("w:Contents/w:Layer", NS):
         assert layer.findtext("w:Style/ows:Identifier", namespaces=NS) == "default"
         assert layer.findtext("w:Format", namespaces=NS) == "image/png"
@@ -245,12 +286,16 @@ def test_capabilities_document_is_faithful_and_echoes_key(client, emulator):
     assert bng[0].findtext("w:ScaleDenominator", namespaces=NS) == "3199999.999496063"
     assert bng[0].findtext("w:TopLeftCorner", namespaces=NS) == "-238375.0 1376256.0"
     assert (bng[13].findtext("w:MatrixWidth", namespaces=NS), bng[13].findtext("w:MatrixHeight", namespaces=NS)) == (
-        "40657", "49849")
+        "40657",
+        "49849",
+    )
     merc = sets["EPSG:3857"].findall("w:TileMatrix", NS)
     assert merc[0].findtext("ows:Identifier", namespaces=NS) == "EPSG:3857:7"
     assert merc[0].findtext("w:TopLeftCorner", namespaces=NS) == "-2.0037508342787E7 2.0037508342787E7"
     assert (merc[0].findtext("w:MatrixWidth", namespaces=NS), merc[0].findtext("w:MatrixHeight", namespaces=NS)) == (
-        "65", "44")
+        "65",
+        "44",
+    )
     leisure = root.find("w:Contents/w:Layer[ows:Identifier='Leisure_27700']", NS)
     limits = leisure.findall("w:TileMatrixSetLink/w:TileMatrixSetLimits/w:TileMatrixLimits", NS)
     assert [lim.findtext("w:TileMatrix", namespaces=NS) for lim in limits] == [f"EPSG:27700:{z}" for z in range(10)]
@@ -258,10 +303,12 @@ def test_capabilities_document_is_faithful_and_echoes_key(client, emulator):
 
 
 def test_capabilities_by_bearer_token_echoes_no_key(client):
-    token = client.post("/oauth2/token/v1", auth=("paid", "paid-secret"),
-                        data={"grant_type": "client_credentials"}).json()["access_token"]
-    response = client.get(WMTS, params={"service": "WMTS", "request": "GetCapabilities"},
-                          headers={"Authorization": f"Bearer {token}"})
+    token = client.post(
+        "/oauth2/token/v1", auth=("paid", "paid-secret"), data={"grant_type": "client_credentials"}
+    ).json()["access_token"]
+    response = client.get(
+        WMTS, params={"service": "WMTS", "request": "GetCapabilities"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
     assert b"key=" not in response.content.split(b"ServiceMetadataURL")[0] and b"paid" not in response.content
     root = ET.fromstring(response.content)
@@ -275,13 +322,16 @@ def test_header_and_bearer_callers_follow_the_capabilities_hrefs(client, how):
     if how == "header":
         headers = {"key": "demo"}
     else:
-        token = client.post("/oauth2/token/v1", auth=("paid", "paid-secret"),
-                            data={"grant_type": "client_credentials"}).json()["access_token"]
+        token = client.post(
+            "/oauth2/token/v1", auth=("paid", "paid-secret"), data={"grant_type": "client_credentials"}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
     capabilities = client.get(WMTS, params={"service": "WMTS", "request": "GetCapabilities"}, headers=headers)
     href = ET.fromstring(capabilities.content).find(".//ows:Operation//ows:Get", NS).get(f"{{{NS['xlink']}}}href")
-    tile = "service=WMTS&request=GetTile&layer=Road_27700&style=default&tilematrixset=EPSG:27700&tilematrix=7" \
-           "&tilerow=486&tilecol=321"
+    tile = (
+        "service=WMTS&request=GetTile&layer=Road_27700&style=default&tilematrixset=EPSG:27700&tilematrix=7"
+        "&tilerow=486&tilecol=321"
+    )
     for url in (href + tile, href + "key=&" + tile):  # as written, and as a client that copies an empty key=
         response = client.get(url, headers=headers)
         assert response.status_code == 200 and response.headers["content-type"] == "image/png"

@@ -26,9 +26,28 @@ def test_cli_prints_url_serves_and_stops_cleanly(spawn_emulator, signum):
 
 
 def test_cli_options_reach_the_server(spawn_emulator):
-    process = spawn_emulator("--key", "k1:premium:dev", "--key", "k2", "--window", "6", "--premium-status", "403",
-                             "--secret", "k1=s1", "--token-ttl", "30", "--retry-after", "2", "--fault", "503=0",
-                             "--seed", "3", "--enforce", "fixed")
+    process = spawn_emulator(
+        "--key",
+        "k1:premium:dev",
+        "--key",
+        "k2",
+        "--window",
+        "6",
+        "--premium-status",
+        "403",
+        "--secret",
+        "k1=s1",
+        "--token-ttl",
+        "30",
+        "--retry-after",
+        "2",
+        "--fault",
+        "503=0",
+        "--seed",
+        "3",
+        "--enforce",
+        "fixed",
+    )
     with httpx.Client(base_url=process.url) as c:
         token = c.post("/oauth2/token/v1", auth=("k1", "s1"), data={"grant_type": "client_credentials"}).json()
         assert token["expires_in"] == "30"

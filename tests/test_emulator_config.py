@@ -90,13 +90,41 @@ def _cli_config(monkeypatch, *args: str) -> EmulatorConfig:
 def test_the_cli_and_the_python_api_build_the_same_config(monkeypatch):
     assert _cli_config(monkeypatch) == EmulatorConfig() == Emulator().config
     from_cli = _cli_config(
-        monkeypatch, "--key", "k1:premium:dev", "--key", "k2", "--enforce", "fixed", "--limit", "120",
-        "--window", "6", "--retry-after", "2", "--premium-status", "403", "--secret", "k1=s1",
-        "--token-ttl", "30", "--fault", "503=0.05", "--seed", "3",
+        monkeypatch,
+        "--key",
+        "k1:premium:dev",
+        "--key",
+        "k2",
+        "--enforce",
+        "fixed",
+        "--limit",
+        "120",
+        "--window",
+        "6",
+        "--retry-after",
+        "2",
+        "--premium-status",
+        "403",
+        "--secret",
+        "k1=s1",
+        "--token-ttl",
+        "30",
+        "--fault",
+        "503=0.05",
+        "--seed",
+        "3",
     )
     settings = {
-        "keys": ["k1:premium:dev", "k2"], "enforce": "fixed", "limit": 120, "window": 6, "retry_after": 2,
-        "premium_status": 403, "secrets": {"k1": "s1"}, "token_ttl": 30, "faults": {"503": 0.05}, "seed": 3,
+        "keys": ["k1:premium:dev", "k2"],
+        "enforce": "fixed",
+        "limit": 120,
+        "window": 6,
+        "retry_after": 2,
+        "premium_status": 403,
+        "secrets": {"k1": "s1"},
+        "token_ttl": 30,
+        "faults": {"503": 0.05},
+        "seed": 3,
     }
     assert from_cli == EmulatorConfig(**settings) == Emulator(**settings).config
 

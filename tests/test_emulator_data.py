@@ -22,8 +22,10 @@ def test_capabilities_data_matches_the_grids():
 
 
 def test_layer_limits_fit_the_truncated_3857_matrices():
-    sizes = {m["zoom"]: (m["matrixWidth"], m["matrixHeight"])
-             for m in read_json("os-capabilities.json")["tileMatrixSets"]["EPSG:3857"]["matrices"]}
+    sizes = {
+        m["zoom"]: (m["matrixWidth"], m["matrixHeight"])
+        for m in read_json("os-capabilities.json")["tileMatrixSets"]["EPSG:3857"]["matrices"]
+    }
     for layer in list_layers():
         if layer.grid.id == "EPSG:3857":
             assert set(layer.zooms) == set(sizes)

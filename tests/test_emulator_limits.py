@@ -222,7 +222,9 @@ def _raw_get(url: str) -> tuple[bytes, int, str]:
         except ConnectionResetError:
             ending = "reset"
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
     return body, length, ending
 
 
@@ -242,9 +244,7 @@ def test_slow_fault_delays_the_tile():
         assert response.status_code == 200 and response.elapsed.total_seconds() >= 0.5
 
 
-@pytest.mark.parametrize(
-    "faults", [{"teapot": 0.1}, {"500": 1.5}, {"500": 0.6, "503": 0.6}, {"503": "often"}]
-)
+@pytest.mark.parametrize("faults", [{"teapot": 0.1}, {"500": 1.5}, {"500": 0.6, "503": 0.6}, {"503": "often"}])
 def test_bad_fault_settings_are_refused(faults):
     with pytest.raises(EmulatorError):
         Emulator(faults=faults)
@@ -265,9 +265,12 @@ def test_token_endpoint_has_its_own_allowance(make_emulator):
     emu = make_emulator(keys=["k:dev"], secrets={"k": "s"}, window=6)  # 5 per 6 s per API
     with httpx.Client(base_url=emu.url) as c:
         assert [c.get(TILE, params={"key": "k"}).status_code for _ in range(6)] == [200] * 5 + [429]
-        grants = [c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).status_code
-                  for _ in range(6)]
+        grants = [
+            c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).status_code
+            for _ in range(6)
+        ]
         assert grants == [200] * 5 + [429]
-        capabilities = c.get("/maps/raster/v1/wmts", params={"key": "k", "service": "WMTS",
-                                                             "request": "GetCapabilities"})
+        capabilities = c.get(
+            "/maps/raster/v1/wmts", params={"key": "k", "service": "WMTS", "request": "GetCapabilities"}
+        )
         assert capabilities.status_code == 429  # capabilities are Maps API transactions too

@@ -15,8 +15,13 @@ from ospack.types import Tile
 
 @pytest.mark.parametrize(
     ("easting", "northing", "reference"),
-    [(260990, 354360, "SH 60 54"), (337297, 503695, "NY 37 03"), (651409, 313177, "TG 51 13"),
-     (216666, 771288, "NN 16 71"), (-1000, 50, "E-1000 N50")],
+    [
+        (260990, 354360, "SH 60 54"),
+        (337297, 503695, "NY 37 03"),
+        (651409, 313177, "TG 51 13"),
+        (216666, 771288, "NN 16 71"),
+        (-1000, 50, "E-1000 N50"),
+    ],
 )
 def test_bng_reference(easting, northing, reference):
     assert bng_reference(easting, northing) == reference

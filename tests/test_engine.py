@@ -33,8 +33,15 @@ def test_package_async_runs_a_plan_into_a_file(api, tmp_path):
 def test_package_works_when_called_from_inside_a_running_event_loop(api, tmp_path):
     async def notebook_cell():
         loop = asyncio.get_running_loop()
-        summary = ospack.package(SNOWDON, tmp_path / "nb.gpkg", layers="Outdoor_27700", zooms="5-7",
-                                 api_url=api.url, key="demo", settings=UNPACED)
+        summary = ospack.package(
+            SNOWDON,
+            tmp_path / "nb.gpkg",
+            layers="Outdoor_27700",
+            zooms="5-7",
+            api_url=api.url,
+            key="demo",
+            settings=UNPACED,
+        )
         assert asyncio.get_running_loop() is loop  # the caller's loop is untouched
         return summary
 
@@ -44,16 +51,31 @@ def test_package_works_when_called_from_inside_a_running_event_loop(api, tmp_pat
 
 def test_an_error_inside_a_running_loop_reaches_the_caller_as_itself(api, tmp_path):
     async def cell():
-        ospack.package(SNOWDON, tmp_path / "bad.gpkg", layers="Outdoor_27700", zooms="5-7", api_url=api.url,
-                       key="not-a-key", settings=UNPACED)
+        ospack.package(
+            SNOWDON,
+            tmp_path / "bad.gpkg",
+            layers="Outdoor_27700",
+            zooms="5-7",
+            api_url=api.url,
+            key="not-a-key",
+            settings=UNPACED,
+        )
 
     with pytest.raises(AuthError, match="refused the API key"):
         asyncio.run(cell())
 
 
 def test_every_layer_of_a_run_shares_one_client_and_one_token(api, tmp_path):
-    summary = ospack.package(SNOWDON, tmp_path / "two.gpkg", layers=["Outdoor_27700", "Road_27700"], zooms="6-8",
-                             api_url=api.url, key="paid", secret="paid-secret", settings=UNPACED)
+    summary = ospack.package(
+        SNOWDON,
+        tmp_path / "two.gpkg",
+        layers=["Outdoor_27700", "Road_27700"],
+        zooms="6-8",
+        api_url=api.url,
+        key="paid",
+        secret="paid-secret",
+        settings=UNPACED,
+    )
     assert summary.complete and summary.requests > 0
     assert api.stats()["tokens"] == 1  # one token for both layers: one session for the run
 
@@ -62,11 +84,26 @@ def test_every_layer_of_a_run_shares_one_client_and_one_token(api, tmp_path):
 def test_the_switch_interval_is_the_callers_again_after_a_run(api, tmp_path, rate):
     before = sys.getswitchinterval()
     seen = []
-    ospack.package(SNOWDON, tmp_path / "s.gpkg", layers="Outdoor_27700", zooms="5-6", api_url=api.url, key="demo",
-                   settings=FetchSettings(rate=rate), progress=lambda p: seen.append(sys.getswitchinterval()))
+    ospack.package(
+        SNOWDON,
+        tmp_path / "s.gpkg",
+        layers="Outdoor_27700",
+        zooms="5-6",
+        api_url=api.url,
+        key="demo",
+        settings=FetchSettings(rate=rate),
+        progress=lambda p: seen.append(sys.getswitchinterval()),
+    )
     assert sys.getswitchinterval() == before
     assert set(seen) == {min(before, 0.0005) if rate.per_minute else before}  # tightened only while paced
     with pytest.raises(AuthError):
-        ospack.package(SNOWDON, tmp_path / "t.gpkg", layers="Outdoor_27700", zooms="5-6", api_url=api.url,
-                       key="not-a-key", settings=FetchSettings(rate=rate))
+        ospack.package(
+            SNOWDON,
+            tmp_path / "t.gpkg",
+            layers="Outdoor_27700",
+            zooms="5-6",
+            api_url=api.url,
+            key="not-a-key",
+            settings=FetchSettings(rate=rate),
+        )
     assert sys.getswitchinterval() == before  # restored when the run fails too

@@ -67,9 +67,7 @@ def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
 
 
-@pytest.mark.parametrize(
-    "size, text", [(850, "850 B"), (1_200_000, "1.2 MB"), (3.4e12, "3.4 TB"), (5e15, "5000.0 TB")]
-)
+@pytest.mark.parametrize("size, text", [(850, "850 B"), (1_200_000, "1.2 MB"), (3.4e12, "3.4 TB"), (5e15, "5000.0 TB")])
 def test_format_size(size, text):
     assert format_size(size) == text
 
@@ -119,7 +117,7 @@ def test_consent_thresholds_by_tiles_and_time(tiles, rate, refused, tmp_path):
     from ospack.estimate import check_job_size
 
     if refused:
-        with pytest.raises(LargeJobError, match="huge job.*--allow-huge") as caught:
+        with pytest.raises(LargeJobError, match=r"huge job.*--allow-huge") as caught:
             check_job_size(tiles, rate, tmp_path / "x.gpkg")
         assert f"{tiles:,} tiles to fetch" in str(caught.value) and caught.value.exit_code == 2
         check_job_size(tiles, rate, tmp_path / "x.gpkg", allow_huge=True)

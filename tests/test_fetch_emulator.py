@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 import pytest
 
 from ospack.errors import AuthError, DownloadError, PremiumError
@@ -18,6 +17,7 @@ UNPACED = RatePolicy.unpaced()
 
 def fetch_sync(tiles, **options):
     return asyncio.run(fetch_tiles(tiles, **options))
+
 
 # a block of land tiles around Snowdonia at zoom 9 (open) and 10 (premium)
 Z9 = [Tile(9, x, y) for x in range(1060, 1068) for y in range(1900, 1906)]
@@ -47,9 +47,19 @@ def clean_tiles(emulator):
 
 def test_injected_faults_still_give_every_tile_byte_identical(make_emulator, clean_tiles):
     faults = {name: 0.06 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
-    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=7,
-                             burst_seconds=0.3, limit=60_000, window=1.0)
-    stats, outcomes = fetch(emulator, Z9, settings=FetchSettings(rate=UNPACED, timeout_s=0.5, max_retries=10, retry_backoff_s=0.01))
+    emulator = make_emulator(
+        keys=("demo",),
+        faults=faults,
+        slow_seconds=1.0,
+        retry_after=0.2,
+        seed=7,
+        burst_seconds=0.3,
+        limit=60_000,
+        window=1.0,
+    )
+    stats, outcomes = fetch(
+        emulator, Z9, settings=FetchSettings(rate=UNPACED, timeout_s=0.5, max_retries=10, retry_backoff_s=0.01)
+    )
     assert {t: o.data for t, o in outcomes.items()} == clean_tiles
     seen = emulator.stats()
     assert sum(seen["faults"].values()) > 5  # the faults did happen
@@ -66,7 +76,11 @@ def test_paced_fetch_sees_zero_429s(spawn_emulator, enforce, rate, count):
     emulator = spawn_emulator("--key", "demo", "--enforce", enforce, "--limit", str(rate), "--window", "2")
     tiles = Z9[:count]
     result = fetch_sync(
-        tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url, settings=FetchSettings(rate=RatePolicy(rate, window_s=2.0)),
+        tiles,
+        layer=ROAD,
+        credentials=Credentials("demo"),
+        endpoints=emulator.url,
+        settings=FetchSettings(rate=RatePolicy(rate, window_s=2.0)),
     )
     assert result.tiles_ok == len(tiles)
     assert result.rate_limited == 0
@@ -82,7 +96,9 @@ def test_unpaced_fetch_against_a_limit_recovers_from_429s(make_emulator, clean_t
 
 def test_oauth2_token_is_renewed_before_it_expires_mid_run(make_emulator):
     emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=2.0)
-    stats, _ = fetch(emulator, Z9[:40], key="paid", secret="paid-secret", settings=FetchSettings(rate=RatePolicy(1200), workers=4))
+    stats, _ = fetch(
+        emulator, Z9[:40], key="paid", secret="paid-secret", settings=FetchSettings(rate=RatePolicy(1200), workers=4)
+    )
     assert stats.tiles_ok == 40
     seen = emulator.stats()
     assert seen["tokens"] >= 2
@@ -93,7 +109,9 @@ def test_oauth2_token_expired_in_flight_is_renewed_after_a_401(make_emulator):
     # a lifetime shorter than the wait for a rate slot: some requests carry a stale token
     emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=1.0)
     # 40 tiles at 1200/min take ~2 s: the run outlives the first token whatever the start-up costs
-    stats, _ = fetch(emulator, Z9[:40], key="paid", secret="paid-secret", settings=FetchSettings(rate=RatePolicy(1200), workers=8))
+    stats, _ = fetch(
+        emulator, Z9[:40], key="paid", secret="paid-secret", settings=FetchSettings(rate=RatePolicy(1200), workers=8)
+    )
     assert stats.tiles_ok == 40 and stats.tiles_failed == 0
     assert emulator.stats()["tokens"] >= 2
 
@@ -109,8 +127,13 @@ def test_a_plan_without_premium_is_said_once_and_the_open_zooms_are_fetched(emul
     outcomes = {}
     with pytest.raises(PremiumError, match="plan has no Premium access") as caught:
         fetch_sync(
-            Z9[:6] + Z10, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url, allow_premium=True,
-            settings=FetchSettings(rate=UNPACED, workers=2), on_outcome=lambda o: outcomes.__setitem__(o.tile, o),
+            Z9[:6] + Z10,
+            layer=ROAD,
+            credentials=Credentials("demo"),
+            endpoints=emulator.url,
+            allow_premium=True,
+            settings=FetchSettings(rate=UNPACED, workers=2),
+            on_outcome=lambda o: outcomes.__setitem__(o.tile, o),
         )
     stats = caught.value.stats
     assert sorted(outcomes) == sorted(Z9[:6]) and stats.tiles_ok == 6
@@ -155,10 +178,10 @@ def test_the_key_never_leaks_through_the_real_transport(make_emulator, caplog):
 
     caplog.set_level(logging.DEBUG)
     secret_key = "leakcheck0123456789"
-    emulator = make_emulator(
-        keys=(secret_key,), faults={"500": 0.3, "reset": 0.2, "html200": 0.2}, seed=3
+    emulator = make_emulator(keys=(secret_key,), faults={"500": 0.3, "reset": 0.2, "html200": 0.2}, seed=3)
+    stats, outcomes = fetch(
+        emulator, Z9[:12], key=secret_key, settings=FetchSettings(rate=UNPACED, max_retries=1, retry_backoff_s=0.01)
     )
-    stats, outcomes = fetch(emulator, Z9[:12], key=secret_key, settings=FetchSettings(rate=UNPACED, max_retries=1, retry_backoff_s=0.01))
     assert stats.tiles_failed > 0  # some reasons were produced
     texts = [caplog.text, repr(stats)] + [repr(o) + str(o.reason) for o in outcomes.values()]
     assert not [t for t in texts if secret_key in t]
@@ -201,9 +224,15 @@ def test_after_another_consumer_spends_the_budget_the_pace_is_back_within_a_wind
     watcher = threading.Thread(target=watch_pauses)
     watcher.start()
     try:
-        stats = fetch_sync(tiles, layer=ROAD, credentials=Credentials("demo"), endpoints=emulator.url,
-                                 settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=4), on_outcome=on_outcome,
-                                 tally=recorder)
+        stats = fetch_sync(
+            tiles,
+            layer=ROAD,
+            credentials=Credentials("demo"),
+            endpoints=emulator.url,
+            settings=FetchSettings(rate=RatePolicy(rate, window_s=window), workers=4),
+            on_outcome=on_outcome,
+            tally=recorder,
+        )
     finally:
         marks["end"] = time.monotonic()
         watcher.join()

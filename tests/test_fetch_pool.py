@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import logging
 import threading
 from collections import Counter
@@ -14,8 +15,8 @@ from PIL import Image
 
 from ospack.errors import AuthError, DownloadError, PremiumError, UsageError
 from ospack.fetch import ApiEndpoints, Credentials, FetchSettings, RatePolicy, fetch_tiles
-from ospack.testing import FakeClock
 from ospack.layers import get_layer
+from ospack.testing import FakeClock
 from ospack.types import Tile
 
 KEY = "SeCrEtKeY-0123456789abcdef"
@@ -81,9 +82,7 @@ FAULTS = {
     "503": lambda t: httpx.Response(503),
     "html200": lambda t: httpx.Response(200, html="<!DOCTYPE html><html>maintenance</html>"),
     "json200": lambda t: httpx.Response(200, json={"fault": {"faultstring": "x"}}),
-    "truncate": lambda t: httpx.Response(
-        200, content=png(t)[:-40], headers={"Content-Length": str(len(png(t)))}
-    ),
+    "truncate": lambda t: httpx.Response(200, content=png(t)[:-40], headers={"Content-Length": str(len(png(t)))}),
     "corrupt": lambda t: httpx.Response(200, content=png(t)[:60] + b"\x00" * 8 + png(t)[68:]),
     "wrong-size": lambda t: httpx.Response(200, content=png(t, 512)),
 }
@@ -127,7 +126,9 @@ def test_persistent_faults_fail_the_tile_and_never_return_data(fault):
 
 
 def test_html_body_reason_says_what_came_back():
-    _, outcomes = run(FAULTS["html200"] and (lambda r: FAULTS["html200"](None)), tiles_at(8, 1), settings=FetchSettings(max_retries=0))
+    _, outcomes = run(
+        FAULTS["html200"] and (lambda r: FAULTS["html200"](None)), tiles_at(8, 1), settings=FetchSettings(max_retries=0)
+    )
     assert "HTML" in next(iter(outcomes.values())).reason
 
 
@@ -199,10 +200,19 @@ def test_a_plan_without_premium_stops_every_premium_zoom_at_the_first_refusal(st
 
     tiles = [t for x in range(30) for t in (Tile(9, x, 1), Tile(10, x, 1), Tile(11, x, 1))]
     with pytest.raises(PremiumError) as caught:
-        asyncio.run(fetch_tiles(
-            tiles, layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT, allow_premium=True, settings=FetchSettings(workers=2),
-            transport=httpx.MockTransport(handler), clock=FakeClock(), on_outcome=outcomes.append,
-        ))
+        asyncio.run(
+            fetch_tiles(
+                tiles,
+                layer=LAYER,
+                credentials=Credentials(KEY),
+                endpoints=ROOT,
+                allow_premium=True,
+                settings=FetchSettings(workers=2),
+                transport=httpx.MockTransport(handler),
+                clock=FakeClock(),
+                on_outcome=outcomes.append,
+            )
+        )
     assert calls[10] + calls[11] <= 2  # at most the requests in flight when the first refusal came back
     assert sorted(o.tile for o in outcomes) == [t for t in sorted(tiles) if t.z == 9]  # open tiles go on
     assert all(o.kind == "ok" for o in outcomes)  # no line per refused tile
@@ -237,10 +247,17 @@ def test_connection_refused_fails_within_a_few_rounds_and_says_where():
 
     clock = FakeClock()
     with pytest.raises(DownloadError) as caught:
-        asyncio.run(fetch_tiles(
-            (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
-            transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8),
-        ))
+        asyncio.run(
+            fetch_tiles(
+                (Tile(7, x, 5) for x in range(10_000)),
+                layer=LAYER,
+                credentials=Credentials(KEY),
+                endpoints=ROOT,
+                transport=httpx.MockTransport(handler),
+                clock=clock,
+                settings=FetchSettings(workers=8),
+            )
+        )
     message = str(caught.value)
     assert message.startswith("cannot connect to api.test:443") and "timed out" not in message
     assert "could not be reached" in message and KEY not in message
@@ -260,11 +277,18 @@ def test_a_server_that_goes_away_mid_run_stops_after_a_bounded_wait_and_loses_no
     clock = FakeClock()
     outcomes = []
     with pytest.raises(DownloadError) as caught:
-        asyncio.run(fetch_tiles(
-            (Tile(7, x, 5) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
-            transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8, rate=UNPACED),
-            on_outcome=outcomes.append,
-        ))
+        asyncio.run(
+            fetch_tiles(
+                (Tile(7, x, 5) for x in range(10_000)),
+                layer=LAYER,
+                credentials=Credentials(KEY),
+                endpoints=ROOT,
+                transport=httpx.MockTransport(handler),
+                clock=clock,
+                settings=FetchSettings(workers=8, rate=UNPACED),
+                on_outcome=outcomes.append,
+            )
+        )
     assert "went away mid-run" in str(caught.value) and "5 attempts" in str(caught.value)
     assert 10 <= clock.now() <= 20  # 1 + 2 + 4 + 8 s of waiting
     assert [o.kind for o in outcomes] == ["ok"] * 25  # no tile reported failed for a missing server
@@ -280,7 +304,7 @@ def test_a_server_back_within_the_rounds_resumes_the_run():
         state["down"] += 1
         return httpx.Response(200, content=png(tile_of(request)))
 
-    stats, outcomes = run(handler, tiles_at(7, 30), settings=FetchSettings(workers=1, rate=UNPACED))
+    stats, _outcomes = run(handler, tiles_at(7, 30), settings=FetchSettings(workers=1, rate=UNPACED))
     assert stats.tiles_ok == 30 and stats.tiles_failed == 0
 
 
@@ -293,7 +317,9 @@ def test_stop_event_stops_taking_tiles_and_returns_stats():
         await asyncio.sleep(0.01)
         return httpx.Response(200, content=png(tile_of(request)))
 
-    stats, outcomes = run(handler, (Tile(7, x, 1) for x in range(300, 100_000)), settings=FetchSettings(workers=2), stop_event=stop)
+    stats, outcomes = run(
+        handler, (Tile(7, x, 1) for x in range(300, 100_000)), settings=FetchSettings(workers=2), stop_event=stop
+    )
     assert stats.stopped
     assert 5 < stats.tiles_ok < 100
     assert all(o.kind == "ok" for o in outcomes.values())
@@ -331,20 +357,28 @@ def test_the_key_never_leaks_into_logs_errors_or_reprs(caplog):
 
     with pytest.raises(AuthError) as caught:
         run(handler, tiles_at(7, 3), credentials=credentials, settings=FetchSettings(workers=1))
-    texts = [caplog.text, str(caught.value), repr(caught.value), repr(credentials),
-             repr(credentials.auth(ApiEndpoints())), repr(Credentials(KEY))]
+    texts = [
+        caplog.text,
+        str(caught.value),
+        repr(caught.value),
+        repr(credentials),
+        repr(credentials.auth(ApiEndpoints())),
+        repr(Credentials(KEY)),
+    ]
     assert not [t for t in texts if KEY in t or "sEcReT-987" in t]
 
 
 def test_a_fetch_of_its_own_and_option_checks():
-    stats = asyncio.run(fetch_tiles(
-        tiles_at(7, 2),
-        layer="Road_27700",
-        credentials=Credentials(KEY),
-        endpoints=ROOT,
-        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=png(tile_of(r)))),
-        clock=FakeClock(),
-    ))
+    stats = asyncio.run(
+        fetch_tiles(
+            tiles_at(7, 2),
+            layer="Road_27700",
+            credentials=Credentials(KEY),
+            endpoints=ROOT,
+            transport=httpx.MockTransport(lambda r: httpx.Response(200, content=png(tile_of(r)))),
+            clock=FakeClock(),
+        )
+    )
     assert stats.tiles_ok == 2 and stats.achieved_rate_per_min > 0
     with pytest.raises(UsageError, match="workers must be at least 1"):
         FetchSettings(workers=0)
@@ -361,8 +395,12 @@ def test_stop_during_a_long_429_pause_returns_promptly():
 
     async def main():
         return await fetch_tiles(
-            tiles_at(7, 50), layer=LAYER, credentials=Credentials(KEY), endpoints=ROOT,
-            transport=httpx.MockTransport(handler), stop_event=stop,
+            tiles_at(7, 50),
+            layer=LAYER,
+            credentials=Credentials(KEY),
+            endpoints=ROOT,
+            transport=httpx.MockTransport(handler),
+            stop_event=stop,
         )
 
     import time
@@ -386,9 +424,14 @@ def test_an_outcome_callback_error_stops_the_pool_and_propagates():
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(
             fetch_tiles(
-                (Tile(7, x, 1) for x in range(10_000)), layer=LAYER, credentials=Credentials(KEY),
-                endpoints=ROOT, transport=httpx.MockTransport(handler), clock=FakeClock(),
-                on_outcome=explode, settings=FetchSettings(workers=4),
+                (Tile(7, x, 1) for x in range(10_000)),
+                layer=LAYER,
+                credentials=Credentials(KEY),
+                endpoints=ROOT,
+                transport=httpx.MockTransport(handler),
+                clock=FakeClock(),
+                on_outcome=explode,
+                settings=FetchSettings(workers=4),
             )
         )
     assert calls["n"] <= 8
@@ -423,17 +466,25 @@ def test_a_spell_of_spent_budget_costs_no_more_than_the_spell_and_its_window():
         if len(done) == 300:
             spell.update(start=clock.now(), end=clock.now() + 20.0)
 
-    stats = asyncio.run(fetch_tiles(
-        (Tile(7, x % 600, 1 + x // 600) for x in range(1800)), layer=LAYER, credentials=Credentials(KEY),
-        endpoints=ROOT, transport=httpx.MockTransport(handler), clock=clock, settings=FetchSettings(workers=8), on_outcome=on_outcome,
-    ))
+    stats = asyncio.run(
+        fetch_tiles(
+            (Tile(7, x % 600, 1 + x // 600) for x in range(1800)),
+            layer=LAYER,
+            credentials=Credentials(KEY),
+            endpoints=ROOT,
+            transport=httpx.MockTransport(handler),
+            clock=clock,
+            settings=FetchSettings(workers=8),
+            on_outcome=on_outcome,
+        )
+    )
     assert stats.tiles_ok == 1800 and stats.rate_limited > 0
     end = spell["end"]
     rate = 300 / (spell["start"] - done[0])  # tiles a second before the spell
     in_window = sum(end + window <= t < end + window + 30 for t in done)
     assert in_window >= 0.9 * rate * 30
     # the 429s stop paying off once the spent window has aged out: none lasted past it
-    silent = max(b - a for a, b in zip(done, done[1:]))
+    silent = max(b - a for a, b in itertools.pairwise(done))
     assert silent <= window + 1.0
     assert done[-1] - done[0] <= 1800 / rate + 20 + window + 5  # the spell and one window, no long ramp
 
@@ -454,8 +505,9 @@ def test_fetches_through_one_session_share_its_limiter_client_and_token_but_not_
     settings = FetchSettings(rate=RatePolicy(60, warmup=0, margin=0.0), workers=2)  # one request a second
 
     async def two_layers():
-        async with FetchSession(Credentials(KEY, "sEcReT"), ROOT, settings, transport=httpx.MockTransport(handler),
-                                clock=clock) as session:
+        async with FetchSession(
+            Credentials(KEY, "sEcReT"), ROOT, settings, transport=httpx.MockTransport(handler), clock=clock
+        ) as session:
             first = await session.fetch(tiles_at(7, 5), layer=LAYER)
             second = await session.fetch(tiles_at(8, 5), layer="Outdoor_27700")
             return session, first, second
@@ -467,7 +519,7 @@ def test_fetches_through_one_session_share_its_limiter_client_and_token_but_not_
     assert (first.requests, second.requests) == (5, 5) and first.zooms.keys() == {7} and second.zooms.keys() == {8}
     assert session.limiter.granted == 10
     with pytest.raises(RuntimeError, match="not open"):
-        session.client
+        _ = session.client
 
 
 def test_a_stopped_fetch_drops_only_its_own_waiting_requests():
@@ -480,8 +532,13 @@ def test_a_stopped_fetch_drops_only_its_own_waiting_requests():
         return httpx.Response(200, content=png(tile_of(request)))
 
     async def together():
-        async with FetchSession(Credentials(KEY), ROOT, FetchSettings(rate=RatePolicy(600), workers=2),
-                                transport=httpx.MockTransport(handler), clock=clock) as session:
+        async with FetchSession(
+            Credentials(KEY),
+            ROOT,
+            FetchSettings(rate=RatePolicy(600), workers=2),
+            transport=httpx.MockTransport(handler),
+            clock=clock,
+        ) as session:
             stop.set()  # the first fetch is stopped before it starts; the second one is not
             return await asyncio.gather(
                 session.fetch(tiles_at(7, 20), layer=LAYER, stop_event=stop),
@@ -498,8 +555,11 @@ def test_one_tally_counts_each_outcome_once_and_a_summary_reads_it():
     from ospack.summary import PackageSummary
 
     tally = Tally()
-    outcomes = [TileOutcome(Tile(7, 1, 2), "ok", data=b"x"), TileOutcome(Tile(7, 2, 2), "absent"),
-                TileOutcome(Tile(8, 3, 4), "failed", reason="HTTP 500 after 3 attempts")]
+    outcomes = [
+        TileOutcome(Tile(7, 1, 2), "ok", data=b"x"),
+        TileOutcome(Tile(7, 2, 2), "absent"),
+        TileOutcome(Tile(8, 3, 4), "failed", reason="HTTP 500 after 3 attempts"),
+    ]
     for outcome in outcomes:
         tally.record(outcome, "Road_27700")
     assert (tally.tiles_ok, tally.tiles_absent, tally.tiles_failed, tally.outcomes) == (1, 1, 1, 3)
@@ -509,8 +569,10 @@ def test_one_tally_counts_each_outcome_once_and_a_summary_reads_it():
     assert frozen.zooms[7].ok == 1 and tally.zooms[7].ok == 2  # a frozen figure stays as it was
     summary = PackageSummary(output="o.gpkg", format="gpkg", layers=("Road_27700",), tally=tally)
     assert summary.tiles_written == 2 and summary.failures is tally.failures
-    assert summary.to_dict()["zooms"] == {"7": {"written": 2, "absent": 1, "failed": 0},
-                                          "8": {"written": 0, "absent": 0, "failed": 1}}
+    assert summary.to_dict()["zooms"] == {
+        "7": {"written": 2, "absent": 1, "failed": 0},
+        "8": {"written": 0, "absent": 0, "failed": 1},
+    }
 
 
 def test_a_download_error_declares_the_figures_it_carries():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -45,7 +46,7 @@ def max_in_window(times: list[float], window: float) -> int:
 def test_paces_evenly_at_just_under_the_limit():
     clock = FakeClock()
     times = run_workers(RateLimiter(RatePolicy(600), clock=clock), workers=8, grants=1500)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.1 * 1.01 - 1e-9
     assert max(gaps) <= 0.1 * 1.06 + 1e-9  # the first 8 grants warm up 5 % wider
     achieved = (len(times) - 1) / (times[-1] - times[0]) * 60
@@ -97,7 +98,7 @@ def test_a_429_pauses_everyone_then_the_first_successes_restore_the_pace():
     assert 1.0 <= pause < 2.0
     assert not [t for t in times if at < t < at + pause]
     after = [t for t in times if t >= at + pause]
-    gaps = [b - a for a, b in zip(after, after[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(after)]
     assert max(gaps) <= 2 * 0.101 + 1e-9  # at most twice the spacing right after the pause …
     assert max(gaps[20:]) < 0.102  # … and back to the full pace within a few successes
     assert limiter.slowdown() < 1.01
@@ -172,7 +173,7 @@ def test_rejects_nonsense_rates():
 
 
 def test_parse_retry_after():
-    now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("12") == 12.0
     assert parse_retry_after(" 1.5 ") == 1.5
     assert parse_retry_after("-3") == 0.0

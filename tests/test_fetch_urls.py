@@ -50,9 +50,22 @@ def test_bad_api_urls_say_what_to_write(bad):
 
 @pytest.mark.parametrize(
     "bad",
-    ["http://[::1/s3cr3t", "http://h:ab/s3cr3t", "s3cr3t.example/maps", "ftp://h/s3cr3t", "http:///s3cr3t",
-     "http://:80/s3cr3t", "http://h:99999/s3cr3t", "http://h:0/s3cr3t", "http://h:/s3cr3t", "",
-     "http://s3cr3t@127.0.0.1/", "https://h/x?s3cr3t", "https://h/x#s3cr3t", "http://h/a s3cr3t"],
+    [
+        "http://[::1/s3cr3t",
+        "http://h:ab/s3cr3t",
+        "s3cr3t.example/maps",
+        "ftp://h/s3cr3t",
+        "http:///s3cr3t",
+        "http://:80/s3cr3t",
+        "http://h:99999/s3cr3t",
+        "http://h:0/s3cr3t",
+        "http://h:/s3cr3t",
+        "",
+        "http://s3cr3t@127.0.0.1/",
+        "https://h/x?s3cr3t",
+        "https://h/x#s3cr3t",
+        "http://h/a s3cr3t",
+    ],
 )
 def test_malformed_api_urls_are_one_usage_error_that_never_echoes_the_url(bad):
     with pytest.raises(ApiUrlError) as caught:
@@ -63,9 +76,11 @@ def test_malformed_api_urls_are_one_usage_error_that_never_echoes_the_url(bad):
     assert "write e.g." in message or "OS_API_KEY" in message
 
 
-@pytest.mark.parametrize("host", ["10.0.0.1", "api.os.uk", "[2001:db8::1]", "localhost.example.com", "127.0.0.1.nip.io"])
+@pytest.mark.parametrize(
+    "host", ["10.0.0.1", "api.os.uk", "[2001:db8::1]", "localhost.example.com", "127.0.0.1.nip.io"]
+)
 def test_plain_http_beyond_loopback_is_refused_unless_allowed(host):
-    with pytest.raises(ApiUrlError, match="clear text.*--allow-insecure-http"):
+    with pytest.raises(ApiUrlError, match=r"clear text.*--allow-insecure-http"):
         ApiEndpoints.from_url(f"http://{host}:8080/maps/raster/v1")
     assert ApiEndpoints.from_url(f"http://{host}:8080", allow_insecure_http=True).origin == f"http://{host}:8080"
     assert ApiEndpoints.from_url(f"https://{host}:8080").origin == f"https://{host}:8080"
@@ -79,8 +94,12 @@ def test_plain_http_to_loopback_is_fine(host):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://proxy.example:8443/s3cr3t/maps/raster/v1/zxy", "https://h/s3cr3t", "https://h/maps/raster/v1/s3cr3t",
-     "https://h/s3cr3t/oauth2/token/v1"],
+    [
+        "https://proxy.example:8443/s3cr3t/maps/raster/v1/zxy",
+        "https://h/s3cr3t",
+        "https://h/maps/raster/v1/s3cr3t",
+        "https://h/s3cr3t/oauth2/token/v1",
+    ],
 )
 def test_a_path_other_than_the_maps_api_base_is_refused_unseen(url):
     with pytest.raises(ApiUrlError, match="without any other path") as caught:

@@ -8,13 +8,6 @@ from pathlib import Path
 
 import pytest
 import rasterio
-
-from ospack import package
-from ospack.cli import cli
-from ospack.fetch import FetchSettings, RatePolicy
-from ospack.inspect import info
-from ospack.layers import get_layer
-from ospack.writers.job import DEMO_ATTRIBUTION
 from test_writers_support import (
     bbox_tiles,
     finished_package,
@@ -23,6 +16,13 @@ from test_writers_support import (
     tamper,
     tile_edges_wgs84,
 )
+
+from ospack import package
+from ospack.cli import cli
+from ospack.fetch import FetchSettings, RatePolicy
+from ospack.inspect import info
+from ospack.layers import get_layer
+from ospack.writers.job import DEMO_ATTRIBUTION
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
@@ -39,7 +39,14 @@ def rows(path, sql):
 
 def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
     output = tmp_path / "demo.gpkg"
-    assert package(SNOWDON, output, layers="Outdoor_27700", zooms="6-7", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())).complete
+    assert package(
+        SNOWDON,
+        output,
+        layers="Outdoor_27700",
+        zooms="6-7",
+        demo=True,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+    ).complete
     ((identifier, description),) = rows(output, "SELECT identifier, description FROM gpkg_contents")
     assert identifier == "OS Outdoor_27700 demo test cards"
     assert description.startswith("Test cards from the ospack emulator") and DEMO_ATTRIBUTION in description
@@ -54,7 +61,9 @@ def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
 
 def test_a_demo_mbtiles_says_it_holds_test_cards(tmp_path):
     output = tmp_path / "demo.mbtiles"
-    assert package(SNOWDON, output, layers="Road_3857", zooms="10-11", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())).complete
+    assert package(
+        SNOWDON, output, layers="Road_3857", zooms="10-11", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+    ).complete
     meta = dict(rows(output, "SELECT name, value FROM metadata"))
     assert meta["attribution"] == DEMO_ATTRIBUTION
     assert meta["description"].startswith("Test cards from the ospack emulator") and CROWN not in meta["description"]
@@ -63,8 +72,12 @@ def test_a_demo_mbtiles_says_it_holds_test_cards(tmp_path):
 
 def test_info_tells_the_truth_about_a_demo_file_made_before_it_said_so(tmp_path):
     path = finished_package(tmp_path / "old-demo.gpkg", "Outdoor_27700", (6,))
-    job = json.dumps({**make_job("Outdoor_27700", (6,), demo=True).to_dict(),
-                      "attribution": "Contains OS data © Crown copyright and database rights 2026"})
+    job = json.dumps(
+        {
+            **make_job("Outdoor_27700", (6,), demo=True).to_dict(),
+            "attribution": "Contains OS data © Crown copyright and database rights 2026",
+        }
+    )
     tamper(path, ("UPDATE ospack_state SET value = ? WHERE name = 'job'", (job,)))
     assert info(path)["attribution"] == DEMO_ATTRIBUTION
 

@@ -9,11 +9,6 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-
-from ospack.errors import WriterError
-from ospack.inspect import LayerInfo, PackageInfo, VerifyReport, info, verify
-from ospack.types import Tile
-from ospack.writers import open_writer
 from test_writers_support import (
     AREA_BOX,
     bbox_tiles,
@@ -26,6 +21,11 @@ from test_writers_support import (
     tamper,
     tile_edges_wgs84,
 )
+
+from ospack.errors import WriterError
+from ospack.inspect import LayerInfo, PackageInfo, VerifyReport, info, verify
+from ospack.types import Tile
+from ospack.writers import open_writer
 
 GPKG_LAYER, GPKG_ZOOMS = "Outdoor_27700", (6, 7)
 MBT_LAYER, MBT_ZOOMS = "Road_3857", (12, 13)
@@ -216,7 +216,17 @@ def test_info_is_a_typed_package_info_whose_dict_is_the_json_shape(gpkg):
     assert isinstance(layer, LayerInfo) and (layer.name, layer.crs) == (GPKG_LAYER, "EPSG:27700")
     assert layer.zooms == {z: len(bbox_tiles(GPKG_LAYER, z)) for z in GPKG_ZOOMS} and layer.absent == {}
     data = report.to_dict()
-    assert list(data) == ["path", "format", "size_bytes", "complete", "layers", "attribution", "provenance", "failure", "running"]
+    assert list(data) == [
+        "path",
+        "format",
+        "size_bytes",
+        "complete",
+        "layers",
+        "attribution",
+        "provenance",
+        "failure",
+        "running",
+    ]
     assert list(data["layers"][0]) == ["name", "table", "crs", "bounds", "wgs84_bounds", "zooms", "absent"]
     assert data["layers"][0]["zooms"] == {str(z): n for z, n in layer.zooms.items()}
     assert json.loads(json.dumps(data)) == data  # plain data: lists, string keys
@@ -228,8 +238,13 @@ def test_info_is_a_typed_package_info_whose_dict_is_the_json_shape(gpkg):
 
 def layer_info(**changes):
     fields = dict(
-        name="Outdoor_27700", table="outdoor_27700", crs="EPSG:27700", bounds=(1.0, 2.0, 3.04, 4.0),
-        wgs84_bounds=None, zooms={6: 4, 7: 12}, absent={7: 2},
+        name="Outdoor_27700",
+        table="outdoor_27700",
+        crs="EPSG:27700",
+        bounds=(1.0, 2.0, 3.04, 4.0),
+        wgs84_bounds=None,
+        zooms={6: 4, 7: 12},
+        absent={7: 2},
     )
     return LayerInfo(**{**fields, **changes})
 
@@ -237,8 +252,14 @@ def layer_info(**changes):
 def package_info(**changes):
     provenance = {"source": "https://api.os.uk", "created": "2026-11-30", "ospack_version": "0.1.0", "demo": True}
     fields = dict(
-        path="x.gpkg", format="gpkg", size_bytes=2_500_000, complete=False, layers=(layer_info(),),
-        attribution="Contains OS data", provenance=provenance, failure="the API refused the key",
+        path="x.gpkg",
+        format="gpkg",
+        size_bytes=2_500_000,
+        complete=False,
+        layers=(layer_info(),),
+        attribution="Contains OS data",
+        provenance=provenance,
+        failure="the API refused the key",
     )
     return PackageInfo(**{**fields, **changes})
 
@@ -260,8 +281,11 @@ def test_package_info_text():
         ({"complete": True, "failure": None}, "x.gpkg: gpkg, 2.5 MB, complete"),
         ({"failure": None}, "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (interrupted; rerun to resume)"),
         ({"complete": None, "failure": None, "provenance": None}, "x.gpkg: gpkg, 2.5 MB, unknown (not made by ospack)"),
-        ({"running": "being written by another ospack run (process 7) now"},
-         "x.gpkg: gpkg, 2.5 MB, INCOMPLETE (being written by another ospack run (process 7) now; wait for it to finish)"),
+        (
+            {"running": "being written by another ospack run (process 7) now"},
+            "x.gpkg: gpkg, 2.5 MB, INCOMPLETE"
+            " (being written by another ospack run (process 7) now; wait for it to finish)",
+        ),
     ],
 )
 def test_package_info_text_says_how_complete(changes, first_line):

@@ -7,7 +7,13 @@ from ospack.types import Tile, TileRange
 
 def test_catalogue_has_the_seven_os_layers_in_order():
     assert [layer.name for layer in list_layers()] == [
-        "Road_27700", "Road_3857", "Outdoor_27700", "Outdoor_3857", "Light_27700", "Light_3857", "Leisure_27700",
+        "Road_27700",
+        "Road_3857",
+        "Outdoor_27700",
+        "Outdoor_3857",
+        "Light_27700",
+        "Light_3857",
+        "Leisure_27700",
     ]
 
 
@@ -32,7 +38,7 @@ def test_layer_names_are_case_insensitive():
 
 
 def test_unknown_layer_names_the_valid_ones():
-    with pytest.raises(LayerError, match="Road_27700.*Leisure_27700"):
+    with pytest.raises(LayerError, match=r"Road_27700.*Leisure_27700"):
         get_layer("Leisure_3857")
 
 
@@ -78,8 +84,13 @@ def test_attribution_statement():
 
 def test_a_layer_as_plain_data():
     assert get_layer("Road_27700").to_dict() == {
-        "name": "Road_27700", "style": "Road", "crs": "EPSG:27700", "min_zoom": 0, "max_zoom": 13,
-        "open_zooms": [0, 9], "premium_zooms": [10, 13],
+        "name": "Road_27700",
+        "style": "Road",
+        "crs": "EPSG:27700",
+        "min_zoom": 0,
+        "max_zoom": 13,
+        "open_zooms": [0, 9],
+        "premium_zooms": [10, 13],
     }
     assert get_layer("Outdoor_3857").premium_zooms == range(17, 21)
 

@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from PIL import Image
 from pyproj import Transformer
+from test_writers_support import query, tamper
 
 from ospack import package
 from ospack.area import read_area
@@ -28,19 +29,12 @@ from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.writers import read_job
-from test_writers_support import query, tamper
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
 UNPACED = RatePolicy.unpaced()
 SUMMIT_BNG = (260990.0, 354366.0)  # Yr Wyddfa summit, easting/northing
 SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True).transform(*SUMMIT_BNG)
-
-
-@pytest.fixture
-def fast_emulator(make_emulator):
-    """An emulator with a generous limit, so tests run unpaced in well under a second."""
-    return make_emulator(keys=("demo", "paid:premium"), secrets={"paid": "paid-secret"}, limit=100_000)
 
 
 def run(emulator, output, layer="Outdoor_27700", zooms="0-9", **options):
@@ -80,7 +74,7 @@ def test_package_opens_in_gdal_at_the_right_place(fast_emulator, tmp_path, layer
 
     top = int(zooms.split("-")[1])
     tile = lyr.grid.tile_at(*point, top)
-    left, bottom, right, top_y = lyr.grid.tile_bounds(tile)
+    left, _bottom, _right, top_y = lyr.grid.tile_bounds(tile)
     resolution = lyr.grid.resolutions[top]
     col, row = int((point[0] - left) / resolution), int((top_y - point[1]) / resolution)
     expected = pixel_of_tile(tile_from_emulator(fast_emulator, layer, tile), col, row)
@@ -99,15 +93,25 @@ def test_package_opens_in_gdal_at_the_right_place(fast_emulator, tmp_path, layer
 
 def test_every_tile_is_byte_identical_to_a_clean_fetch_despite_faults(make_emulator, tmp_path):
     faults = {name: 0.05 for name in ("500", "503", "reset", "slow", "truncate", "corrupt", "html200", "burst429")}
-    emulator = make_emulator(keys=("demo",), faults=faults, slow_seconds=1.0, retry_after=0.2, seed=11,
-                             burst_seconds=0.3, limit=60_000, window=1.0)
+    emulator = make_emulator(
+        keys=("demo",),
+        faults=faults,
+        slow_seconds=1.0,
+        retry_after=0.2,
+        seed=11,
+        burst_seconds=0.3,
+        limit=60_000,
+        window=1.0,
+    )
     output = tmp_path / "faults.gpkg"
     summary = run(emulator, output, zooms="6-9", settings=FetchSettings(rate=UNPACED, max_retries=12))
     assert summary.complete and summary.tiles_failed == 0
     assert summary.retries > 0 and sum(emulator.stats()["faults"].values()) > 0
     layer = get_layer("Outdoor_27700")
-    stored = {(z, x, y): data for z, x, y, data in
-              query(output, "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700")}
+    stored = {
+        (z, x, y): data
+        for z, x, y, data in query(output, "SELECT zoom_level, tile_column, tile_row, tile_data FROM outdoor_27700")
+    }
     expected = {tuple(t): render_tile(layer, t) for t in cover(read_area(SNOWDON), layer, range(6, 10))}
     assert stored == expected
 
@@ -164,14 +168,20 @@ def test_an_unreachable_api_fails_fast_and_leaves_no_file(tmp_path):
         port = probe.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(DownloadError, match=f"cannot connect to 127.0.0.1:{port}"):
-        package(SNOWDON, tmp_path / "x.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
-                api_url=f"http://127.0.0.1:{port}")
+        package(
+            SNOWDON,
+            tmp_path / "x.gpkg",
+            layers="Outdoor_27700",
+            zooms="0-9",
+            key="demo",
+            api_url=f"http://127.0.0.1:{port}",
+        )
     assert time.monotonic() - started < 10
     assert list(tmp_path.iterdir()) == []
 
 
 def test_premium_zooms_are_refused_before_any_request(fast_emulator, tmp_path):
-    with pytest.raises(PremiumError, match="zoom 10 of Outdoor_27700 is Premium.*--allow-premium"):
+    with pytest.raises(PremiumError, match=r"zoom 10 of Outdoor_27700 is Premium.*--allow-premium"):
         run(fast_emulator, tmp_path / "p.gpkg", zooms="9-10")
     assert fast_emulator.stats()["requests"] == 0
     assert not (tmp_path / "p.gpkg").exists()
@@ -193,8 +203,15 @@ def test_a_plan_without_premium_stops_at_the_first_refusal_and_says_so_once(fast
 
 def test_premium_key_gets_premium_zooms_with_oauth2_renewed_mid_run(make_emulator, tmp_path):
     emulator = make_emulator(keys=("paid:premium",), secrets={"paid": "paid-secret"}, token_ttl=1.0, limit=100_000)
-    summary = run(emulator, tmp_path / "p.gpkg", zooms="9-10", key="paid", secret="paid-secret",
-                  allow_premium=True, settings=FetchSettings(rate=RatePolicy(3000), workers=4))
+    summary = run(
+        emulator,
+        tmp_path / "p.gpkg",
+        zooms="9-10",
+        key="paid",
+        secret="paid-secret",
+        allow_premium=True,
+        settings=FetchSettings(rate=RatePolicy(3000), workers=4),
+    )
     assert summary.complete and summary.tiles_failed == 0
     # every premium tile was requested (a request retried after its token expired in flight counts twice)
     assert summary.premium_requests >= summary.zooms[10].written == 111
@@ -218,7 +235,11 @@ def test_rerun_on_an_incomplete_file_fetches_only_what_is_missing(fast_emulator,
     tiles = list(cover(read_area(SNOWDON), layer, range(0, 10)))
     first = run(fast_emulator, output)
     # lose a third of the tiles, as if a crash came first
-    tamper(output, "DELETE FROM outdoor_27700 WHERE id % 3 = 0", "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    tamper(
+        output,
+        "DELETE FROM outdoor_27700 WHERE id % 3 = 0",
+        "UPDATE ospack_state SET value = '0' WHERE name = 'complete'",
+    )
     [(remaining,)] = query(output, "SELECT count(*) FROM outdoor_27700")
     fast_emulator.reset()
     summary = run(fast_emulator, output)
@@ -243,10 +264,27 @@ def test_another_area_is_refused_unless_overwrite(fast_emulator, tmp_path):
     run(fast_emulator, output, zooms="5-7")
     other = "260000,354000,262000,356000"
     with pytest.raises(IncompatibleOutputError, match="--overwrite"):
-        package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
-                api_url=fast_emulator.url, key="demo", settings=FetchSettings(rate=UNPACED))
-    summary = package(other, output, layers="Outdoor_27700", zooms="5-7", area_crs="EPSG:27700",
-                      api_url=fast_emulator.url, key="demo", settings=FetchSettings(rate=UNPACED), overwrite=True)
+        package(
+            other,
+            output,
+            layers="Outdoor_27700",
+            zooms="5-7",
+            area_crs="EPSG:27700",
+            api_url=fast_emulator.url,
+            key="demo",
+            settings=FetchSettings(rate=UNPACED),
+        )
+    summary = package(
+        other,
+        output,
+        layers="Outdoor_27700",
+        zooms="5-7",
+        area_crs="EPSG:27700",
+        api_url=fast_emulator.url,
+        key="demo",
+        settings=FetchSettings(rate=UNPACED),
+        overwrite=True,
+    )
     assert summary.complete
 
 
@@ -272,7 +310,7 @@ def test_wmts_protocol_packages_the_same_tiles(fast_emulator, tmp_path):
 
 def test_missing_key_says_how_to_give_one(fast_emulator, tmp_path, monkeypatch):
     monkeypatch.delenv("OS_API_KEY", raising=False)
-    with pytest.raises(UsageError, match="OS_API_KEY.*--demo"):
+    with pytest.raises(UsageError, match=r"OS_API_KEY.*--demo"):
         run(fast_emulator, tmp_path / "k.gpkg", key=None)
 
 
@@ -283,14 +321,26 @@ def test_key_from_the_environment(fast_emulator, tmp_path, monkeypatch):
 
 def test_area_outside_the_layer_is_refused_before_any_request(fast_emulator, tmp_path):
     with pytest.raises(AreaOutsideGridError):
-        package("2.0,48.0,2.1,48.1", tmp_path / "paris.gpkg", layers="Road_3857", zooms="12",
-                api_url=fast_emulator.url, key="demo")
+        package(
+            "2.0,48.0,2.1,48.1",
+            tmp_path / "paris.gpkg",
+            layers="Road_3857",
+            zooms="12",
+            api_url=fast_emulator.url,
+            key="demo",
+        )
     assert fast_emulator.stats()["requests"] == 0
 
 
 def test_demo_mode_records_that_the_tiles_are_not_os_data(tmp_path):
-    summary = package(SNOWDON, tmp_path / "demo.gpkg", layers="Outdoor_27700", zooms="5-7", demo=True,
-                      settings=FetchSettings(rate=UNPACED))
+    summary = package(
+        SNOWDON,
+        tmp_path / "demo.gpkg",
+        layers="Outdoor_27700",
+        zooms="5-7",
+        demo=True,
+        settings=FetchSettings(rate=UNPACED),
+    )
     assert summary.complete and summary.demo
     job = read_job(tmp_path / "demo.gpkg")
     assert job.demo and job.source.startswith("http://127.0.0.1:")
@@ -307,7 +357,13 @@ def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator,
         if progress.done >= 10:
             stop.set()
 
-    summary = run(emulator, output, settings=FetchSettings(rate=RatePolicy(1200), workers=2), progress=stop_after_ten, stop_event=stop)
+    summary = run(
+        emulator,
+        output,
+        settings=FetchSettings(rate=RatePolicy(1200), workers=2),
+        progress=stop_after_ten,
+        stop_event=stop,
+    )
     assert summary.interrupted and not summary.complete
     kept = summary.tiles_written
     assert 10 <= kept < 57
@@ -321,9 +377,28 @@ def _package_process(output, url, *extra):
     import sys
 
     return subprocess.Popen(
-        [sys.executable, "-m", "ospack", "package", str(SNOWDON), "-o", str(output), "--layer", "Outdoor_27700",
-         "--zoom", "0-5", "--api-url", url, "--workers", "2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OS_API_KEY": "demo"},
+        [
+            sys.executable,
+            "-m",
+            "ospack",
+            "package",
+            str(SNOWDON),
+            "-o",
+            str(output),
+            "--layer",
+            "Outdoor_27700",
+            "--zoom",
+            "0-5",
+            "--api-url",
+            url,
+            "--workers",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OS_API_KEY": "demo"},
     )
 
 
@@ -374,7 +449,13 @@ def test_progress_keeps_coming_while_paused_and_says_why(make_emulator, tmp_path
         if snapshot.done == 10 and not any(s.paused_s for s in seen):
             emulator.spend(0.5)
 
-    summary = run(emulator, tmp_path / "paused.gpkg", zooms="0-9", settings=FetchSettings(rate=UNPACED, workers=2), progress=progress)
+    summary = run(
+        emulator,
+        tmp_path / "paused.gpkg",
+        zooms="0-9",
+        settings=FetchSettings(rate=UNPACED, workers=2),
+        progress=progress,
+    )
     assert summary.complete and summary.rate_limited >= 1
     paused = [s for s in seen if s.paused_s > 0]
     assert paused, "a tick must report the pause while no tile arrives"
@@ -405,8 +486,16 @@ def test_a_redirect_fails_at_once_and_leaves_no_file(tmp_path):
         return httpx.Response(307, headers={"Location": "https://login.example.com/sso?key=demo&next=/maps"})
 
     with pytest.raises(DownloadError) as caught:
-        package(SNOWDON, tmp_path / "moved.gpkg", layers="Outdoor_27700", zooms="0-9", key="demo",
-                api_url="http://127.0.0.1:9", settings=FetchSettings(rate=UNPACED, workers=2), transport=httpx.MockTransport(handler))
+        package(
+            SNOWDON,
+            tmp_path / "moved.gpkg",
+            layers="Outdoor_27700",
+            zooms="0-9",
+            key="demo",
+            api_url="http://127.0.0.1:9",
+            settings=FetchSettings(rate=UNPACED, workers=2),
+            transport=httpx.MockTransport(handler),
+        )
     message = str(caught.value)
     assert "HTTP 307, a redirect to https://login.example.com/sso;" in message and "key=" not in message
     assert len(requests) <= 2 and list(tmp_path.iterdir()) == []

@@ -57,8 +57,14 @@ def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
     zooms = "3-6"
     job = estimate(edge_area(), ROAD, zooms)
     assert job.total == sum(1 for _ in cover(edge_area(), ROAD, zooms)) > 0
-    summary = package(edge_area(), tmp_path / "edge.gpkg", layers=ROAD.name, zooms=zooms, demo=True,
-                      settings=FetchSettings(rate=RatePolicy.unpaced()))
+    summary = package(
+        edge_area(),
+        tmp_path / "edge.gpkg",
+        layers=ROAD.name,
+        zooms=zooms,
+        demo=True,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+    )
     assert summary.complete
     assert summary.tiles_planned == job.total
     assert summary.tiles_written + summary.tiles_absent == job.total
@@ -69,7 +75,14 @@ def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
 
 def test_package_refuses_an_area_with_no_tile_before_creating_any_file(tmp_path):
     with pytest.raises(AreaOutsideGridError):
-        package(edge_area(), tmp_path / "none.gpkg", layers=ROAD.name, zooms="5-6", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
+        package(
+            edge_area(),
+            tmp_path / "none.gpkg",
+            layers=ROAD.name,
+            zooms="5-6",
+            demo=True,
+            settings=FetchSettings(rate=RatePolicy.unpaced()),
+        )
     assert list(tmp_path.iterdir()) == []
 
 

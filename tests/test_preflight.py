@@ -32,12 +32,21 @@ def test_demo_refuses_an_api_or_credentials(tmp_path, given):
 
 def test_insecure_http_is_refused_unless_allowed(tmp_path, make_emulator):
     with pytest.raises(ApiUrlError, match="clear text"):
-        package(SNOWDON, tmp_path / "h.gpkg", layers="Outdoor_27700", zooms="7", key="k",
-                api_url="http://maps.example.org")
+        package(
+            SNOWDON, tmp_path / "h.gpkg", layers="Outdoor_27700", zooms="7", key="k", api_url="http://maps.example.org"
+        )
     assert not (tmp_path / "h.gpkg").exists()
     api = make_emulator(keys=("k",), limit=100_000)
-    summary = package(SNOWDON, tmp_path / "l.gpkg", layers="Outdoor_27700", zooms="7", key="k", api_url=api.url,
-                      settings=FetchSettings(rate=RatePolicy.unpaced()), allow_insecure_http=False)  # loopback http needs no consent
+    summary = package(
+        SNOWDON,
+        tmp_path / "l.gpkg",
+        layers="Outdoor_27700",
+        zooms="7",
+        key="k",
+        api_url=api.url,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        allow_insecure_http=False,
+    )  # loopback http needs no consent
     assert summary.complete
 
 
@@ -65,12 +74,21 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
     from ospack.inspect import info
 
     done = tmp_path / "done.gpkg"
-    package(SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
+    package(
+        SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+    )
     before = done.read_bytes()
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 1))  # no room for the 34 tiles of zoom 9
     with pytest.raises(LargeJobError, match="34 tiles to fetch"):
-        package(SNOWDON, done, layers="Outdoor_27700", zooms="0-9", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
+        package(
+            SNOWDON,
+            done,
+            layers="Outdoor_27700",
+            zooms="0-9",
+            demo=True,
+            settings=FetchSettings(rate=RatePolicy.unpaced()),
+        )
     assert read_job(done).zooms == tuple(range(9)) and info(done)["complete"]
     assert done.read_bytes() == before
 
@@ -78,7 +96,15 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
 def test_a_resume_without_a_key_is_refused_before_the_file_changes(tmp_path, make_emulator):
     api = make_emulator(keys=("k",), limit=100_000)
     output = tmp_path / "part.gpkg"
-    package(SNOWDON, output, layers="Outdoor_27700", zooms="7", key="k", api_url=api.url, settings=FetchSettings(rate=RatePolicy.unpaced()))
+    package(
+        SNOWDON,
+        output,
+        layers="Outdoor_27700",
+        zooms="7",
+        key="k",
+        api_url=api.url,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+    )
     before = output.read_bytes()
     with pytest.raises(UsageError, match="no API key"):
         package(SNOWDON, output, layers="Outdoor_27700", zooms="7-8", api_url=api.url)
@@ -92,6 +118,6 @@ def test_an_unreadable_output_is_reported_as_such_not_as_a_missing_key(tmp_path)
 
     junk = tmp_path / "junk.gpkg"
     junk.write_text("not sqlite")
-    with pytest.raises(WriterError, match="junk.gpkg"):
+    with pytest.raises(WriterError, match=r"junk.gpkg"):
         package(SNOWDON, junk, layers="Outdoor_27700", zooms="7")
     assert junk.read_text() == "not sqlite"

@@ -17,7 +17,7 @@ def test_functions_that_share_a_module_name_stay_functions():
     import ospack.cover
     import ospack.estimate
     import ospack.pipeline
-    import ospack.plan  # noqa: F401
+    import ospack.plan
 
     names = ("cover", "count", "estimate", "plan", "package", "package_async", "verify", "info", "read_area")
     for name in (*names, "open_writer"):
@@ -27,10 +27,19 @@ def test_functions_that_share_a_module_name_stay_functions():
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     area = ospack.read_area("-4.09,53.06,-4.06,53.08", buffer_m=200)
-    assert ospack.count(area, "Outdoor_27700", "7") == {7: ospack.estimate(area, "Outdoor_27700", "7").to_dict()["zooms"]["7"]["tiles"]}
+    assert ospack.count(area, "Outdoor_27700", "7") == {
+        7: ospack.estimate(area, "Outdoor_27700", "7").to_dict()["zooms"]["7"]["tiles"]
+    }
     with ospack.Emulator() as api:
-        summary = ospack.package(area, "demo.gpkg", layers="Outdoor_27700", zooms="5-7", api_url=api.url,
-                                 key="demo", settings=ospack.FetchSettings(rate=ospack.RatePolicy.unpaced()))
+        summary = ospack.package(
+            area,
+            "demo.gpkg",
+            layers="Outdoor_27700",
+            zooms="5-7",
+            api_url=api.url,
+            key="demo",
+            settings=ospack.FetchSettings(rate=ospack.RatePolicy.unpaced()),
+        )
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok
     assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
@@ -45,9 +54,15 @@ def test_the_plan_engine_and_settings_are_exported_and_import_ospack_stays_light
     assert isinstance(ospack.plan("-4.09,53.06,-4.06,53.08", "Outdoor_27700", "7"), ospack.Plan)
     assert ospack.FetchSettings().rate == ospack.RatePolicy()
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, ospack; print(sorted(m for m in ('httpx', 'aiohttp', 'ospack.engine',"
-         " 'ospack.fetch', 'ospack.writers') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, ospack; print(sorted(m for m in ('httpx', 'aiohttp', 'ospack.engine',"
+            " 'ospack.fetch', 'ospack.writers') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert loaded == "[]"  # the engine, HTTP and the writers load when first used
 

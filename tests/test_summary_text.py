@@ -20,8 +20,14 @@ def summary(zooms=None, failures=(), **changes):
     tally.zooms = {8: ZoomCounts(ok=5, absent=1), 7: ZoomCounts(ok=10, failed=2)} if zooms is None else zooms
     tally.failures = list(failures)
     fields = dict(
-        output="peaks.gpkg", format="gpkg", layers=("Outdoor_27700",), complete=True, demo=True,
-        tiles_already_stored=3, elapsed_s=120.0, tally=tally,
+        output="peaks.gpkg",
+        format="gpkg",
+        layers=("Outdoor_27700",),
+        complete=True,
+        demo=True,
+        tiles_already_stored=3,
+        elapsed_s=120.0,
+        tally=tally,
     )
     return PackageSummary(**{**fields, **changes})
 

@@ -10,6 +10,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_writers_support import (
+    bbox_tiles,
+    fill,
+    finished_package,
+    install_bbox_cover,
+    make_job,
+    render_tile,
+    tamper,
+)
 
 from ospack import package
 from ospack.area import read_area
@@ -21,15 +30,6 @@ from ospack.layers import get_layer
 from ospack.types import Tile
 from ospack.writers import open_writer
 from ospack.writers.integrity import cover_diff
-from test_writers_support import (
-    bbox_tiles,
-    fill,
-    finished_package,
-    install_bbox_cover,
-    make_job,
-    render_tile,
-    tamper,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
@@ -69,13 +69,20 @@ def put_blob(path, kind, stored_row, tile: Tile, data: bytes) -> None:
         tamper(
             path,
             ("INSERT INTO images (tile_id, tile_data) VALUES (?, ?)", (f"damage-{z}-{x}-{row}", data)),
-            ("UPDATE map SET tile_id = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-             (f"damage-{z}-{x}-{row}", z, x, row)),
+            (
+                "UPDATE map SET tile_id = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                (f"damage-{z}-{x}-{row}", z, x, row),
+            ),
         )
     else:
         table = "outdoor_27700" if kind == "gpkg" else "tiles"
-        tamper(path, (f"UPDATE {table} SET tile_data = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                      (data, z, x, row)))
+        tamper(
+            path,
+            (
+                f"UPDATE {table} SET tile_data = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                (data, z, x, row),
+            ),
+        )
 
 
 def one_pixel_changed(png: bytes) -> bytes:
@@ -92,10 +99,14 @@ def last_byte_changed(png: bytes) -> bytes:
 
 
 def test_every_stored_tile_has_the_sha256_of_its_exact_bytes(layout):
-    kind, path, layer, zooms, table, stored_row = layout
+    _kind, path, layer, zooms, table, stored_row = layout
     conn = sqlite3.connect(path)
-    digests = {(z, x, y): d for z, x, y, d in conn.execute(
-        "SELECT zoom_level, tile_column, tile_row, digest FROM ospack_digest WHERE layer = ?", (layer,))}
+    digests = {
+        (z, x, y): d
+        for z, x, y, d in conn.execute(
+            "SELECT zoom_level, tile_column, tile_row, digest FROM ospack_digest WHERE layer = ?", (layer,)
+        )
+    }
     conn.close()
     tiles = [t for z in zooms for t in bbox_tiles(layer, z)]
     assert len(digests) == len(tiles)
@@ -112,7 +123,7 @@ def test_the_digest_table_costs_about_40_bytes_a_tile(tmp_path):
     with open_writer(path, make_job(MBT_LAYER, (16,), box=(-4.2, 53.0, -4.0, 53.1))) as writer:
         blob = render_tile(tiles[0])
         for start in range(0, len(tiles), 500):
-            writer.write(MBT_LAYER, [(t, blob) for t in tiles[start:start + 500]])
+            writer.write(MBT_LAYER, [(t, blob) for t in tiles[start : start + 500]])
         writer.mark_complete()
     conn = sqlite3.connect(path)
     pages = conn.execute("SELECT count(*) FROM dbstat WHERE name = 'ospack_digest'").fetchone()[0]
@@ -153,7 +164,8 @@ DAMAGED_ROWS = {
     "real row": ("UPDATE tiles SET tile_row = 2.5 WHERE rowid = 1", "are integer/integer/real, not integers"),
     "foreign zoom": ("UPDATE tiles SET zoom_level = 14 WHERE rowid = 1", "zoom 14 is not one of the job's zooms"),
     "outside the matrix": (
-        "UPDATE tiles SET tile_column = 9000 WHERE rowid = 1", "lies outside the tile matrix (zoom 13 has 8192×8192"
+        "UPDATE tiles SET tile_column = 9000 WHERE rowid = 1",
+        "lies outside the tile matrix (zoom 13 has 8192×8192",
     ),
     "huge zoom": ("UPDATE tiles SET zoom_level = 1000000000000 WHERE rowid = 1", "zoom 1000000000000 is not one of"),
 }
@@ -207,35 +219,53 @@ def test_cover_diff_kinds():
     stored = [(0, 0), (1, 1), (2, 2)]
     absent = [(0, 1), (1, 1), (3, 3)]
     assert list(cover_diff(cover_keys, stored, absent)) == [
-        ("missing", 1, 0), ("stored_absent", 1, 1), ("extra", 2, 2), ("extra_absent", 3, 3)
+        ("missing", 1, 0),
+        ("stored_absent", 1, 1),
+        ("extra", 2, 2),
+        ("extra_absent", 3, 3),
     ]
 
 
 # ---- package: a resume refetches damaged tiles before it calls the file complete ------------------
-@pytest.fixture
-def fast_emulator(make_emulator):
-    return make_emulator(keys=("demo",), limit=100_000)
-
-
 def run(emulator, output, zooms="6-9", **options):
-    return package(SNOWDON, output, layers="Outdoor_27700", zooms=zooms, api_url=emulator.url, key="demo",
-                   settings=FetchSettings(rate=RatePolicy.unpaced()), **options)
+    return package(
+        SNOWDON,
+        output,
+        layers="Outdoor_27700",
+        zooms=zooms,
+        api_url=emulator.url,
+        key="demo",
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        **options,
+    )
 
 
 def damage(output):
     """A broken PNG, a changed byte and a tile outside the matrix, from outside; returns the two damaged tiles."""
     conn = sqlite3.connect(output)
     try:
-        (broken, changed) = [Tile(*row) for row in conn.execute(
-            "SELECT zoom_level, tile_column, tile_row FROM outdoor_27700 WHERE zoom_level = 9 ORDER BY id LIMIT 2")]
-        conn.execute("UPDATE outdoor_27700 SET tile_data = x'89504e470d0a1a0a0000' WHERE zoom_level = ? AND "
-                     "tile_column = ? AND tile_row = ?", broken)
-        (png,) = conn.execute("SELECT tile_data FROM outdoor_27700 WHERE zoom_level = ? AND tile_column = ? "
-                              "AND tile_row = ?", changed).fetchone()
-        conn.execute("UPDATE outdoor_27700 SET tile_data = ? WHERE zoom_level = ? AND tile_column = ? "
-                     "AND tile_row = ?", (last_byte_changed(png), *changed))
-        conn.execute("INSERT INTO outdoor_27700 (zoom_level, tile_column, tile_row, tile_data) "
-                     "SELECT zoom_level, 99999, tile_row, tile_data FROM outdoor_27700 WHERE zoom_level = 8 LIMIT 1")
+        (broken, changed) = [
+            Tile(*row)
+            for row in conn.execute(
+                "SELECT zoom_level, tile_column, tile_row FROM outdoor_27700 WHERE zoom_level = 9 ORDER BY id LIMIT 2"
+            )
+        ]
+        conn.execute(
+            "UPDATE outdoor_27700 SET tile_data = x'89504e470d0a1a0a0000' WHERE zoom_level = ? AND "
+            "tile_column = ? AND tile_row = ?",
+            broken,
+        )
+        (png,) = conn.execute(
+            "SELECT tile_data FROM outdoor_27700 WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", changed
+        ).fetchone()
+        conn.execute(
+            "UPDATE outdoor_27700 SET tile_data = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (last_byte_changed(png), *changed),
+        )
+        conn.execute(
+            "INSERT INTO outdoor_27700 (zoom_level, tile_column, tile_row, tile_data) "
+            "SELECT zoom_level, 99999, tile_row, tile_data FROM outdoor_27700 WHERE zoom_level = 8 LIMIT 1"
+        )
         conn.commit()
     finally:
         conn.close()
@@ -249,13 +279,17 @@ def test_a_resume_refetches_damaged_tiles_and_the_result_verifies(fast_emulator,
     first = run(fast_emulator, output)
     assert first.complete and verify(output).ok
     if state == "partly":
-        tamper(output, "DELETE FROM outdoor_27700 WHERE zoom_level = 9 AND id % 4 = 0",
-               "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+        tamper(
+            output,
+            "DELETE FROM outdoor_27700 WHERE zoom_level = 9 AND id % 4 = 0",
+            "UPDATE ospack_state SET value = '0' WHERE name = 'complete'",
+        )
     broken, changed = damage(output)
     problems = verify(output).problems
     for tile, what in ((broken, "PNG has no IHDR header"), (changed, "digest mismatch")):
-        assert any(p.startswith(f"tile {tile.z}/{tile.x}/{tile.y} of Outdoor_27700: ") and what in p
-                   for p in problems), problems
+        assert any(
+            p.startswith(f"tile {tile.z}/{tile.x}/{tile.y} of Outdoor_27700: ") and what in p for p in problems
+        ), problems
     assert any("lies outside the tile matrix" in p for p in problems), problems
     conn = sqlite3.connect(output)
     stored = conn.execute("SELECT count(*) FROM outdoor_27700 WHERE tile_column < 99999").fetchone()[0]
@@ -303,8 +337,11 @@ def test_a_file_made_before_digests_gets_them_on_resume(fast_emulator, tmp_path)
 def test_a_file_is_not_marked_complete_while_a_recorded_zoom_is_short(fast_emulator, tmp_path):
     output = tmp_path / "short.gpkg"
     run(fast_emulator, output, zooms="6-9")
-    tamper(output, "DELETE FROM outdoor_27700 WHERE zoom_level = 9 AND id % 2 = 0",
-           "UPDATE ospack_state SET value = '0' WHERE name = 'complete'")
+    tamper(
+        output,
+        "DELETE FROM outdoor_27700 WHERE zoom_level = 9 AND id % 2 = 0",
+        "UPDATE ospack_state SET value = '0' WHERE name = 'complete'",
+    )
     with pytest.raises(WriterError, match=r"not marked complete: Outdoor_27700 zoom 9: \d+ tiles stored"):
         run(fast_emulator, output, zooms="6-8")  # zoom 9 is the file's, but not asked this time
     assert not verify(output).ok
@@ -334,14 +371,21 @@ def test_check_stored_deletes_damaged_and_stray_tiles_and_a_rewrite_verifies(lay
     put_blob(path, kind, stored_row, tiles[0], last_byte_changed(blob_of(path, table, stored_row, tiles[0])))
     key_table = "outdoor_27700" if kind == "gpkg" else ("map" if kind == "dedup" else "tiles")
     stray = Tile(zooms[-1], tiles[-1].x + 5, tiles[-1].y)
-    tamper(path, (f"UPDATE {key_table} SET tile_column = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                  (stray.x, tiles[-1].z, tiles[-1].x, stored_row(tiles[-1]))))
+    tamper(
+        path,
+        (
+            f"UPDATE {key_table} SET tile_column = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (stray.x, tiles[-1].z, tiles[-1].x, stored_row(tiles[-1])),
+        ),
+    )
     assert not verify(path).ok
     with open_writer(path, make_job(layer, zooms)) as writer:
         notes = writer.check_stored(layer, bbox_cover_of(layer))
         assert not writer.complete  # something was deleted: the file is incomplete until refilled
-        assert notes[0].startswith(f"1 stored tiles of {layer} were damaged; deleted, to be fetched again (e.g. "
-                                   f"{tiles[0].z}/{tiles[0].x}/{tiles[0].y}: its bytes differ")
+        assert notes[0].startswith(
+            f"1 stored tiles of {layer} were damaged; deleted, to be fetched again (e.g. "
+            f"{tiles[0].z}/{tiles[0].x}/{tiles[0].y}: its bytes differ"
+        )
         assert notes[1] == f"deleted 1 stored tiles of {layer} that lie outside the job's area"
         assert not writer.contains(layer, tiles[0]) and not writer.contains(layer, stray)
         assert writer.unfinished(layer, {z: len(bbox_tiles(layer, z)) for z in zooms}) != []
@@ -372,8 +416,12 @@ def test_check_stored_drops_a_bad_shared_image_and_every_position_holding_it(tmp
 
 def test_check_stored_deletes_rows_whose_address_is_not_integers(tmp_path):
     path = finished_package(tmp_path / "keys.mbtiles", MBT_LAYER, (13,))
-    tamper(path, "UPDATE tiles SET zoom_level = 'thirteen' WHERE rowid = 1",
-           "UPDATE tiles SET tile_row = NULL WHERE rowid = 2", "UPDATE tiles SET tile_data = x'' WHERE rowid = 3")
+    tamper(
+        path,
+        "UPDATE tiles SET zoom_level = 'thirteen' WHERE rowid = 1",
+        "UPDATE tiles SET tile_row = NULL WHERE rowid = 2",
+        "UPDATE tiles SET tile_data = x'' WHERE rowid = 3",
+    )
     with open_writer(path, make_job(MBT_LAYER, (13,))) as writer:
         (note,) = writer.check_stored(MBT_LAYER, bbox_cover_of(MBT_LAYER))
         assert note.startswith(f"3 stored tiles of {MBT_LAYER} were damaged")

@@ -15,12 +15,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_writers_support import fill, make_job
 
 from ospack import package
 from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.writers import open_writer
-from test_writers_support import fill, make_job
 
 SNOWDON = str(Path(__file__).resolve().parent.parent / "sample_areas" / "yr-wyddfa.geojson")
 LAYER, ZOOMS = "Outdoor_27700", "0-8"
@@ -39,9 +39,24 @@ def as_unprivileged_user() -> list[str]:
 def ospack_package(output: Path) -> subprocess.CompletedProcess:
     """``ospack package … --demo`` as a user the file permissions apply to."""
     return subprocess.run(
-        [*as_unprivileged_user(), sys.executable, "-m", "ospack", "package", SNOWDON, "-o", str(output),
-         "--layer", LAYER, "--zoom", ZOOMS, "--demo"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *as_unprivileged_user(),
+            sys.executable,
+            "-m",
+            "ospack",
+            "package",
+            SNOWDON,
+            "-o",
+            str(output),
+            "--layer",
+            LAYER,
+            "--zoom",
+            ZOOMS,
+            "--demo",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "HOME": str(output.parent), "PYTHONDONTWRITEBYTECODE": "1"},
     )
 
@@ -58,8 +73,16 @@ def place():
 
 def interrupted(output: Path) -> None:
     stop = threading.Event()
-    summary = package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()),
-                      progress=lambda snapshot: stop.set(), stop_event=stop)
+    summary = package(
+        SNOWDON,
+        output,
+        layers=LAYER,
+        zooms=ZOOMS,
+        demo=True,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        progress=lambda snapshot: stop.set(),
+        stop_event=stop,
+    )
     assert summary.interrupted and not summary.complete
 
 
@@ -77,7 +100,9 @@ def test_a_read_only_file_is_refused_before_any_request(place):
     before = output.read_bytes()
     run = ospack_package(output)
     assert run.returncode == 1
-    assert run.stderr.strip() == f"Error: {output} is read-only; make it writable (chmod u+w) or choose another file name"
+    assert (
+        run.stderr.strip() == f"Error: {output} is read-only; make it writable (chmod u+w) or choose another file name"
+    )
     assert "planned" not in run.stdout + run.stderr  # stopped before the job started
     assert output.read_bytes() == before
 
@@ -147,8 +172,18 @@ def test_package_says_so_when_resuming_a_copy_without_its_wal(tmp_path):
         if not copied.exists():
             shutil.copy(original, copied)
 
-    package(SNOWDON, original, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()), progress=copy_mid_job)
-    summary = package(SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
+    package(
+        SNOWDON,
+        original,
+        layers=LAYER,
+        zooms=ZOOMS,
+        demo=True,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        progress=copy_mid_job,
+    )
+    summary = package(
+        SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+    )
     assert summary.complete and verify(copied).ok
     assert f"{copied} is in WAL mode mid-job with no copy.gpkg-wal beside it" in summary.notes[0]
 

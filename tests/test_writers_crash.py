@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
+from test_writers_support import make_job, render_tile
 
 from ospack.types import Tile
 from ospack.writers import open_writer, read_job
 from ospack.writers.access import missing_wal_note
-from test_writers_support import make_job, render_tile
 
 BATCH = 25
 ZOOM = 9

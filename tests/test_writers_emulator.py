@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import rasterio
 from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
+from test_writers_support import AREA_BOX, CREATED, query
 
 from ospack.area import read_area
 from ospack.cover import cover
 from ospack.inspect import verify
 from ospack.writers import JobInfo, open_writer
-from test_writers_support import AREA_BOX, CREATED, query
 
 CASES = [("gpkg", "Outdoor_27700", (6, 7)), ("mbtiles", "Outdoor_3857", (12, 13))]
 

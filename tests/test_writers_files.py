@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import pytest
+from test_writers_support import bbox_tiles, fill, finished_package, make_job, render_tile, tamper
 
 from ospack.errors import WriterError
 from ospack.types import Tile
@@ -15,7 +16,6 @@ from ospack.writers.files import TileTable
 from ospack.writers.gpkg import GeoPackageFile
 from ospack.writers.mbtiles import MBTilesFile, flip_row
 from ospack.writers.state import absent_keys, read_state
-from test_writers_support import bbox_tiles, fill, finished_package, make_job, render_tile, tamper
 
 GPKG_LAYER, GPKG_ZOOMS = "Outdoor_27700", (6, 7)
 MBT_LAYER, MBT_ZOOMS = "Road_3857", (12, 13)
@@ -97,7 +97,9 @@ def test_a_file_ospack_did_not_make_reads_its_own_metadata(tmp_path):
         assert package.tile_tables()[0].layer == package.metadata()["name"]
 
 
-@pytest.mark.parametrize("name, layer, zooms", [("a.gpkg", GPKG_LAYER, GPKG_ZOOMS), ("a.mbtiles", MBT_LAYER, MBT_ZOOMS)])
+@pytest.mark.parametrize(
+    "name, layer, zooms", [("a.gpkg", GPKG_LAYER, GPKG_ZOOMS), ("a.mbtiles", MBT_LAYER, MBT_ZOOMS)]
+)
 def test_structural_problems_of_a_sound_file_are_none(tmp_path, name, layer, zooms):
     path = finished_package(tmp_path / name, layer, zooms)
     with open_package(path) as package:

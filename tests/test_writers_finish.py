@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
 from PIL import Image
+from test_writers_support import fill, install_bbox_cover, make_job, query, render_tile
 
 from ospack import package
 from ospack.area import Area
@@ -23,7 +24,6 @@ from ospack.cover import cover
 from ospack.fetch import FetchSettings, RatePolicy
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
-from test_writers_support import fill, install_bbox_cover, make_job, query, render_tile
 
 LAYER = "Outdoor_27700"
 ZOOM = 9
@@ -209,8 +209,9 @@ def open_reader(kind: str, path: Path, writer=None):
         conn.execute("SELECT count(*) FROM gpkg_contents").fetchone()
         return conn.close
     if kind == "GDAL dataset":  # in its own process, as QGIS is (GDAL links its own SQLite)
-        viewer = subprocess.Popen([sys.executable, "-c", GDAL_VIEWER, str(path)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+        viewer = subprocess.Popen(
+            [sys.executable, "-c", GDAL_VIEWER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert viewer.stdout.readline().strip() == "open"
 
         def close() -> None:
@@ -272,8 +273,16 @@ def test_package_succeeds_while_a_gis_program_has_the_file_open(tmp_path, kind):
             readers.append(open_reader(kind, output))
 
     try:
-        summary = package(SNOWDON, output, layers=LAYER, zooms="0-8", demo=True,
-                          settings=FetchSettings(rate=RatePolicy.unpaced()), progress=on_progress, announce=announced.append)
+        summary = package(
+            SNOWDON,
+            output,
+            layers=LAYER,
+            zooms="0-8",
+            demo=True,
+            settings=FetchSettings(rate=RatePolicy.unpaced()),
+            progress=on_progress,
+            announce=announced.append,
+        )
         assert readers, "the reader never opened"
         assert summary.complete and summary.tiles_failed == 0
         assert query(output, "SELECT value FROM ospack_state WHERE name = 'complete'") == [("1",)]

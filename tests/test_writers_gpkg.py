@@ -9,12 +9,12 @@ import sqlite3
 import pytest
 import rasterio
 from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
+from test_writers_support import bbox_tiles, check_quadrant_pixels, fill, make_job, query, render_tile, tamper
 
 from ospack.errors import IncompatibleOutputError, InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.types import Tile
 from ospack.writers import open_writer, read_job
-from test_writers_support import bbox_tiles, check_quadrant_pixels, fill, make_job, query, render_tile, tamper
 
 GRIDS = {"Outdoor_27700": (5, 6, 7), "Road_3857": (11, 12, 13)}
 
@@ -34,7 +34,7 @@ def package(request, tmp_path):
 
 
 def test_round_trip_returns_every_tile_byte_for_byte(package, open_db):
-    path, layer, zooms, written = package
+    path, layer, _zooms, written = package
     conn = open_db(path)
     for z, tiles in written.items():
         for tile in tiles:
@@ -241,7 +241,7 @@ def test_foreign_files_are_refused(tmp_path):
     text.write_text("not a database at all " * 100)
     with pytest.raises(WriterError, match="not a readable SQLite file"):
         open_writer(text, make_job("Outdoor_27700", (7,)))
-    with pytest.raises(WriterError, match="name it .gpkg or .mbtiles"):
+    with pytest.raises(WriterError, match=r"name it .gpkg or .mbtiles"):
         open_writer(tmp_path / "out.tif", make_job("Outdoor_27700", (7,)))
     with pytest.raises(WriterError, match="MBTiles option"):
         open_writer(tmp_path / "d.gpkg", make_job("Outdoor_27700", (7,)), dedup=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from test_writers_support import CREATED, SOURCE, box_geojson, make_job
 
 from ospack.errors import LayerError, WriterError, ZoomError
 from ospack.writers import JobInfo
-from test_writers_support import CREATED, SOURCE, box_geojson, make_job
 
 
 def test_normalises_layer_names_and_zooms():

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_writers_support import fill, make_job
 
 from ospack.cli import cli
 from ospack.errors import WriterError
 from ospack.inspect import verify
 from ospack.writers import open_writer
-from test_writers_support import fill, make_job
 
 LAYER = "Outdoor_27700"
 SNOWDON = str(Path(__file__).resolve().parent.parent / "sample_areas" / "yr-wyddfa.geojson")
@@ -44,11 +44,11 @@ def test_two_runs_started_at_the_same_instant_on_a_new_file(tmp_path, fmt, layer
         start, done = threading.Barrier(2), threading.Barrier(2)
         outcomes: list[object] = []
 
-        def run() -> None:
+        def run(path=path, start=start, done=done, outcomes=outcomes) -> None:
             start.wait()
             try:
                 writer = open_writer(path, make_job(layer, (12,) if fmt == "mbtiles" else (7,)))
-            except Exception as exc:  # noqa: BLE001 - the outcome is what the test judges
+            except Exception as exc:
                 outcomes.append(exc)
                 done.wait()
                 return
@@ -70,9 +70,28 @@ def test_two_runs_started_at_the_same_instant_on_a_new_file(tmp_path, fmt, layer
 
 def ospack_package(output, url, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "ospack", "package", SNOWDON, "-o", str(output), "--layer", LAYER,
-         "--zoom", "0-9", "--api-url", url, "--workers", "2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OS_API_KEY": "demo"},
+        [
+            sys.executable,
+            "-m",
+            "ospack",
+            "package",
+            SNOWDON,
+            "-o",
+            str(output),
+            "--layer",
+            LAYER,
+            "--zoom",
+            "0-9",
+            "--api-url",
+            url,
+            "--workers",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OS_API_KEY": "demo"},
     )
 
 
@@ -87,8 +106,23 @@ def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blo
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.05)
         other = make_emulator(keys=("demo",))  # the second run's own source: it must see no request
-        second = runner.invoke(cli, ["package", SNOWDON, "-o", str(output), "--layer", LAYER, "--zoom", "0-9",
-                                     "--api-url", other.url, "--key", "demo"])
+        second = runner.invoke(
+            cli,
+            [
+                "package",
+                SNOWDON,
+                "-o",
+                str(output),
+                "--layer",
+                LAYER,
+                "--zoom",
+                "0-9",
+                "--api-url",
+                other.url,
+                "--key",
+                "demo",
+            ],
+        )
         assert second.exit_code == 1
         assert f"Error: {output} is in use by another ospack run (process {first.pid})" in second.output
         assert other.stats()["requests"] == 0
@@ -97,7 +131,7 @@ def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blo
         first.wait(timeout=10)
     assert Path(f"{output}.ospack-lock").exists()  # a killed run leaves its sidecar, but not its lock
     rerun = ospack_package(output, emulator.url, "--rate", "100000", "-q")
-    out, err = rerun.communicate(timeout=120)
+    _out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert not Path(f"{output}.ospack-lock").exists()
     assert verify(output).ok

@@ -10,11 +10,6 @@ import pytest
 import rasterio
 from hypothesis import given
 from hypothesis import strategies as st
-
-from ospack.errors import InvalidTileError, WriterError
-from ospack.layers import get_layer
-from ospack.writers import open_writer, read_job
-from ospack.writers.mbtiles import flip_row
 from test_writers_support import (
     bbox_tiles,
     check_quadrant_pixels,
@@ -24,6 +19,11 @@ from test_writers_support import (
     render_tile,
     tile_edges_wgs84,
 )
+
+from ospack.errors import InvalidTileError, WriterError
+from ospack.layers import get_layer
+from ospack.writers import open_writer, read_job
+from ospack.writers.mbtiles import flip_row
 
 LAYER = "Road_3857"
 ZOOMS = (11, 12, 13)
@@ -65,7 +65,7 @@ def test_rows_are_stored_tms_and_read_back_xyz(package, open_db):
 
 
 def test_metadata_and_identity(package, open_db):
-    path, written = package
+    path, _written = package
     conn = open_db(path)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4D504258
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"

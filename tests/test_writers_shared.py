@@ -10,16 +10,16 @@ import numpy as np
 import pyogrio
 import pyogrio.raw
 import rasterio
-from affine import Affine
 import shapely
+from affine import Affine
 from click.testing import CliRunner
 from osgeo_utils.samples.validate_gpkg import check as validate_gpkg
 from pyproj import CRS
+from test_writers_support import fill, make_job, query
 
 from ospack.cli import cli
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
-from test_writers_support import fill, make_job, query
 
 SNOWDON = str(Path(__file__).resolve().parent.parent / "sample_areas" / "yr-wyddfa.geojson")
 OURS = ("outdoor_27700", "light_27700")
@@ -29,12 +29,24 @@ def make_project(path: Path, layer: str = "survey_points") -> None:
     """A field team's project GeoPackage, written by GDAL: a point layer with attributes, and a raster."""
     points = shapely.points([(260990.0, 354366.0), (261200.5, 354100.25), (260500.0, 354900.0)])
     pyogrio.raw.write(
-        str(path), shapely.to_wkb(points), [np.array(["summit", "cairn", "stile"], dtype=object),
-                                             np.array([1085.0, 1002.5, 760.0])],
-        ["name", "height_m"], layer=layer, driver="GPKG", geometry_type="Point", crs=CRS(27700).to_wkt(),
+        str(path),
+        shapely.to_wkb(points),
+        [np.array(["summit", "cairn", "stile"], dtype=object), np.array([1085.0, 1002.5, 760.0])],
+        ["name", "height_m"],
+        layer=layer,
+        driver="GPKG",
+        geometry_type="Point",
+        crs=CRS(27700).to_wkt(),
     )
-    profile = dict(driver="GPKG", width=256, height=256, count=3, dtype="uint8", crs="EPSG:27700",
-                   transform=Affine(4, 0, 260000, 0, -4, 355000))
+    profile = dict(
+        driver="GPKG",
+        width=256,
+        height=256,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:27700",
+        transform=Affine(4, 0, 260000, 0, -4, 355000),
+    )
     with rasterio.open(path, "w", RASTER_TABLE="site_photo", APPEND_SUBDATASET="YES", **profile) as raster:
         raster.write(np.full((3, 256, 256), 90, dtype="uint8"))
 
@@ -49,10 +61,21 @@ def users_part(path: Path) -> dict[str, list]:
             "AND lower(tbl_name) NOT IN ('outdoor_27700', 'light_27700') AND name NOT LIKE 'sqlite_%' "
             "AND name NOT IN ('gpkg_metadata', 'gpkg_metadata_reference') ORDER BY name"
         ).fetchall()
-        part = {"schema": objects, "header": [conn.execute("PRAGMA application_id").fetchone(),
-                                              conn.execute("PRAGMA user_version").fetchone()]}
-        for registry in ("gpkg_contents", "gpkg_tile_matrix_set", "gpkg_tile_matrix", "gpkg_extensions",
-                         "gpkg_geometry_columns", "gpkg_ogr_contents"):
+        part = {
+            "schema": objects,
+            "header": [
+                conn.execute("PRAGMA application_id").fetchone(),
+                conn.execute("PRAGMA user_version").fetchone(),
+            ],
+        }
+        for registry in (
+            "gpkg_contents",
+            "gpkg_tile_matrix_set",
+            "gpkg_tile_matrix",
+            "gpkg_extensions",
+            "gpkg_geometry_columns",
+            "gpkg_ogr_contents",
+        ):
             where = f"WHERE NOT {own}" if registry != "gpkg_geometry_columns" else ""
             if registry == "gpkg_extensions":  # ospack registers the metadata extension it adds
                 where += " AND table_name NOT IN ('gpkg_metadata', 'gpkg_metadata_reference')"
@@ -95,7 +118,9 @@ def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_laye
     result = package(path)
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points)
-    registered = query(path, "SELECT table_name, extension_name, scope FROM gpkg_extensions WHERE table_name LIKE 'ospack%'")
+    registered = query(
+        path, "SELECT table_name, extension_name, scope FROM gpkg_extensions WHERE table_name LIKE 'ospack%'"
+    )
     assert ("ospack_state", "ospack_bookkeeping", "write-only") in registered
 
     rerun = package(path)
@@ -105,8 +130,9 @@ def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_laye
     result = package(path, "--overwrite", "--buffer", "500")
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points)
-    result = runner.invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Light_27700", "--zoom", "5-6",
-                                 "--demo", "--overwrite"])
+    result = runner.invoke(
+        cli, ["package", SNOWDON, "-o", str(path), "--layer", "Light_27700", "--zoom", "5-6", "--demo", "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points, table="light_27700")
     assert query(path, "SELECT name FROM sqlite_master WHERE name = 'outdoor_27700'") == []
@@ -149,8 +175,9 @@ def test_an_mbtiles_file_ospack_did_not_make_is_refused(runner, tmp_path):
     )
     conn.close()
     before = path.read_bytes()
-    result = runner.invoke(cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7",
-                                 "--demo"])
+    result = runner.invoke(
+        cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7", "--demo"]
+    )
     assert result.exit_code == 1
     assert "one MBTiles file holds one tileset" in result.output
     assert path.read_bytes() == before

@@ -1,4 +1,4 @@
-"""Shared helpers for the writer tests: tiles rendered with Pillow, jobs, bbox covers (and the cover seam's own test)."""
+"""Shared helpers for the writer tests: tiles rendered with Pillow, jobs, bbox covers (and the cover seam's test)."""
 
 from __future__ import annotations
 

@@ -28,11 +28,15 @@ def credential_options(f: F) -> F:
     """``--key``/``--key-file`` and ``--secret``/``--secret-file``."""
     for name, variable, what in reversed(_CREDENTIALS):
         f = click.option(
-            f"--{name}-file", f"{name}_file", metavar="PATH",
+            f"--{name}-file",
+            f"{name}_file",
+            metavar="PATH",
             help=f"Read the {what} from this file ('-': from stdin); unlike --{name}, it stays out of `ps`.",
         )(f)
         f = click.option(
-            f"--{name}", name, metavar=name.upper(),
+            f"--{name}",
+            name,
+            metavar=name.upper(),
             help=f"The {what} (default: the {variable} variable). Visible to other local users; prefer {variable}"
             f" or --{name}-file.",
         )(f)
@@ -46,7 +50,7 @@ def read_credentials(
     if key_file == "-" and secret_file == "-":
         raise UsageError("--key-file and --secret-file cannot both read stdin; put one of them in a file")
     values = []
-    for (name, variable, _), given, path in zip(_CREDENTIALS, (key, secret), (key_file, secret_file)):
+    for (name, variable, _), given, path in zip(_CREDENTIALS, (key, secret), (key_file, secret_file), strict=True):
         if given is not None and path is not None:
             raise UsageError(f"give --{name} or --{name}-file, not both")
         if given is not None:

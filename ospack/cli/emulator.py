@@ -11,28 +11,86 @@ from ..emulator.config import DEFAULT_KEYS, check_port, parse_faults, parse_key_
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=0, show_default=True, help="Port to listen on; 0 picks a free one.")
-@click.option("--key", "keys", multiple=True, metavar="KEY[:opendata|premium][:live|dev]",
-              help="An API key with its plan and mode (repeatable). Default: a key 'demo' (opendata, live).")
-@click.option("--enforce", type=click.Choice(ENFORCEMENTS), default="sliding", show_default=True,
-              help="Rate limit style: sliding window, fixed calendar window, or spike arrest.")
-@click.option("--limit", type=float, default=None, metavar="N",
-              help="Requests per minute per key per API, overriding the plan's (600 live, 50 dev).")
-@click.option("--window", type=float, default=60.0, show_default=True, metavar="SECONDS",
-              help="Accounting period; it holds N × window / 60 requests (same rate, shorter period).")
-@click.option("--retry-after", type=float, default=None, metavar="SECONDS",
-              help="Send Retry-After on 429 (default: none, like OS).")
-@click.option("--premium-status", type=click.Choice(["401", "403"]), default="401", show_default=True,
-              help="Status for a premium zoom asked for with an OpenData key.")
-@click.option("--secret", "secrets", multiple=True, metavar="KEY=SECRET",
-              help="OAuth2 client secret of a key (repeatable); keys without one get no tokens.")
-@click.option("--token-ttl", type=float, default=299.0, show_default=True, metavar="SECONDS",
-              help="Lifetime of OAuth2 access tokens.")
-@click.option("--fault", "faults", multiple=True, metavar="NAME=PROBABILITY",
-              help=f"Inject a fault with this probability per tile request (repeatable). NAME: {', '.join(FAULT_NAMES)}.")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="KEY[:opendata|premium][:live|dev]",
+    help="An API key with its plan and mode (repeatable). Default: a key 'demo' (opendata, live).",
+)
+@click.option(
+    "--enforce",
+    type=click.Choice(ENFORCEMENTS),
+    default="sliding",
+    show_default=True,
+    help="Rate limit style: sliding window, fixed calendar window, or spike arrest.",
+)
+@click.option(
+    "--limit",
+    type=float,
+    default=None,
+    metavar="N",
+    help="Requests per minute per key per API, overriding the plan's (600 live, 50 dev).",
+)
+@click.option(
+    "--window",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Accounting period; it holds N × window / 60 requests (same rate, shorter period).",
+)
+@click.option(
+    "--retry-after",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Send Retry-After on 429 (default: none, like OS).",
+)
+@click.option(
+    "--premium-status",
+    type=click.Choice(["401", "403"]),
+    default="401",
+    show_default=True,
+    help="Status for a premium zoom asked for with an OpenData key.",
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="KEY=SECRET",
+    help="OAuth2 client secret of a key (repeatable); keys without one get no tokens.",
+)
+@click.option(
+    "--token-ttl",
+    type=float,
+    default=299.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Lifetime of OAuth2 access tokens.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME=PROBABILITY",
+    help=f"Inject a fault with this probability per tile request (repeatable). NAME: {', '.join(FAULT_NAMES)}.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault sequence.")
-def emulator(host: str, port: int, keys: tuple[str, ...], enforce: str, limit: float | None, window: float,
-             retry_after: float | None, premium_status: str, secrets: tuple[str, ...], token_ttl: float,
-             faults: tuple[str, ...], seed: int) -> None:
+def emulator(
+    host: str,
+    port: int,
+    keys: tuple[str, ...],
+    enforce: str,
+    limit: float | None,
+    window: float,
+    retry_after: float | None,
+    premium_status: str,
+    secrets: tuple[str, ...],
+    token_ttl: float,
+    faults: tuple[str, ...],
+    seed: int,
+) -> None:
     """Serve a local OS Maps API (ZXY, WMTS, OAuth2) for tests and demos.
 
     The first line printed is the base URL; it serves until Ctrl-C or SIGTERM.
@@ -43,9 +101,16 @@ def emulator(host: str, port: int, keys: tuple[str, ...], enforce: str, limit: f
     """
     check_port(port)
     config = EmulatorConfig(
-        keys=tuple(parse_key_spec(k) for k in keys) or DEFAULT_KEYS, enforce=enforce, limit=limit, window=window,
-        retry_after=retry_after, premium_status=int(premium_status), secrets=parse_secrets(secrets),
-        token_ttl=token_ttl, faults=parse_faults(faults), seed=seed,
+        keys=tuple(parse_key_spec(k) for k in keys) or DEFAULT_KEYS,
+        enforce=enforce,
+        limit=limit,
+        window=window,
+        retry_after=retry_after,
+        premium_status=int(premium_status),
+        secrets=parse_secrets(secrets),
+        token_ttl=token_ttl,
+        faults=parse_faults(faults),
+        seed=seed,
     )
 
     def announce(url: str) -> None:

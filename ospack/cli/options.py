@@ -26,7 +26,11 @@ def layer_option(multiple: bool = False) -> Callable[[F], F]:
 def zoom_option(f: F) -> F:
     """``--zoom RANGE``: ``7``, ``7-12`` or ``7,9,11``; repeated, the union of all."""
     return click.option(
-        "--zoom", "-z", required=True, multiple=True, metavar="RANGE",
+        "--zoom",
+        "-z",
+        required=True,
+        multiple=True,
+        metavar="RANGE",
         callback=lambda _ctx, _param, values: ",".join(values),
         help="Zoom levels: 7, 7-12 or 7,9,11. Repeat to add more (--zoom 0-9 --zoom 12 is 0-9,12).",
     )(f)

@@ -9,9 +9,9 @@ import threading
 
 import click
 
+from ..fetch.settings import FetchSettings, RatePolicy
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
-from ..fetch.settings import FetchSettings, RatePolicy
 from ..pipeline import package
 from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
@@ -34,19 +34,48 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
 @click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
 @click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
-@click.option("--allow-insecure-http", is_flag=True,
-              help="Allow a plain http:// --api-url beyond this computer (the key crosses the network unencrypted).")
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow a plain http:// --api-url beyond this computer (the key crosses the network unencrypted).",
+)
 @click.option("--protocol", type=click.Choice(["zxy", "wmts"]), default="zxy", show_default=True)
 @click.option("--demo", is_flag=True, help="Run against the built-in emulator with a demo key (no key needed).")
-@click.option("--allow-huge", is_flag=True,
-              help="Start a job of over a million tiles, over a day at the rate, or larger than the free disk space.")
+@click.option(
+    "--allow-huge",
+    is_flag=True,
+    help="Start a job of over a million tiles, over a day at the rate, or larger than the free disk space.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT that holds a different job.")
 @click.option("--dedup", is_flag=True, help="MBTiles: store identical tiles once.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary only.")
-def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key_file, secret, secret_file, dev_project,
-                    rate, workers, allow_premium, api_url, allow_insecure_http, protocol, demo, allow_huge, overwrite,
-                    dedup, quiet, as_json):
+def package_command(
+    area,
+    buffer_m,
+    area_crs,
+    output,
+    layer,
+    zoom,
+    fmt,
+    key,
+    key_file,
+    secret,
+    secret_file,
+    dev_project,
+    rate,
+    workers,
+    allow_premium,
+    api_url,
+    allow_insecure_http,
+    protocol,
+    demo,
+    allow_huge,
+    overwrite,
+    dedup,
+    quiet,
+    as_json,
+):
     """Download the OS tiles covering AREA into one offline file.
 
     Rerunning the same command resumes an unfinished file and fetches only what is missing.
@@ -74,10 +103,26 @@ def package_command(area, buffer_m, area_crs, output, layer, zoom, fmt, key, key
     previous = {signum: signal.signal(signum, stop_cleanly) for signum in EXIT_ON_SIGNAL}
     try:
         summary = package(
-            area, output, layers=layer, zooms=zoom, format=fmt, buffer_m=buffer_m, area_crs=area_crs, key=key,
-            secret=secret, settings=settings, allow_premium=allow_premium, api_url=api_url,
-            allow_insecure_http=allow_insecure_http, demo=demo, allow_huge=allow_huge, overwrite=overwrite,
-            dedup=dedup, progress=printer.update, announce=printer.announce, stop_event=stop,
+            area,
+            output,
+            layers=layer,
+            zooms=zoom,
+            format=fmt,
+            buffer_m=buffer_m,
+            area_crs=area_crs,
+            key=key,
+            secret=secret,
+            settings=settings,
+            allow_premium=allow_premium,
+            api_url=api_url,
+            allow_insecure_http=allow_insecure_http,
+            demo=demo,
+            allow_huge=allow_huge,
+            overwrite=overwrite,
+            dedup=dedup,
+            progress=printer.update,
+            announce=printer.announce,
+            stop_event=stop,
         )
     finally:
         for signum, handler in previous.items():

@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 from aiohttp import web
 
 from ..clock import Clock
-from .auth import BAD_GRANT, AuthFailure, Authenticator
+from .auth import BAD_GRANT, Authenticator, AuthFailure
 from .bodies import HTML_ERROR_PAGE, fault, ows_exception
 from .capabilities import capabilities_xml
 from .config import EmulatorConfig, KeySpec
@@ -113,7 +113,9 @@ class _Handlers:
         if isinstance(operation, BadRequest):
             return self._answer(self._bad_request(operation, wmts=True), spec)
         if operation == "GetTile":
-            return await self._serve_tile(request, spec, parse_get_tile(params, strict_style=self.config.strict_style), wmts=True)
+            return await self._serve_tile(
+                request, spec, parse_get_tile(params, strict_style=self.config.strict_style), wmts=True
+            )
         # OS echoes the URL's key; what it writes for a header key or a token is unknown (the
         # capture in dzfranklin/backpackingmap, os_service_metadata.xml), so those callers get
         # hrefs without a key parameter

@@ -64,9 +64,7 @@ class Authenticator:
         self._clock = clock
         self._tokens: dict[str, Token] = {}
 
-    def resolve(
-        self, query: Mapping[str, str], headers: Mapping[str, str]
-    ) -> KeySpec | AuthFailure:
+    def resolve(self, query: Mapping[str, str], headers: Mapping[str, str]) -> KeySpec | AuthFailure:
         """The key a request authenticates as, or why it cannot.
 
         ``query`` must keep its names' case: only a lower-case ``key`` counts. An empty

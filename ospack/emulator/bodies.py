@@ -28,7 +28,7 @@ def ows_exception(
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1" version="1.0.0">'
-        f'<ows:Exception exceptionCode={quoteattr(code)}{where}>'
+        f"<ows:Exception exceptionCode={quoteattr(code)}{where}>"
         f"<ows:ExceptionText>{escape(text)}</ows:ExceptionText></ows:Exception></ows:ExceptionReport>\n"
     )
     return web.Response(status=status, text=body, content_type=OWS_CONTENT_TYPE, headers=headers)

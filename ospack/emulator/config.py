@@ -1,7 +1,8 @@
 """The emulator's settings as one validated, immutable value (:class:`EmulatorConfig`).
 
-Pure: no I/O. The CLI's text forms (``KEY:premium:dev``, ``KEY=SECRET``, ``NAME=P``) are read here. Every bad value raises :class:`~ospack.errors.EmulatorOptionError`
-with one line saying what is wrong and what to write instead.
+Pure: no I/O. The CLI's text forms (``KEY:premium:dev``, ``KEY=SECRET``, ``NAME=P``) are read here.
+Every bad value raises :class:`~ospack.errors.EmulatorOptionError` with one line
+saying what is wrong and what to write instead.
 """
 
 from __future__ import annotations
@@ -70,9 +71,7 @@ def parse_key_spec(text: str | KeySpec) -> KeySpec:
         elif low in _MODE_ALIASES:
             mode = _MODE_ALIASES[low]
         else:
-            raise EmulatorOptionError(
-                f"cannot read key option {word!r}; write KEY[:opendata|premium][:live|dev]"
-            )
+            raise EmulatorOptionError(f"cannot read key option {word!r}; write KEY[:opendata|premium][:live|dev]")
     return KeySpec(key, plan, mode)
 
 
@@ -231,8 +230,10 @@ class EmulatorConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise EmulatorOptionError(f"--seed must be a whole number, not {self.seed!r}")
         if self.burst_seconds is not None:
-            put("burst_seconds",
-                _number(self.burst_seconds, "burst_seconds", "a positive number of seconds", positive=True))
+            put(
+                "burst_seconds",
+                _number(self.burst_seconds, "burst_seconds", "a positive number of seconds", positive=True),
+            )
         secrets = parse_secrets(self.secrets)
         if any(key not in names for key in secrets):
             raise EmulatorOptionError("a --secret names a key that is not configured; add it with --key")

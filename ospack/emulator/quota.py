@@ -28,7 +28,7 @@ from .config import QuotaPolicy
 
 
 class _Sliding:
-    __slots__ = ("allowance", "window", "accepted", "total")
+    __slots__ = ("accepted", "allowance", "total", "window")
 
     def __init__(self, policy: QuotaPolicy) -> None:
         self.allowance = policy.allowance
@@ -59,7 +59,7 @@ class _Sliding:
 
 
 class _Fixed:
-    __slots__ = ("allowance", "window", "slot", "count")
+    __slots__ = ("allowance", "count", "slot", "window")
 
     def __init__(self, policy: QuotaPolicy) -> None:
         self.allowance = policy.allowance

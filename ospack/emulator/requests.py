@@ -50,21 +50,27 @@ def _check_tile(layer: Layer, tile: Tile, *, wmts: bool) -> Tile | BadRequest:
     matrix = "TileMatrix" if wmts else "z"
     if not layer.min_zoom <= tile.z <= layer.max_zoom:
         return BadRequest(
-            "InvalidParameterValue", matrix,
-            f"{matrix} {tile.z} is outside {layer.name} ({layer.min_zoom}-{layer.max_zoom})", out_of_range=True,
+            "InvalidParameterValue",
+            matrix,
+            f"{matrix} {tile.z} is outside {layer.name} ({layer.min_zoom}-{layer.max_zoom})",
+            out_of_range=True,
         )
     served = layer.tile_range(tile.z)
     if not served.min_row <= tile.y <= served.max_row:
         locator = "TileRow" if wmts else "y"
         return BadRequest(
-            "TileOutOfRange", locator,
-            f"{locator} {tile.y} is outside {served.min_row}-{served.max_row} at zoom {tile.z}", out_of_range=True,
+            "TileOutOfRange",
+            locator,
+            f"{locator} {tile.y} is outside {served.min_row}-{served.max_row} at zoom {tile.z}",
+            out_of_range=True,
         )
     if not served.min_col <= tile.x <= served.max_col:
         locator = "TileCol" if wmts else "x"
         return BadRequest(
-            "TileOutOfRange", locator,
-            f"{locator} {tile.x} is outside {served.min_col}-{served.max_col} at zoom {tile.z}", out_of_range=True,
+            "TileOutOfRange",
+            locator,
+            f"{locator} {tile.x} is outside {served.min_col}-{served.max_col} at zoom {tile.z}",
+            out_of_range=True,
         )
     return tile
 
@@ -128,14 +134,17 @@ def parse_get_tile(params: dict[str, str], *, strict_style: bool = False) -> tup
     grid_id = params["tilematrixset"]
     if grid_id != layer.grid.id:
         return BadRequest(
-            "InvalidParameterValue", "tilematrixset",
+            "InvalidParameterValue",
+            "tilematrixset",
             f"{layer.name} has TileMatrixSet {layer.grid.id}, not {grid_id}",
         )
     matrix = params["tilematrix"]
     if matrix.startswith(f"{grid_id}:"):
         matrix = matrix[len(grid_id) + 1 :]
     numbers = [
-        _integer(matrix, "TileMatrix"), _integer(params["tilecol"], "TileCol"), _integer(params["tilerow"], "TileRow")
+        _integer(matrix, "TileMatrix"),
+        _integer(params["tilecol"], "TileCol"),
+        _integer(params["tilerow"], "TileRow"),
     ]
     for number in numbers:
         if isinstance(number, BadRequest):

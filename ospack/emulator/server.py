@@ -173,9 +173,7 @@ class running:
         await self._runner.cleanup()
 
 
-def serve(
-    config: EmulatorConfig, host: str, port: int, on_ready: Callable[[str], None]
-) -> None:
+def serve(config: EmulatorConfig, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve in the foreground until SIGINT or SIGTERM; call ``on_ready(url)`` once listening."""
     # Rate limits are judged by when the event loop reads a request. Tile rendering runs
     # on threads that hold the GIL for up to the switch interval (5 ms by default), which

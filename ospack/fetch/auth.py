@@ -122,9 +122,7 @@ class OAuth2ClientCredentials(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise DownloadError("OAuth2 credentials work with the async fetcher only")
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if not self._endpoints.receives_credentials(request.url) or request.url == self._endpoints.token:
             yield request
             return

@@ -7,7 +7,7 @@ longer than ospack waits. The messages name hosts and paths only, never a key.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..errors import AuthError, DownloadError, PremiumError
 from ..layers import Layer
@@ -87,7 +87,7 @@ def redirect_error(status: int, where: str) -> DownloadError:
 
 def retry_after_error(seconds: float, cap: float, tiles_ok: int) -> DownloadError:
     """A ``Retry-After`` longer than ospack waits: stop, saying when to rerun."""
-    when = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%H:%M UTC")
+    when = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M UTC")
     return DownloadError(
         f"the API is rate limiting this key and asked to wait {_duration(seconds)} (Retry-After), longer than "
         f"ospack waits ({_duration(cap)}); stopped after {tiles_ok} tiles in this run: rerun the same "

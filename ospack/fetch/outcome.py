@@ -119,7 +119,6 @@ class Tally(_ZoomTotals):
         """Seconds the pool still waits and why, or ``(0.0, None)`` while it is not paused."""
         return (0.0, None) if self.limiter is None else self.limiter.pause_status()
 
-
     def record(self, outcome: TileOutcome, layer: str) -> None:
         """Count the outcome of one tile of ``layer``."""
         counts = self.zooms.setdefault(outcome.tile.z, ZoomCounts())

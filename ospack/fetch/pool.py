@@ -44,9 +44,9 @@ from .halts import (
 )
 from .outcome import FetchStats, Tally, TileOutcome
 from .responses import Attempt, send
-from .tasks import StopSignal, produce, tick, until_done, watch
 from .session import FetchSession
 from .settings import FetchSettings
+from .tasks import StopSignal, produce, tick, until_done, watch
 from .transport import RUN_HOOKS, RequestDropped, RetryAfterTooLong
 from .urls import ApiEndpoints, TileUrls, ZxyUrls
 from .wmts import parse_capabilities
@@ -118,8 +118,13 @@ async def fetch_tiles(
     """
     async with FetchSession(credentials, endpoints, settings, transport=transport, clock=clock, rng=rng) as session:
         return await session.fetch(
-            tiles, layer=layer, allow_premium=allow_premium, stop_event=stop_event, on_outcome=on_outcome,
-            tally=tally, on_tick=on_tick,
+            tiles,
+            layer=layer,
+            allow_premium=allow_premium,
+            stop_event=stop_event,
+            on_outcome=on_outcome,
+            tally=tally,
+            on_tick=on_tick,
         )
 
 

@@ -42,9 +42,7 @@ class Attempt:
         return self.problem or f"HTTP {self.status}"
 
 
-async def send(
-    client: httpx.AsyncClient, url: str, extensions: dict[str, object], *, tile_size: int | None
-) -> Attempt:
+async def send(client: httpx.AsyncClient, url: str, extensions: dict[str, object], *, tile_size: int | None) -> Attempt:
     """GET ``url``; with ``tile_size``, a 200 body must be a whole PNG of that size."""
     try:
         response = await client.get(url, extensions=extensions)

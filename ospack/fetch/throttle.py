@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from .clock import Clock, MonotonicClock
@@ -45,8 +45,9 @@ class RateLimiter:
         Random source for jitter.
     """
 
-    def __init__(self, policy: RatePolicy | None = None, *, clock: Clock | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, policy: RatePolicy | None = None, *, clock: Clock | None = None, rng: random.Random | None = None
+    ) -> None:
         policy = policy or RatePolicy()
         requests, per = policy.allowance
         self.policy = policy
@@ -188,8 +189,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)

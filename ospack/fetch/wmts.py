@@ -43,9 +43,7 @@ class WmtsUrls:
     def url(self, tile: Tile) -> str:
         matrix = self.matrices.get(tile.z)
         if matrix is None:
-            raise DownloadError(
-                f"the WMTS capabilities list no tile matrix for zoom {tile.z} of {self.layer}"
-            )
+            raise DownloadError(f"the WMTS capabilities list no tile matrix for zoom {tile.z} of {self.layer}")
         query = urlencode(
             {
                 "service": "WMTS",
@@ -79,16 +77,12 @@ def parse_capabilities(document: bytes | str, layer: Layer, endpoints: ApiEndpoi
     contents = root.find("wmts:Contents", _NS)
     if contents is None:
         raise DownloadError("the WMTS capabilities document has no Contents section")
-    layer_el = next(
-        (el for el in contents.findall("wmts:Layer", _NS) if _identifier(el) == layer.name), None
-    )
+    layer_el = next((el for el in contents.findall("wmts:Layer", _NS) if _identifier(el) == layer.name), None)
     if layer_el is None:
         offered = ", ".join(_identifier(el) for el in contents.findall("wmts:Layer", _NS))
         raise DownloadError(f"the WMTS service does not offer layer {layer.name} (it offers {offered})")
     tms_id = _tile_matrix_set_id(layer_el, layer)
-    tms_el = next(
-        (el for el in contents.findall("wmts:TileMatrixSet", _NS) if _identifier(el) == tms_id), None
-    )
+    tms_el = next((el for el in contents.findall("wmts:TileMatrixSet", _NS) if _identifier(el) == tms_id), None)
     if tms_el is None:
         raise DownloadError(f"the WMTS capabilities do not define tile matrix set {tms_id}")
     style_el = layer_el.find("wmts:Style[@isDefault='true']", _NS)

@@ -18,15 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import IncompatibleOutputError, OutputFormatError, WriterError
-from .base import JobInfo, SqliteTileWriter
 from . import gpkg as gpkg_format
-from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
 from .access import missing_wal_note, side_file, write_problem
+from .base import JobInfo, SqliteTileWriter
 from .files import PackageFile, TileTable, read_only
+from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
 from .lock import OutputLock
+from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 from .protocol import TileWriter
 from .state import PackageState, read_state
-from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
 
 __all__ = [
     "FORMATS",

@@ -22,8 +22,8 @@ from ..resources import read_text
 from ..types import Tile
 from . import finish
 from .access import read_only_uri, write_problem
-from .images import check_tile_image
 from .files import PackageFile
+from .images import check_tile_image
 from .integrity import StoredTileChecks, create_digest_table, store_digests, tile_digest
 from .job import JobInfo
 from .lock import OutputLock

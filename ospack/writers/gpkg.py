@@ -28,8 +28,15 @@ PROVENANCE_URI = "urn:x-ospack:provenance:1"
 GDAL_METADATA_URI = "http://gdal.org"
 #: the GeoPackage's own tables, which ospack creates when missing and shares with the user's layers
 CORE_TABLES = frozenset(
-    {"gpkg_spatial_ref_sys", "gpkg_contents", "gpkg_tile_matrix_set", "gpkg_tile_matrix", "gpkg_extensions",
-     "gpkg_metadata", "gpkg_metadata_reference"}
+    {
+        "gpkg_spatial_ref_sys",
+        "gpkg_contents",
+        "gpkg_tile_matrix_set",
+        "gpkg_tile_matrix",
+        "gpkg_extensions",
+        "gpkg_metadata",
+        "gpkg_metadata_reference",
+    }
 )
 #: ospack's bookkeeping tables, registered as one vendor extension; named one by one, never by
 #: their ospack_ prefix, which a user's own layer may share
@@ -59,17 +66,15 @@ def foreign_content(conn: sqlite3.Connection, job: JobInfo | None) -> list[str]:
     names = {name.lower() for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     if "gpkg_contents" in names:
         names |= {name.lower() for (name,) in conn.execute("SELECT table_name FROM gpkg_contents")}
-    return sorted(
-        name for name in names - ours - CORE_TABLES - BOOKKEEPING_TABLES
-        if not name.startswith("sqlite_")
-    )
+    return sorted(name for name in names - ours - CORE_TABLES - BOOKKEEPING_TABLES if not name.startswith("sqlite_"))
 
 
 def remove_own(conn: sqlite3.Connection, job: JobInfo) -> None:
     """Drop ospack's tables and its rows from a GeoPackage that also holds the user's layers (one transaction)."""
     ours = sorted(own_tables(job))
     bookkeeping = [
-        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         if name.lower() in BOOKKEEPING_TABLES
     ]
     conn.execute("BEGIN IMMEDIATE")
@@ -145,7 +150,10 @@ class GeoPackageFile(PackageFile):
         )
         return [
             TileTable(
-                by_table.get(table, table), table, srs, size or 256,
+                by_table.get(table, table),
+                table,
+                srs,
+                size or 256,
                 None if min_x is None else (min_x, min_y, max_x, max_y),
             )
             for table, srs, min_x, min_y, max_x, max_y, size in rows

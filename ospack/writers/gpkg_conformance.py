@@ -46,7 +46,9 @@ def conformance(conn: sqlite3.Connection, path: Path, tables: list[TileTable], f
                 continue
             mw, mh, tw, th, px, py = values
             if abs(mw * tw * px - width) > 1e-3 * width or abs(mh * th * py - height) > 1e-3 * height:
-                findings.problems.append(f"GeoPackage table {table.table} zoom {z}: matrix does not tile the set bounds")
+                findings.problems.append(
+                    f"GeoPackage table {table.table} zoom {z}: matrix does not tile the set bounds"
+                )
         # tiles outside a matrix are named one by one in check_images
         stored_zooms = conn.execute(
             f"SELECT DISTINCT zoom_level FROM {quote(table.table)} WHERE typeof(zoom_level) = 'integer'"

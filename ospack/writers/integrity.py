@@ -88,8 +88,10 @@ def stored_rows(conn: sqlite3.Connection, source: TileSource, layer: str) -> Ite
     """Every stored tile of ``layer`` with its digest (None when it has none), in storage order."""
     # a TEXT value is read as bytes and decoded here: sqlite3 raises on one that is not UTF-8 (bytes
     # joined with ||), and a damaged row must be reported, never a crash
-    data = (f"typeof({source.data}) = 'text', "
-            f"CASE typeof({source.data}) WHEN 'text' THEN CAST({source.data} AS BLOB) ELSE {source.data} END")
+    data = (
+        f"typeof({source.data}) = 'text', "
+        f"CASE typeof({source.data}) WHEN 'text' THEN CAST({source.data} AS BLOB) ELSE {source.data} END"
+    )
     if has_digests(conn):
         rows = conn.execute(
             f"SELECT t.zoom_level, t.tile_column, t.tile_row, {data}, d.digest FROM {source.from_clause} "
@@ -98,9 +100,7 @@ def stored_rows(conn: sqlite3.Connection, source: TileSource, layer: str) -> Ite
             (layer,),
         )
     else:
-        rows = conn.execute(
-            f"SELECT t.zoom_level, t.tile_column, t.tile_row, {data}, NULL FROM {source.from_clause}"
-        )
+        rows = conn.execute(f"SELECT t.zoom_level, t.tile_column, t.tile_row, {data}, NULL FROM {source.from_clause}")
     flip = source.to_xyz
     for z, x, row, is_text, data, digest in rows:
         data = data.decode("utf-8", "replace") if is_text else data

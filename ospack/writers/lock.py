@@ -70,8 +70,7 @@ class OutputLock:
                 holder = _holder(fd)
                 os.close(fd)
                 raise WriterError(
-                    f"{self.path} is in use by {holder}; "
-                    "wait for it to finish or stop it, or choose another file name"
+                    f"{self.path} is in use by {holder}; wait for it to finish or stop it, or choose another file name"
                 ) from None
             # a run that was finishing may have removed the sidecar between our open and our lock
             try:
