@@ -85,10 +85,10 @@ async def package_async(
             api_url, key, secret = _start_demo_emulator(stack)
         credentials = Credentials.from_env(key, secret)
         endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
-        job = JobInfo(
+        job = JobInfo.for_area(
+            plan.area,
             layers=tuple(layer.name for layer in plan.layers),
             zooms=plan.all_zooms,
-            area_geojson=plan.area.to_geojson(),  # for the file; this run keeps using plan.area itself
             source=endpoints.origin,  # a path may hide a secret
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             demo=demo,

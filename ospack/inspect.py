@@ -90,10 +90,6 @@ class PackageInfo:
             "running": self.running,
         }
 
-    def __getitem__(self, key: str) -> Any:
-        """The ``to_dict()`` entry: ``info()`` returned that dict before it returned this type."""
-        return self.to_dict()[key]
-
     def to_text(self) -> str:
         """The text of ``ospack info``, one fact per line."""
         if self.complete is None:

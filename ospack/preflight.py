@@ -54,11 +54,10 @@ def judge_before_opening(
         return
     if stored.differences(job):
         return  # opening refuses it and names the differences
-    if report["complete"] and set(job.zooms) <= set(stored.zooms):
+    if report.complete and set(job.zooms) <= set(stored.zooms):
         return  # complete: no request, so no key
     held = sum(
-        sum(layer[part].get(str(z), 0) for part in ("zooms", "absent") for z in planned.get(layer["name"], {}))
-        for layer in report["layers"]
+        layer.zooms.get(z, 0) + layer.absent.get(z, 0) for layer in report.layers for z in planned.get(layer.name, {})
     )
     ready_to_fetch(credentials, total - held, rate_per_min, output, allow_huge)
 

@@ -171,7 +171,7 @@ def test_a_failed_first_run_through_a_symlink_removes_the_file_it_made_not_the_l
     assert run(fast_emulator, link, zooms="6").complete
     assert run(fast_emulator, link, zooms="5", overwrite=True).complete
     assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg", "target.gpkg"]
-    assert info(tmp_path / "target.gpkg")["provenance"]["zooms"] == [5]
+    assert (info(tmp_path / "target.gpkg").provenance or {}).get("zooms") == [5]
 
 
 def test_a_file_being_written_read_through_a_symlink_is_not_said_to_lack_its_wal(tmp_path):

@@ -54,7 +54,7 @@ def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
     assert all(CROWN not in doc for doc in documents) and any(DEMO_ATTRIBUTION in doc for doc in documents)
     with rasterio.open(output) as src:  # what GDAL-based readers (QGIS, QField) show
         assert src.tags()["ATTRIBUTION"] == DEMO_ATTRIBUTION
-    assert info(output)["attribution"] == DEMO_ATTRIBUTION
+    assert info(output).attribution == DEMO_ATTRIBUTION
     lines = runner.invoke(cli, ["info", str(output)]).output.splitlines()
     assert f"attribution: {DEMO_ATTRIBUTION}" in lines
 
@@ -79,7 +79,7 @@ def test_info_tells_the_truth_about_a_demo_file_made_before_it_said_so(tmp_path)
         }
     )
     tamper(path, ("UPDATE ospack_state SET value = ? WHERE name = 'job'", (job,)))
-    assert info(path)["attribution"] == DEMO_ATTRIBUTION
+    assert info(path).attribution == DEMO_ATTRIBUTION
 
 
 def test_real_files_keep_the_os_attribution(tmp_path):

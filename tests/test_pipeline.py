@@ -156,7 +156,7 @@ def test_a_refused_key_on_a_file_with_tiles_records_why_for_info_and_verify(fast
     assert not any("rerun the same package command to resume" in p for p in problems)
     assert "not-a-real-key" not in str(described) + str(problems)
     summary = run(fast_emulator, output, zooms="0-9")  # the right key: resumed, and the reason is gone
-    assert summary.complete and info(output)["failure"] is None
+    assert summary.complete and info(output).failure is None
 
 
 def test_an_unreachable_api_fails_fast_and_leaves_no_file(tmp_path):
@@ -474,7 +474,7 @@ def test_a_retry_after_beyond_the_cap_stops_cleanly_saying_when_to_rerun(make_em
         run(emulator, output, zooms="0-9", settings=FetchSettings(rate=UNPACED, workers=2))
     message = str(caught.value)
     assert "asked to wait 60 min (Retry-After)" in message and "rerun the same command after" in message
-    assert info(output)["failure"] == message  # the file keeps its tiles and says why it stopped
+    assert info(output).failure == message  # the file keeps its tiles and says why it stopped
     assert emulator.stats()["by_status"]["429"] <= 2  # the requests in flight: no silent hour, no hammering
 
 

@@ -89,7 +89,7 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
             demo=True,
             settings=FetchSettings(rate=RatePolicy.unpaced()),
         )
-    assert read_job(done).zooms == tuple(range(9)) and info(done)["complete"]
+    assert read_job(done).zooms == tuple(range(9)) and info(done).complete
     assert done.read_bytes() == before
 
 

@@ -42,7 +42,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
         )
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok
-    assert ospack.info("demo.gpkg")["layers"][0]["name"] == "Outdoor_27700"
+    assert ospack.info("demo.gpkg").layers[0].name == "Outdoor_27700"
 
 
 def test_the_plan_engine_and_settings_are_exported_and_import_ospack_stays_light():

@@ -140,7 +140,7 @@ def test_a_kill_anywhere_in_the_finish_leaves_a_file_the_rerun_completes(unfinis
         assert f"reached {trigger}" in child.stdout, child.stdout
         assert "finished" not in child.stdout
     # readers work on the file as the kill left it: complete, or incomplete and saying so
-    assert info(path)["layers"][0]["zooms"] == {str(ZOOM): len(before)}
+    assert info(path).layers[0].zooms == {ZOOM: len(before)}
     problems = verify(path).problems
     assert problems == [] or problems[0].startswith("incomplete"), problems
     with open_writer(path, make_job(LAYER, (ZOOM,), box=BIG_BOX)) as writer:
@@ -176,7 +176,7 @@ def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_before_reading(tmp
     journal = Path(f"{path}-journal")
     assert journal.stat().st_size > 0
     install_bbox_cover(monkeypatch)
-    assert info(path)["complete"] is True
+    assert info(path).complete is True
     assert not journal.exists()
     assert verify(path).ok
     assert query(path, "SELECT tile_data FROM outdoor_27700 ORDER BY id") == before

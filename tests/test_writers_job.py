@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 from test_writers_support import CREATED, SOURCE, box_geojson, make_job
 
+from ospack.area import read_area
 from ospack.errors import LayerError, WriterError, ZoomError
 from ospack.writers import JobInfo
 
@@ -58,3 +60,23 @@ def test_zooms_may_differ_but_not_the_rest():
     assert base.with_zooms((8, 7)).zooms == (6, 7, 8)
     assert base.differences(make_job("Outdoor_27700", (6,), box=(-4.1, 53.0, -4.0, 53.2))) == ["a different area"]
     assert len(base.differences(make_job("Road_3857", (12,)))) == 2  # grid and layers
+
+
+def test_a_job_for_an_area_keeps_its_geometry_instead_of_parsing_its_geojson(monkeypatch):
+    # the run used to serialise the area to GeoJSON for the file and parse it straight back
+    area = read_area("-4.1,53.0,-4.0,53.1")
+    parsed = []
+    real = shapely.from_geojson
+    monkeypatch.setattr(shapely, "from_geojson", lambda text: parsed.append(text) or real(text))
+    job = JobInfo.for_area(
+        area,
+        layers=("Outdoor_27700",),
+        zooms=(7,),
+        source="https://api.os.uk",
+        created="2026-12-02T00:00:00+00:00",
+        demo=False,
+    )
+    assert parsed == []
+    assert job.area.equals(area.in_crs("EPSG:4326"))
+    read_back = JobInfo.from_dict(job.to_dict())  # a file's record is parsed, and is the same job
+    assert parsed and read_back == job and not read_back.differences(job)

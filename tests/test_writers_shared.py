@@ -107,7 +107,7 @@ def check_tiles_and_users_layers(path: Path, before: dict, points, table: str = 
     with rasterio.open(f"GPKG:{path}:site_photo") as photo:
         assert photo.read(1)[0, 0] == 90  # its tiles are compared byte for byte in users_part
     assert verify(path).ok, verify(path).problems
-    assert [layer["table"] for layer in info(path)["layers"]] == [table]
+    assert [layer.table for layer in info(path).layers] == [table]
 
 
 def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_layers_alone(runner, tmp_path):
@@ -146,7 +146,7 @@ def test_an_interrupted_job_in_a_shared_geopackage_resumes(tmp_path):
     job = make_job("Outdoor_27700", (6, 7))
     with open_writer(path, job) as writer:
         fill(writer, "Outdoor_27700", (6,))
-    assert info(path)["complete"] is False
+    assert info(path).complete is False
     with open_writer(path, job) as writer:
         assert not writer.complete and writer.tile_counts("Outdoor_27700")
         fill(writer, "Outdoor_27700", (7,))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import shapely
@@ -18,6 +18,9 @@ from ..errors import WriterError
 from ..grids import Grid
 from ..layers import attribution, get_layer
 from ..types import ProjectedBounds
+
+if TYPE_CHECKING:
+    from ..area import Area
 
 #: what a --demo file says it holds, wherever an OS file gives the OS attribution
 DEMO_ATTRIBUTION = "Demo test cards from the ospack emulator — not OS map data"
@@ -49,7 +52,25 @@ class JobInfo:
     source: str
     created: str
     demo: bool = False
-    _area: Any = field(default=None, init=False, repr=False, compare=False)
+    #: the WGS84 geometry of ``area_geojson`` when the caller has it (:meth:`for_area`); else parsed from it
+    _area: Any = field(default=None, repr=False, compare=False, kw_only=True)
+
+    @classmethod
+    def for_area(
+        cls, area: Area, *, layers: tuple[str, ...], zooms: tuple[int, ...], source: str, created: str, demo: bool
+    ) -> JobInfo:
+        """The job of a run over ``area``: its GeoJSON is made once, for the file, and never parsed back."""
+        from ..area import WGS84  # the area module is the cover stage's: info() and verify() never need it
+
+        return cls(
+            layers=layers,
+            zooms=zooms,
+            area_geojson=area.to_geojson(),
+            source=source,
+            created=created,
+            demo=demo,
+            _area=area.in_crs(WGS84),
+        )
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -79,10 +100,12 @@ class JobInfo:
             raise WriterError(f"created {self.created!r} is not an ISO 8601 timestamp") from None
         if stamp.tzinfo is None:
             raise WriterError(f"created {self.created!r} has no time zone; give it in UTC")
-        try:
-            area = shapely.from_geojson(self.area_geojson)
-        except shapely.errors.GEOSException as exc:
-            raise WriterError(f"the job's area is not a GeoJSON geometry: {exc}") from None
+        area = self._area
+        if area is None:  # read from a file
+            try:
+                area = shapely.from_geojson(self.area_geojson)
+            except shapely.errors.GEOSException as exc:
+                raise WriterError(f"the job's area is not a GeoJSON geometry: {exc}") from None
         if area.is_empty:
             raise WriterError("the job's area is empty")
         object.__setattr__(self, "layers", names)
