@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -216,7 +217,7 @@ def _sorted_parts(parts: list[BaseGeometry], notes: list[str]) -> tuple[list[Bas
 def _kind(part: BaseGeometry) -> str:
     if part.geom_type == "Polygon":
         return "polygons of zero area (flat, like lines)"
-    return part.geom_type.lower() + "s"
+    return f"{part.geom_type.lower()}s"
 
 
 def _check_coordinates(coords: np.ndarray, crs: str, source: str) -> None:
@@ -275,7 +276,7 @@ def _within_valid_region(geometry: BaseGeometry, crs: str, source: str, notes: l
     return cut
 
 
-def _repaired_polygon(notes: list[str]):  # type: ignore[no-untyped-def]
+def _repaired_polygon(notes: list[str]) -> Callable[[BaseGeometry], BaseGeometry | None]:
     def repair(polygon: BaseGeometry) -> BaseGeometry | None:
         if polygon.is_valid:
             return polygon if polygon.area > 0 else None

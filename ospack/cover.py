@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .area import WGS84, Area, transformer
 from .errors import AreaError, AreaOutsideGridError
-from .layers import Layer, get_layer, parse_zooms
+from .layers import Layer, ZoomSpec, get_layer, parse_zooms
 from .projection import clip_rect, reproject, valid_region
 from .types import ProjectedBounds, Tile
 
@@ -62,7 +62,7 @@ class RowIntervals(NamedTuple):
         return int((self.stops - self.starts).sum())
 
 
-def cover(area: Area, layer: Layer | str, zooms: object) -> Iterator[Tile]:
+def cover(area: Area, layer: Layer | str, zooms: ZoomSpec) -> Iterator[Tile]:
     """Yield the tiles of ``layer`` covering ``area``, in (zoom, row, column) order.
 
     Parameters
@@ -88,7 +88,7 @@ def cover(area: Area, layer: Layer | str, zooms: object) -> Iterator[Tile]:
     return _tiles(shapes)
 
 
-def count(area: Area, layer: Layer | str, zooms: object) -> dict[int, int]:
+def count(area: Area, layer: Layer | str, zooms: ZoomSpec) -> dict[int, int]:
     """Return the number of tiles in the cover per zoom, without enumerating them.
 
     Takes the same arguments as :func:`cover` and raises the same errors.
@@ -116,9 +116,9 @@ def _wgs84_box(crs: str, box: ProjectedBounds) -> tuple[float, float, float, flo
 # --- per zoom: the area in tile units, clipped to what the layer serves ----------------
 
 
-def _shapes(area: Area, layer: Layer | str, zooms: object) -> list[tuple[int, BaseGeometry]]:
+def _shapes(area: Area, layer: Layer | str, zooms: ZoomSpec) -> list[tuple[int, BaseGeometry]]:
     layer = get_layer(layer) if isinstance(layer, str) else layer
-    levels = parse_zooms(zooms, layer)  # type: ignore[arg-type]
+    levels = parse_zooms(zooms, layer)
     projected = _in_grid_crs(area, layer)
     shapes = [(z, _in_tile_units(projected, layer, z)) for z in levels] if projected is not None else []
     if not any(shape.area > _MIN_PIECE_AREA for _, shape in shapes):

@@ -10,11 +10,11 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .area import Area
 from .errors import LargeJobError, LayerError, UsageError
-from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer
+from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, ZoomSpec
 from .plan import Plan, plan
 from .types import GeoBounds
 
@@ -43,9 +43,14 @@ class ZoomEstimate:
 class _Sized:
     """Totals, download times and size: the same arithmetic for one layer and for a whole job."""
 
-    total: int
-    premium_total: int
-    bytes_per_tile: int
+    if TYPE_CHECKING:  # each subclass gives these, as a field or a property
+
+        @property
+        def total(self) -> int: ...
+        @property
+        def premium_total(self) -> int: ...
+        @property
+        def bytes_per_tile(self) -> int: ...
 
     @property
     def opendata_total(self) -> int:
@@ -107,12 +112,12 @@ class Estimate(_Sized):
     area_notes: tuple[str, ...] = ()
 
     @property
-    def total(self) -> int:  # type: ignore[override]
+    def total(self) -> int:
         """All tiles, every zoom."""
         return sum(z.tiles for z in self.zooms)
 
     @property
-    def premium_total(self) -> int:  # type: ignore[override]
+    def premium_total(self) -> int:
         """Tiles at zooms that need a Premium plan."""
         return sum(z.tiles for z in self.zooms if z.premium)
 
@@ -143,17 +148,17 @@ class JobEstimate(_Sized):
     layers: tuple[Estimate, ...]
 
     @property
-    def total(self) -> int:  # type: ignore[override]
+    def total(self) -> int:
         """All tiles, every layer and zoom."""
         return sum(layer.total for layer in self.layers)
 
     @property
-    def premium_total(self) -> int:  # type: ignore[override]
+    def premium_total(self) -> int:
         """Tiles at zooms that need a Premium plan, every layer."""
         return sum(layer.premium_total for layer in self.layers)
 
     @property
-    def bytes_per_tile(self) -> int:  # type: ignore[override]
+    def bytes_per_tile(self) -> int:
         """The tile size assumed for every layer."""
         return self.layers[0].bytes_per_tile
 
@@ -188,7 +193,7 @@ class JobEstimate(_Sized):
 def estimate(
     area: Plan | Area | Any,
     layer: Layer | str | None = None,
-    zooms: object = None,
+    zooms: ZoomSpec | None = None,
     *,
     bytes_per_tile: int = BYTES_PER_TILE,
 ) -> Estimate:
@@ -215,7 +220,9 @@ def estimate(
     return _estimate(job, job.layers[0], bytes_per_tile)
 
 
-def _planned(area: Plan | Area | Any, layers: object, zooms: object) -> Plan:
+def _planned(
+    area: Plan | Area | Any, layers: Layer | str | Sequence[Layer | str] | None, zooms: ZoomSpec | None
+) -> Plan:
     """``area`` when it is a plan already, else the plan of ``layers`` at ``zooms`` over it."""
     if isinstance(area, Plan):
         if layers is not None or zooms is not None:
@@ -223,7 +230,7 @@ def _planned(area: Plan | Area | Any, layers: object, zooms: object) -> Plan:
         return area
     if layers is None or zooms is None:
         raise UsageError("give the layers and zooms to estimate, or a plan")
-    return plan(area, layers, zooms)  # type: ignore[arg-type]
+    return plan(area, layers, zooms)
 
 
 def _estimate(job: Plan, layer: Layer, bytes_per_tile: int) -> Estimate:
@@ -287,7 +294,7 @@ def check_job_size(
 def estimate_layers(
     area: Plan | Area | Any,
     layers: Layer | str | Sequence[Layer | str] | None = None,
-    zooms: object = None,
+    zooms: ZoomSpec | None = None,
     *,
     bytes_per_tile: int = BYTES_PER_TILE,
 ) -> JobEstimate:

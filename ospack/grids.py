@@ -122,7 +122,7 @@ def _grid_from_tms(grid_id: str, tms: morecantile.TileMatrixSet) -> Grid:
         ):
             raise GridError(f"grid {grid_id}: every matrix must share one top-left origin and square tile size")
     epsg = tms.crs.to_epsg()
-    if f"EPSG:{epsg}" != grid_id:
+    if epsg is None or f"EPSG:{epsg}" != grid_id:
         raise GridError(f"grid document for {grid_id} declares EPSG:{epsg}")
     origin_x, origin_y = first.pointOfOrigin
     return Grid(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -64,7 +64,7 @@ class Layer:
 
     def serves(self, tile: Tile) -> bool:
         """True where the layer has this tile (zoom in range, inside matrix and limits)."""
-        return self.min_zoom <= tile.z <= self.max_zoom and tile in self.tile_range(tile.z)
+        return self.min_zoom <= tile.z <= self.max_zoom and self.tile_range(tile.z).holds(tile)
 
     @property
     def premium_zooms(self) -> range:
@@ -150,7 +150,11 @@ def attribution(year: int | None = None) -> str:
 _ZOOM_TERM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
-def parse_zooms(spec: str | int | range | list[int] | tuple[int, ...], layer: Layer) -> tuple[int, ...]:
+#: zooms as a user gives them: ``7``, ``"7-12"``, ``"7,9,11"`` or a sequence of ints
+ZoomSpec = str | int | Sequence[int]
+
+
+def parse_zooms(spec: ZoomSpec, layer: Layer) -> tuple[int, ...]:
     """Parse ``7``, ``7-12`` or ``7,9,11`` (or a sequence) into sorted zooms valid for ``layer``."""
     if isinstance(spec, int):
         zooms = {spec}

@@ -22,7 +22,7 @@ from .area import Area, read_area
 from .cover import count
 from .errors import AreaOutsideGridError, LayerError, PremiumNotAllowedError, UsageError
 from .grids import Grid
-from .layers import Layer, get_layer, parse_zooms
+from .layers import Layer, ZoomSpec, get_layer, parse_zooms
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Plan:
                     f" {layer.open_zooms.start}-{layer.open_zooms.stop - 1} only"
                 )
 
-    def with_zooms(self, zooms: object) -> Plan:
+    def with_zooms(self, zooms: ZoomSpec) -> Plan:
         """The same area and layers at ``zooms`` (e.g. every zoom a resumed file holds)."""
         return Plan(self.area, self.layers, plan_counts(self.area, self.layers, zooms))
 
@@ -127,7 +127,7 @@ class Plan:
 def plan(
     area: Area | str | os.PathLike[str] | Any,
     layers: Layer | str | Sequence[Layer | str],
-    zooms: object,
+    zooms: ZoomSpec,
     *,
     buffer_m: float = 0.0,
     area_crs: str | None = None,
@@ -164,7 +164,7 @@ def plan(
     return Plan(area, chosen, plan_counts(area, chosen, zooms))
 
 
-def plan_counts(area: Area, layers: Sequence[Layer], zooms: object) -> dict[str, dict[int, int]]:
+def plan_counts(area: Area, layers: Sequence[Layer], zooms: ZoomSpec) -> dict[str, dict[int, int]]:
     """Tiles per zoom for each layer (``{layer name: {zoom: tiles}}``), every zoom asked for listed.
 
     Raises
@@ -175,7 +175,7 @@ def plan_counts(area: Area, layers: Sequence[Layer], zooms: object) -> dict[str,
     counts: dict[str, dict[int, int]] = {}
     refusals: list[AreaOutsideGridError] = []
     for layer in layers:
-        asked = parse_zooms(zooms, layer)  # type: ignore[arg-type]
+        asked = parse_zooms(zooms, layer)
         try:
             counts[layer.name] = count(area, layer, asked)
         except AreaOutsideGridError as exc:

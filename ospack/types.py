@@ -43,7 +43,9 @@ class TileRange(NamedTuple):
     min_row: int
     max_row: int
 
-    def __contains__(self, item: object) -> bool:  # type: ignore[override]
-        if isinstance(item, Tile):
-            return self.min_col <= item.x <= self.max_col and self.min_row <= item.y <= self.max_row
-        return tuple.__contains__(self, item)
+    def holds(self, tile: Tile) -> bool:
+        """True when ``tile``'s column and row are in the ranges (its zoom is the caller's to check).
+
+        A method, not ``in``: a tuple's ``in`` compares its four numbers, and overriding it hid that.
+        """
+        return self.min_col <= tile.x <= self.max_col and self.min_row <= tile.y <= self.max_row

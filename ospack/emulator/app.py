@@ -20,6 +20,8 @@ from concurrent.futures import Executor
 from aiohttp import web
 
 from ..clock import Clock
+from ..layers import Layer
+from ..types import Tile
 from .auth import BAD_GRANT, Authenticator, AuthFailure
 from .bodies import HTML_ERROR_PAGE, fault, ows_exception
 from .capabilities import capabilities_xml
@@ -186,11 +188,11 @@ class _Handlers:
         return fault(status, f"{reason}: {problem.message}", f"maps.{problem.code}")
 
     async def _serve_tile(
-        self, request: web.Request, spec: KeySpec, parsed: object, *, wmts: bool
+        self, request: web.Request, spec: KeySpec, parsed: tuple[Layer, Tile] | BadRequest, *, wmts: bool
     ) -> web.StreamResponse:
         if isinstance(parsed, BadRequest):
             return self._answer(self._bad_request(parsed, wmts=wmts), spec)
-        layer, tile = parsed  # type: ignore[misc]
+        layer, tile = parsed
         if layer.is_premium(tile.z) and not spec.premium:
             status = self.config.premium_status
             return self._answer(

@@ -100,7 +100,9 @@ def parse_faults(faults: Mapping[str, float] | Iterable[str] | None) -> dict[str
         if name not in FAULT_NAMES:
             raise EmulatorOptionError(f"unknown fault {name!r}; choose from {', '.join(FAULT_NAMES)}")
         try:
-            probability = float(raw)  # type: ignore[arg-type]
+            if not isinstance(raw, (int, float, str)):
+                raise ValueError(raw)
+            probability = float(raw)
         except ValueError:
             raise EmulatorOptionError(f"fault {name} probability {raw!r} is not a number") from None
         if not 0.0 <= probability <= 1.0:
@@ -266,7 +268,9 @@ MAX_SETTING = 366 * 86400.0
 def _number(value: object, name: str, what: str, *, positive: bool = False) -> float:
     """``value`` as a finite float within range, or an EmulatorOptionError naming the option."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        if not isinstance(value, (int, float, str)):
+            raise TypeError(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise EmulatorOptionError(f"{name} must be {what}, not {value!r}") from None
     low_ok = number > 0 if positive else number >= 0

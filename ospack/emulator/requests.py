@@ -46,6 +46,18 @@ def _integer(text: str, locator: str) -> int | BadRequest:
         return BadRequest("InvalidParameterValue", locator, f"{locator} must be an integer, not {text!r}")
 
 
+def _tile_of(layer: Layer, numbers: list[int | BadRequest], *, wmts: bool) -> Tile | BadRequest:
+    """The tile of zoom, column and row as read: the first unreadable one's problem, or the tile checked."""
+    z, x, y = numbers
+    if isinstance(z, BadRequest):
+        return z
+    if isinstance(x, BadRequest):
+        return x
+    if isinstance(y, BadRequest):
+        return y
+    return _check_tile(layer, Tile(z, x, y), wmts=wmts)
+
+
 def _check_tile(layer: Layer, tile: Tile, *, wmts: bool) -> Tile | BadRequest:
     matrix = "TileMatrix" if wmts else "z"
     if not layer.min_zoom <= tile.z <= layer.max_zoom:
@@ -80,11 +92,7 @@ def parse_zxy(layer_name: str, z: str, x: str, y: str) -> tuple[Layer, Tile] | B
     layer = _layer(layer_name, "layer")
     if isinstance(layer, BadRequest):
         return layer
-    numbers = [_integer(text, name) for text, name in ((z, "z"), (x, "x"), (y, "y"))]
-    for number in numbers:
-        if isinstance(number, BadRequest):
-            return number
-    tile = _check_tile(layer, Tile(*numbers), wmts=False)  # type: ignore[arg-type]
+    tile = _tile_of(layer, [_integer(text, name) for text, name in ((z, "z"), (x, "x"), (y, "y"))], wmts=False)
     return tile if isinstance(tile, BadRequest) else (layer, tile)
 
 
@@ -146,8 +154,5 @@ def parse_get_tile(params: dict[str, str], *, strict_style: bool = False) -> tup
         _integer(params["tilecol"], "TileCol"),
         _integer(params["tilerow"], "TileRow"),
     ]
-    for number in numbers:
-        if isinstance(number, BadRequest):
-            return number
-    tile = _check_tile(layer, Tile(*numbers), wmts=True)  # type: ignore[arg-type]
+    tile = _tile_of(layer, numbers, wmts=True)
     return tile if isinstance(tile, BadRequest) else (layer, tile)

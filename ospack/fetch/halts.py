@@ -60,7 +60,7 @@ class ConnectionWatch:
         if self.rounds >= limit:
             return None
         base = self._delay if self.answered_once else self._first_delay
-        wait = min(self._max_delay, base * 2 ** (self.rounds - 1))
+        wait: float = min(self._max_delay, base * 2.0 ** (self.rounds - 1))
         self._round_until = now + wait
         return wait
 
@@ -77,7 +77,7 @@ class ConnectionWatch:
         )
 
 
-def redirect_error(status: int, where: str) -> DownloadError:
+def redirect_error(status: int | None, where: str) -> DownloadError:
     """A 3xx is not a tile and not transient: name where it pointed (without a query)."""
     return DownloadError(
         f"the API answered HTTP {status}, a redirect to {where}; ospack does not follow redirects "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterable
+from enum import Enum, auto
 
 import httpx
 
@@ -52,8 +53,15 @@ from .urls import ApiEndpoints, TileUrls, ZxyUrls
 from .wmts import parse_capabilities
 
 _PREMIUM = "ospack.premium"
-#: a tile left out without an outcome (premium zooms of a plan without Premium access)
-_SKIPPED = object()
+
+
+class _Skipped(Enum):
+    """A tile left out without an outcome (premium zooms of a plan without Premium access)."""
+
+    SKIPPED = auto()
+
+
+_SKIPPED = _Skipped.SKIPPED
 
 
 async def fetch_tiles(
@@ -190,8 +198,9 @@ class Run:
             await until_done(pool, self.stopping, self.grace_s)
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
-            if not producer.cancelled() and producer.exception() is not None:
-                raise producer.exception()  # type: ignore[misc]
+            failure = None if producer.cancelled() else producer.exception()
+            if failure is not None:
+                raise failure
         finally:
             for watcher in watchers:
                 watcher.cancel()
@@ -216,11 +225,11 @@ class Run:
                 return
             if outcome is _SKIPPED:
                 continue
-            self.stats.record(outcome, self.layer.name)  # type: ignore[arg-type]
+            self.stats.record(outcome, self.layer.name)
             if self.on_outcome is not None:
-                self.on_outcome(outcome)  # type: ignore[arg-type]
+                self.on_outcome(outcome)
 
-    async def _fetch_tile(self, client: httpx.AsyncClient, tile: Tile) -> TileOutcome | object | None:
+    async def _fetch_tile(self, client: httpx.AsyncClient, tile: Tile) -> TileOutcome | _Skipped | None:
         """The tile's outcome; ``_SKIPPED``; or None when the pool is stopping (nothing to report)."""
         premium = self.layer.is_premium(tile.z)
         if premium and not self.allow_premium:
@@ -287,7 +296,7 @@ class Run:
                 if response.status is not None:
                     self.connection.answered()
                 if response.redirect is not None:
-                    self._abort(redirect_error(response.status, response.redirect))  # type: ignore[arg-type]
+                    self._abort(redirect_error(response.status, response.redirect))
                     return None
                 return response
             wait = self.connection.failed()
@@ -299,6 +308,7 @@ class Run:
 
     async def _capabilities(self, client: httpx.AsyncClient) -> TileUrls:
         url = self.endpoints.capabilities_url()
+        reason = "no answer"
         for failures in range(self.max_retries + 1):
             response = await self._attempt(client, url, {RUN_HOOKS: self}, png=False)
             if response is None:
@@ -307,22 +317,24 @@ class Run:
                 raise DownloadError("stopped before the WMTS capabilities were read")
             if response.whole:
                 return parse_capabilities(response.body, self.layer, self.endpoints)
+            reason = response.reason
             if response.status in (401, 403):
-                self._abort(auth_refused(response.status, self.credentials.uses_oauth2))
-                raise self.abort  # type: ignore[misc]
+                raise self._abort(auth_refused(response.status, self.credentials.uses_oauth2))
             if response.status in (400, 404):
                 break
             if response.status == 429:
                 self.stats.rate_limited += 1
             elif failures < self.max_retries:
                 await self._backoff(failures + 1)
-        raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({response.reason})")
+        raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({reason})")
 
     async def _backoff(self, retry: int) -> None:
         delay = min(30.0, self.settings.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
         await self.clock.sleep(delay)
 
-    def _abort(self, error: DownloadError) -> None:
+    def _abort(self, error: DownloadError) -> DownloadError:
+        """Stop the pool for ``error``; the error it stops for (the first one given) is returned."""
         if self.abort is None:
             self.abort = error
         self.stopping.set()
+        return self.abort

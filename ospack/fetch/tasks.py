@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..types import Tile
 
@@ -29,7 +29,7 @@ async def until_done(pool: list[asyncio.Task[None]], stopping: asyncio.Event, gr
     fails (e.g. the outcome callback raised) stops the rest and its error propagates.
     """
     stop_wait = asyncio.create_task(stopping.wait())
-    pending: set[asyncio.Task[None]] = set(pool)
+    pending: set[asyncio.Task[Any]] = set(pool)
     failed = False
     while pending and not failed and not stopping.is_set():
         done, pending = await asyncio.wait(pending | {stop_wait}, return_when=asyncio.FIRST_COMPLETED)

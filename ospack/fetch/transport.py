@@ -138,7 +138,8 @@ class ConnectionErrorsMapped(httpx.AsyncBaseTransport):
             response = await self._inner.handle_async_request(request)
         except httpx.TransportError as exc:
             raise remap_error(exc, request) from exc
-        response.stream = _MappedStream(response.stream, request)  # type: ignore[arg-type]
+        if isinstance(response.stream, httpx.AsyncByteStream):  # always, from an async transport
+            response.stream = _MappedStream(response.stream, request)
         return response
 
     async def aclose(self) -> None:

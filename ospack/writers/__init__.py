@@ -231,7 +231,7 @@ def _is_empty_database(path: Path) -> bool:
     if path.stat().st_size == 0:
         return True
     with read_only(path) as conn:
-        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        return int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]) == 0
 
 
 def _stored_job(path: Path, fmt: str, job: JobInfo) -> tuple[JobInfo | None, bool]:

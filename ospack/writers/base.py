@@ -52,10 +52,13 @@ class SqliteTileWriter(StoredTileChecks, ABC):
     application_id: ClassVar[int]
     #: how the format's tables are read back (the writer reads its own file through it too)
     file_class: ClassVar[type[PackageFile]]
+    job: JobInfo
+    file: PackageFile
     #: set once this session has made sure the digest table exists (files made before digests lack it)
     _digests_ready: bool = False
+    _closed: bool = False
 
-    def __init__(self, path: Path, job: JobInfo, conn: sqlite3.Connection, *, new: bool, dedup: bool = False):
+    def __init__(self, path: Path, job: JobInfo, conn: sqlite3.Connection, *, new: bool, dedup: bool = False) -> None:
         self.path = path
         self.job = job
         self._conn = conn
@@ -314,7 +317,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
 
     def close(self) -> None:
         """Close the file (SQLite folds what is left of the write-ahead log into it)."""
-        if self._conn is None:
+        if self._closed:
             return
         try:
             if self._session_open:  # best effort: a file whose close is not recorded only warns more
@@ -325,7 +328,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
                     pass
             self._conn.close()
         finally:
-            self._conn = None  # type: ignore[assignment]
+            self._closed = True
             if self.lock is not None:
                 self.lock.release()
 
@@ -343,7 +346,7 @@ class SqliteTileWriter(StoredTileChecks, ABC):
 
     # ---- checks --------------------------------------------------------------------------------
     def _layer(self, layer: str) -> str:
-        if self._conn is None:
+        if self._closed:
             raise WriterError(f"{self.path} is closed")
         for name in self.job.layers:
             if name.lower() == layer.lower():

@@ -7,8 +7,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from .files import Findings, TileTable
-from .gpkg import GPKG_APPLICATION_ID, quote
+from .files import Findings, TileTable, quote
+from .gpkg import GPKG_APPLICATION_ID
 
 
 def conformance(conn: sqlite3.Connection, path: Path, tables: list[TileTable], foreign: list[str]) -> Findings:

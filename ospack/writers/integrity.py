@@ -111,13 +111,15 @@ def stored_rows(conn: sqlite3.Connection, source: TileSource, layer: str) -> Ite
 def undigested_count(conn: sqlite3.Connection, source: TileSource, layer: str) -> int:
     """How many stored tiles of ``layer`` have no digest (an index lookup a tile; no image is read)."""
     if not has_digests(conn):
-        return conn.execute(f"SELECT count(*) FROM {source.from_clause}").fetchone()[0]
-    return conn.execute(
-        f"SELECT count(*) FROM {source.from_clause} WHERE NOT EXISTS (SELECT 1 FROM {DIGEST_TABLE} d "
-        f"WHERE d.layer = ? AND d.zoom_level = t.zoom_level AND d.tile_row = {source.xyz_row} "
-        "AND d.tile_column = t.tile_column)",
-        (layer,),
-    ).fetchone()[0]
+        return int(conn.execute(f"SELECT count(*) FROM {source.from_clause}").fetchone()[0])
+    return int(
+        conn.execute(
+            f"SELECT count(*) FROM {source.from_clause} WHERE NOT EXISTS (SELECT 1 FROM {DIGEST_TABLE} d "
+            f"WHERE d.layer = ? AND d.zoom_level = t.zoom_level AND d.tile_row = {source.xyz_row} "
+            "AND d.tile_column = t.tile_column)",
+            (layer,),
+        ).fetchone()[0]
+    )
 
 
 def row_problem(

@@ -151,7 +151,8 @@ class JobInfo:
     def projected_bounds(self) -> ProjectedBounds:
         """The area's bounding box in the grid's CRS, clipped to the grid."""
         transformer = _to_grid(self.grid.crs)
-        left, bottom, right, top = transformer.transform_bounds(*self._area.bounds, densify_pts=21)
+        west, south, east, north = self._area.bounds
+        left, bottom, right, top = transformer.transform_bounds(west, south, east, north, densify_pts=21)
         pyramid = self.grid.pyramid_bounds()
         return ProjectedBounds(
             max(left, pyramid.left), max(bottom, pyramid.bottom), min(right, pyramid.right), min(top, pyramid.top)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from functools import cached_property
+from pathlib import Path
 
 from pyproj import Transformer
 
@@ -183,8 +185,8 @@ class MBTilesWriter(SqliteTileWriter):
                 "write a .gpkg file, or one .mbtiles per layer"
             )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, path: Path, job: JobInfo, conn: sqlite3.Connection, *, new: bool, dedup: bool = False) -> None:
+        super().__init__(path, job, conn, new=new, dedup=dedup)
         self._image_format = state_value(self._conn, "format")
 
     @property
