@@ -40,10 +40,11 @@ from write import writer
 
 from ospack.area import read_area
 from ospack.cover import count, cover
-from ospack.fetch import Credentials, FetchSettings, RatePolicy, fetch_tiles
+from ospack.fetch import ApiAccess, Credentials, FetchSettings, RatePolicy, fetch_tiles
 from ospack.layers import get_layer
 from ospack.pipeline import package
 from ospack.summary import Progress
+from ospack.writers import OutputOptions
 
 LAYER = "Road_27700"
 ZOOM = 9
@@ -74,7 +75,7 @@ def planned(bbox: str, zoom: int = ZOOM) -> int:
     return sum(count(read_area(bbox, area_crs="EPSG:27700"), get_layer(LAYER), [zoom]).values())
 
 
-def run_package(bbox: str, output: Path, **options: object) -> tuple[object, Progress | None]:
+def run_package(bbox: str, output: Path, url: str, settings: FetchSettings) -> tuple[object, Progress | None]:
     """package() into a fresh GeoPackage; returns the summary and the last progress snapshot."""
     last: list[Progress] = []
     summary = package(
@@ -83,10 +84,10 @@ def run_package(bbox: str, output: Path, **options: object) -> tuple[object, Pro
         area_crs="EPSG:27700",
         layers=LAYER,
         zooms=ZOOM,
-        key=KEY,
-        overwrite=True,
         progress=lambda p: last.append(p) if not last else last.__setitem__(0, p),
-        **options,
+        settings=settings,
+        api=ApiAccess(url=url, key=KEY),
+        options=OutputOptions(overwrite=True),
     )
     return summary, (last[0] if last else None)
 
@@ -139,7 +140,7 @@ def rate_case(enforce: str, limit: int, window: float, requests: int, tmp: Path)
         )
         base_429 = emulator_call(url, "stats")["by_status"].get("429", 0)
         emulator_call(url, "reset")
-        summary, last = run_package(bbox, tmp / f"rate-{enforce}-{limit}.gpkg", api_url=url, settings=paced)
+        summary, last = run_package(bbox, tmp / f"rate-{enforce}-{limit}.gpkg", url=url, settings=paced)
         seen = emulator_call(url, "stats")
     fetch_rate = last.requests / last.elapsed_s * 60 if last and last.elapsed_s else 0.0
     return {
@@ -234,7 +235,7 @@ def section_throughput(args: argparse.Namespace, tmp: Path) -> bool:
             summary, last = run_package(
                 bbox,
                 tmp / f"through{round_}.gpkg",
-                api_url=url,
+                url=url,
                 settings=FetchSettings(rate=RatePolicy.unpaced(), workers=args.workers),
             )
             assert summary.complete and summary.tiles_written == n, summary.to_dict()
@@ -332,14 +333,12 @@ def memory_run(tiles: int, cap_s: float, output: str) -> None:
             area_crs="EPSG:27700",
             layers=LAYER,
             zooms=ZOOM,
-            key=KEY,
-            api_url="http://127.0.0.1:9",
             settings=FetchSettings(rate=RatePolicy.unpaced()),
-            transport=transport,
-            overwrite=True,
             allow_huge=True,
             progress=sample,
             stop_event=stop,
+            api=ApiAccess(key=KEY, url="http://127.0.0.1:9", transport=transport),
+            options=OutputOptions(overwrite=True),
         )  # a million tiles on purpose
     finally:
         timer.cancel()

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 # name → module that defines it; imported lazily so `import ospack` stays cheap
 _EXPORTS = {
+    "ApiAccess": "fetch.access",
     "Area": "area",
     "AreaError": "errors",
     "attribution": "layers",
@@ -35,6 +36,7 @@ _EXPORTS = {
     "list_layers": "layers",
     "open_writer": "writers",
     "OspackError": "errors",
+    "OutputOptions": "writers.options",
     "package": "pipeline",
     "package_async": "engine",
     "PackageInfo": "inspect",

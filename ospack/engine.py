@@ -21,20 +21,19 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from .area import Area
 from .cover import cover
 from .errors import AreaOutsideGridError, DownloadError, PremiumError, WriterError
-from .fetch import ApiEndpoints, Credentials, FetchSession, FetchSettings
+from .fetch import ApiAccess, FetchSession, FetchSettings
 from .layers import Layer
 from .plan import Plan
-from .preflight import check_demo_options, judge_before_opening, ready_to_fetch
+from .preflight import judge_before_opening, ready_to_fetch
 from .sink import BatchingSink
 from .summary import PackageSummary, Progress
 from .types import Tile
-from .writers import JobInfo, TileWriter, open_writer, remove_package
+from .writers import JobInfo, OutputOptions, TileWriter, open_writer, remove_package
 
 
 async def package_async(
@@ -42,27 +41,19 @@ async def package_async(
     output: str | os.PathLike[str],
     settings: FetchSettings | None = None,
     *,
-    key: str | None = None,
-    secret: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
+    api: ApiAccess | None = None,
+    options: OutputOptions | None = None,
     allow_premium: bool = False,
-    demo: bool = False,
     allow_huge: bool = False,
-    overwrite: bool = False,
-    format: str | None = None,
-    dedup: bool = False,
     progress: Callable[[Progress], None] | None = None,
     announce: Callable[[str], None] | None = None,
     stop_event: threading.Event | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> PackageSummary:
     """Download every tile of ``plan`` into ``output``: the engine behind :func:`ospack.package`.
 
     Parameters are those of :func:`ospack.package` after the plan is made: ``plan`` from
     :func:`ospack.plan` (its layers on one grid), and ``settings`` how to fetch
     (default :class:`~ospack.fetch.FetchSettings`: the live OS rate, 8 workers).
-    ``transport`` replaces the inner HTTP transport (tests, benchmarks).
 
     Returns
     -------
@@ -70,9 +61,11 @@ async def package_async(
         Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
     """
     settings = settings or FetchSettings()
+    api = api or ApiAccess()
+    options = options or OutputOptions()
+    demo = api.demo
     say = announce or (lambda message: None)
     started = time.monotonic()
-    check_demo_options(demo, api_url, key, secret)
     for note in plan.area.notes:
         say(note)
     plan.one_grid()
@@ -82,9 +75,9 @@ async def package_async(
 
     with ExitStack() as stack:
         if demo:
-            api_url, key, secret = _start_demo_emulator(stack)
-        credentials = Credentials.from_env(key, secret)
-        endpoints = ApiEndpoints.from_url(api_url, allow_insecure_http=allow_insecure_http)
+            api = _start_demo_emulator(stack, api)
+        credentials = api.credentials()
+        endpoints = api.endpoints()
         job = JobInfo.for_area(
             plan.area,
             layers=tuple(layer.name for layer in plan.layers),
@@ -97,7 +90,7 @@ async def package_async(
             output,
             job,
             plan.counts,
-            overwrite=overwrite,
+            overwrite=options.overwrite,
             credentials=credentials,
             rate_per_min=rate,
             allow_huge=allow_huge,
@@ -105,7 +98,7 @@ async def package_async(
         # only a file that did not exist counts as this run's to remove: --overwrite on a shared
         # GeoPackage keeps the user's layers, so that file is never this run's alone
         created = not Path(output).exists()
-        writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
+        writer = stack.enter_context(open_writer(output, job, options))
         repairs = _check_stored(writer, plan)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
             output=str(Path(output)), format=writer.format, layers=job.layers, demo=demo, tiles_planned=plan.tiles()
@@ -129,7 +122,7 @@ async def package_async(
             writer.record_failure(None)  # this run tries again; it records its own end
         try:
             premium_refused: PremiumError | None = None
-            async with FetchSession(credentials, endpoints, settings, transport=transport) as session:
+            async with FetchSession(credentials, endpoints, settings, transport=api.transport) as session:
                 with _switching_often(rate is not None):
                     for layer in plan.layers:
                         try:
@@ -154,9 +147,9 @@ async def package_async(
             raise
         if not summary.interrupted and summary.tiles_failed == 0:
             _confirm_complete(writer, plan, output)
-            note = writer.mark_complete()
+            marked = writer.mark_complete()
             summary.complete = True
-            _note(summary, say, note)
+            _note(summary, say, marked)
     return _finish(summary, started)
 
 
@@ -211,11 +204,12 @@ def _finish(summary: PackageSummary, started: float) -> PackageSummary:
     return summary
 
 
-def _start_demo_emulator(stack: ExitStack) -> tuple[str, str, None]:
+def _start_demo_emulator(stack: ExitStack, api: ApiAccess) -> ApiAccess:
+    """The embedded emulator, started for this run (and stopped with it), as the run's API."""
     from .emulator import Emulator
 
     emulator = stack.enter_context(Emulator(keys=("demo",)))
-    return emulator.url, "demo", None
+    return ApiAccess(url=emulator.url, key="demo", transport=api.transport)
 
 
 def _job_cover(area: Area, layer: Layer) -> Callable[[int], Iterator[Tile]]:

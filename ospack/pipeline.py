@@ -3,7 +3,7 @@
 The CLI's ``ospack package`` is a thin wrapper over it; it is also the Python API::
 
     import ospack
-    summary = ospack.package("site.geojson", "site.gpkg", layers=["Outdoor_27700"], zooms="0-9", key=...)
+    summary = ospack.package("site.geojson", "site.gpkg", layers=["Outdoor_27700"], zooms="0-9")
     print(summary.to_dict())
 
 It plans the job (:func:`ospack.plan`) and runs the engine (:func:`ospack.package_async`) to
@@ -20,14 +20,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import httpx
-
 from .area import Area
 from .engine import package_async
-from .fetch import FetchSettings
+from .fetch import ApiAccess, FetchSettings
+from .layers import ZoomSpec
 from .plan import plan
-from .preflight import check_demo_options
 from .summary import PackageSummary, Progress
+from .writers import OutputOptions
 
 T = TypeVar("T")
 
@@ -37,24 +36,17 @@ def package(
     output: str | os.PathLike[str],
     *,
     layers: str | Sequence[str],
-    zooms: str | int | Sequence[int],
+    zooms: ZoomSpec,
     buffer_m: float = 0.0,
     area_crs: str | None = None,
     settings: FetchSettings | None = None,
-    key: str | None = None,
-    secret: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
+    api: ApiAccess | None = None,
+    options: OutputOptions | None = None,
     allow_premium: bool = False,
-    demo: bool = False,
     allow_huge: bool = False,
-    overwrite: bool = False,
-    format: str | None = None,
-    dedup: bool = False,
     progress: Callable[[Progress], None] | None = None,
     announce: Callable[[str], None] | None = None,
     stop_event: threading.Event | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> PackageSummary:
     """Download every tile covering ``area`` at ``zooms`` for each layer into ``output``.
 
@@ -71,57 +63,41 @@ def package(
         timeouts, protocol). Default: 600 requests a minute (a live project) with 8 workers;
         ``FetchSettings(rate=RatePolicy(50))`` for a project in development mode,
         ``RatePolicy.unpaced()`` for a self-hosted source.
-    key, secret
-        The project API key (default: ``OS_API_KEY``); with a secret (default ``OS_API_SECRET``)
-        ospack authenticates with OAuth2 client credentials instead of sending the key.
-    api_url, allow_insecure_http
-        Root URL of the API (default ``https://api.os.uk``), e.g. the emulator's URL. Plain
-        ``http://`` to a host other than loopback is refused unless ``allow_insecure_http``.
-        Only its origin (``scheme://host[:port]``) is recorded in the file.
+    api
+        Which API, as whom: :class:`~ospack.fetch.ApiAccess` (URL, key and secret, or
+        ``ApiAccess(demo=True)`` for the embedded emulator). Default: ``https://api.os.uk``
+        with the key in ``OS_API_KEY``. Only the URL's origin is recorded in the file.
+    options
+        The output's format, ``overwrite`` and MBTiles ``dedup``:
+        :class:`~ospack.writers.OutputOptions` (default: format from the extension).
     allow_premium
         Premium zooms are refused before any request unless this is set.
-    demo
-        Start the embedded emulator on loopback with a demo key and package from it
-        (so ``api_url``, ``key`` and ``secret`` must not be given).
     allow_huge
         Start a job of more than a million tiles, more than a day at the rate, or
         larger than the free space at ``output``; otherwise refused before any request.
-    overwrite, format, dedup
-        Replace ospack's tables of another job in ``output``; ``"gpkg"`` or ``"mbtiles"``
-        (default: from the extension); MBTiles only: store identical tiles once.
     progress, announce
         Callbacks for progress snapshots and one-off messages (premium count, resume state).
     stop_event
         Set it (the CLI does on Ctrl-C) to stop taking new tiles; stored tiles are committed.
-    transport
-        The inner HTTP transport (``httpx.MockTransport`` in tests); default aiohttp's.
 
     Returns
     -------
     PackageSummary
         Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
     """
-    check_demo_options(demo, api_url, key, secret)  # before the area is read: it costs nothing to say
     job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs)
     return run_to_end(
         package_async(
             job,
             output,
             settings,
-            key=key,
-            secret=secret,
-            api_url=api_url,
-            allow_insecure_http=allow_insecure_http,
+            api=api,
+            options=options,
             allow_premium=allow_premium,
-            demo=demo,
             allow_huge=allow_huge,
-            overwrite=overwrite,
-            format=format,
-            dedup=dedup,
             progress=progress,
             announce=announce,
             stop_event=stop_event,
-            transport=transport,
         )
     )
 

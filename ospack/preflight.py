@@ -16,15 +16,6 @@ from .inspect import info
 from .writers import JobInfo, read_job
 
 
-def check_demo_options(demo: bool, api_url: str | None, key: str | None, secret: str | None) -> None:
-    """``--demo`` brings its own API and key: given with others, one of them would be silently ignored."""
-    if demo and (api_url or key or secret):
-        raise UsageError(
-            "--demo runs against the built-in emulator with its own key; drop --api-url, --key and --secret,"
-            " or drop --demo to use them"
-        )
-
-
 def judge_before_opening(
     output: str | os.PathLike[str],
     job: JobInfo,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -203,3 +204,68 @@ def _stop_all(emulators: list[Emulator]) -> None:
             emulators[-1].stop()
         finally:
             _stop_all(emulators[:-1])
+
+
+class OspackRun:
+    """A factory for ``python -m ospack ARGS`` runs as processes of their own (a real CLI, real signals).
+
+    ``start(*args, key=...)`` starts one (stdout and stderr piped as text; ``OS_API_KEY`` is ``key``
+    or unset), ``package(output, url, *extra, ...)`` the usual ``package`` of an area from an API,
+    ``wait(process, until)`` polls ``until()`` while the process runs. Still running after the test:
+    killed.
+    """
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str, key: str | None = None, stdin: bool = False) -> subprocess.Popen[str]:
+        env = {name: value for name, value in os.environ.items() if name not in ("OS_API_KEY", "OS_API_SECRET")}
+        if key is not None:
+            env["OS_API_KEY"] = key
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ospack", *args],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.started.append(process)
+        return process
+
+    def package(
+        self,
+        area: str,
+        output: object,
+        url: str,
+        *extra: str,
+        layer: str = "Outdoor_27700",
+        zooms: str = "0-9",
+        key: str = "demo",
+    ) -> subprocess.Popen[str]:
+        """``ospack package AREA -o OUTPUT --layer L --zoom Z --api-url URL --workers 2 *extra``."""
+        args = ("package", area, "-o", str(output), "--layer", layer, "--zoom", zooms, "--api-url", url)
+        return self.start(*args, "--workers", "2", *extra, key=key)
+
+    @staticmethod
+    def wait(process: subprocess.Popen[str], until: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Return once ``until()`` holds; fail if the process ends first or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"still waiting after {timeout} s"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+
+
+@pytest.fixture
+def ospack_run() -> Iterator[OspackRun]:
+    """Start ``ospack`` commands as processes (see :class:`OspackRun`); any still running are killed after."""
+    runs = OspackRun()
+    yield runs
+    runs.close()

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -215,51 +211,15 @@ def test_usage_errors_exit_2(runner, tmp_path, extra, message):
     assert message in result.output
 
 
-def start_package(output, url, *extra):
-    env = {**os.environ, "OS_API_KEY": SECRET_KEY}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ospack",
-            "package",
-            SNOWDON,
-            "-o",
-            str(output),
-            "--layer",
-            "Outdoor_27700",
-            "--zoom",
-            "0-9",
-            "--api-url",
-            url,
-            "--workers",
-            "2",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def wait_for_tiles(api, n, process, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while api.stats()["tiles"] < n:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
 def stored_tiles(output):
     [(count,)] = query(output, "SELECT count(*) FROM outdoor_27700")
     return count
 
 
-def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_path, api):
+def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_path, api, ospack_run):
     output = tmp_path / "killed.gpkg"
-    process = start_package(output, api.url, "--rate", "1200")
-    wait_for_tiles(api, 40, process)  # two seconds: a commit or two have happened
+    process = ospack_run.package(SNOWDON, output, api.url, "--rate", "1200", key=SECRET_KEY)
+    ospack_run.wait(process, lambda: api.stats()["tiles"] >= 40)  # two seconds: a commit or two have happened
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     fetched_before = api.stats()["tiles"]
@@ -270,7 +230,7 @@ def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_
     assert report.problems[0].startswith("incomplete")
     assert not any("application_id" in problem for problem in report.problems)
     api.reset()
-    rerun = start_package(output, api.url, "--rate", "100000", "--json")
+    rerun = ospack_run.package(SNOWDON, output, api.url, "--rate", "100000", "--json", key=SECRET_KEY)
     out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0, err
     summary = json.loads(out)
@@ -283,17 +243,17 @@ def test_kill_9_loses_at_most_the_uncommitted_batch_and_the_rerun_completes(tmp_
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, code):
+def test_ctrl_c_commits_prints_the_summary_and_exits_130(tmp_path, api, signum, code, ospack_run):
     output = tmp_path / "interrupted.gpkg"
-    process = start_package(output, api.url, "--rate", "1200")
-    wait_for_tiles(api, 15, process)
+    process = ospack_run.package(SNOWDON, output, api.url, "--rate", "1200", key=SECRET_KEY)
+    ospack_run.wait(process, lambda: api.stats()["tiles"] >= 15)
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
     assert process.returncode == code, err
     assert "interrupted, rerun to resume" in out and "Traceback" not in err
     kept = stored_tiles(output)
     assert kept >= 15
-    rerun = start_package(output, api.url, "--rate", "100000", "-q")
+    rerun = ospack_run.package(SNOWDON, output, api.url, "--rate", "100000", "-q", key=SECRET_KEY)
     out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0 and ": complete" in out, err
     assert verify(output).ok

@@ -15,6 +15,7 @@ from test_writers_support import fill, make_job, query, tamper
 from ospack import package
 from ospack.cli import cli
 from ospack.errors import AuthError, WriterError
+from ospack.fetch import ApiAccess
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
 from ospack.writers.access import missing_wal_note
@@ -165,7 +166,7 @@ def test_a_failed_first_run_through_a_symlink_removes_the_file_it_made_not_the_l
     link = tmp_path / "link.gpkg"
     link.symlink_to("target.gpkg")
     with pytest.raises(AuthError):
-        package(SNOWDON, link, layers="Outdoor_27700", zooms="6", api_url=fast_emulator.url, key="wrong")
+        package(SNOWDON, link, layers="Outdoor_27700", zooms="6", api=ApiAccess(url=fast_emulator.url, key="wrong"))
     assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg"]
     # --overwrite through a link replaces the file it points to, and keeps the link
     assert run(fast_emulator, link, zooms="6").complete

@@ -24,7 +24,9 @@ def api(make_emulator):
 
 def test_package_async_runs_a_plan_into_a_file(api, tmp_path):
     job = ospack.plan(SNOWDON, "Outdoor_27700", "5-7")
-    summary = asyncio.run(ospack.package_async(job, tmp_path / "a.gpkg", UNPACED, key="demo", api_url=api.url))
+    summary = asyncio.run(
+        ospack.package_async(job, tmp_path / "a.gpkg", UNPACED, api=ospack.ApiAccess(key="demo", url=api.url))
+    )
     assert summary.complete and summary.tiles_planned == job.tiles()
     assert summary.tiles_written + summary.tiles_absent == job.tiles()
     assert verify(tmp_path / "a.gpkg").ok
@@ -38,9 +40,8 @@ def test_package_works_when_called_from_inside_a_running_event_loop(api, tmp_pat
             tmp_path / "nb.gpkg",
             layers="Outdoor_27700",
             zooms="5-7",
-            api_url=api.url,
-            key="demo",
             settings=UNPACED,
+            api=ospack.ApiAccess(url=api.url, key="demo"),
         )
         assert asyncio.get_running_loop() is loop  # the caller's loop is untouched
         return summary
@@ -56,9 +57,8 @@ def test_an_error_inside_a_running_loop_reaches_the_caller_as_itself(api, tmp_pa
             tmp_path / "bad.gpkg",
             layers="Outdoor_27700",
             zooms="5-7",
-            api_url=api.url,
-            key="not-a-key",
             settings=UNPACED,
+            api=ospack.ApiAccess(url=api.url, key="not-a-key"),
         )
 
     with pytest.raises(AuthError, match="refused the API key"):
@@ -71,10 +71,8 @@ def test_every_layer_of_a_run_shares_one_client_and_one_token(api, tmp_path):
         tmp_path / "two.gpkg",
         layers=["Outdoor_27700", "Road_27700"],
         zooms="6-8",
-        api_url=api.url,
-        key="paid",
-        secret="paid-secret",
         settings=UNPACED,
+        api=ospack.ApiAccess(url=api.url, key="paid", secret="paid-secret"),
     )
     assert summary.complete and summary.requests > 0
     assert api.stats()["tokens"] == 1  # one token for both layers: one session for the run
@@ -89,10 +87,9 @@ def test_the_switch_interval_is_the_callers_again_after_a_run(api, tmp_path, rat
         tmp_path / "s.gpkg",
         layers="Outdoor_27700",
         zooms="5-6",
-        api_url=api.url,
-        key="demo",
         settings=FetchSettings(rate=rate),
         progress=lambda p: seen.append(sys.getswitchinterval()),
+        api=ospack.ApiAccess(url=api.url, key="demo"),
     )
     assert sys.getswitchinterval() == before
     assert set(seen) == {min(before, 0.0005) if rate.per_minute else before}  # tightened only while paced
@@ -102,8 +99,7 @@ def test_the_switch_interval_is_the_callers_again_after_a_run(api, tmp_path, rat
             tmp_path / "t.gpkg",
             layers="Outdoor_27700",
             zooms="5-6",
-            api_url=api.url,
-            key="not-a-key",
             settings=FetchSettings(rate=rate),
+            api=ospack.ApiAccess(url=api.url, key="not-a-key"),
         )
     assert sys.getswitchinterval() == before  # restored when the run fails too

@@ -19,7 +19,7 @@ from test_writers_support import (
 
 from ospack import package
 from ospack.cli import cli
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import info
 from ospack.layers import get_layer
 from ospack.writers.job import DEMO_ATTRIBUTION
@@ -44,8 +44,8 @@ def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
         output,
         layers="Outdoor_27700",
         zooms="6-7",
-        demo=True,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
     ).complete
     ((identifier, description),) = rows(output, "SELECT identifier, description FROM gpkg_contents")
     assert identifier == "OS Outdoor_27700 demo test cards"
@@ -62,7 +62,12 @@ def test_a_demo_geopackage_says_it_holds_test_cards(runner, tmp_path):
 def test_a_demo_mbtiles_says_it_holds_test_cards(tmp_path):
     output = tmp_path / "demo.mbtiles"
     assert package(
-        SNOWDON, output, layers="Road_3857", zooms="10-11", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+        SNOWDON,
+        output,
+        layers="Road_3857",
+        zooms="10-11",
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
     ).complete
     meta = dict(rows(output, "SELECT name, value FROM metadata"))
     assert meta["attribution"] == DEMO_ATTRIBUTION

@@ -25,10 +25,10 @@ from ospack.errors import (
     PremiumError,
     UsageError,
 )
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
-from ospack.writers import read_job
+from ospack.writers import OutputOptions, read_job
 
 ROOT = Path(__file__).resolve().parent.parent
 SNOWDON = ROOT / "sample_areas" / "yr-wyddfa.geojson"
@@ -37,10 +37,10 @@ SUMMIT_BNG = (260990.0, 354366.0)  # Yr Wyddfa summit, easting/northing
 SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True).transform(*SUMMIT_BNG)
 
 
-def run(emulator, output, layer="Outdoor_27700", zooms="0-9", **options):
+def run(emulator, output, layer="Outdoor_27700", zooms="0-9", *, key="demo", secret=None, **options):
     options.setdefault("settings", FetchSettings(rate=UNPACED))
-    options.setdefault("key", "demo")
-    return package(SNOWDON, output, layers=layer, zooms=zooms, api_url=emulator.url, **options)
+    api = ApiAccess(url=emulator.url, key=key, secret=secret)
+    return package(SNOWDON, output, layers=layer, zooms=zooms, api=api, **options)
 
 
 def tile_from_emulator(emulator, layer, tile) -> bytes:
@@ -150,7 +150,7 @@ def test_a_refused_key_on_a_file_with_tiles_records_why_for_info_and_verify(fast
     with pytest.raises(AuthError):
         run(fast_emulator, output, zooms="0-9", key="not-a-real-key")
     described = info(output)
-    assert described["complete"] is False and "refused the API key" in described["failure"]
+    assert described.complete is False and "refused the API key" in (described.failure or "")
     problems = verify(output).problems
     assert any(p.startswith("incomplete: the last run stopped: the OS Maps API refused") for p in problems)
     assert not any("rerun the same package command to resume" in p for p in problems)
@@ -173,8 +173,7 @@ def test_an_unreachable_api_fails_fast_and_leaves_no_file(tmp_path):
             tmp_path / "x.gpkg",
             layers="Outdoor_27700",
             zooms="0-9",
-            key="demo",
-            api_url=f"http://127.0.0.1:{port}",
+            api=ApiAccess(key="demo", url=f"http://127.0.0.1:{port}"),
         )
     assert time.monotonic() - started < 10
     assert list(tmp_path.iterdir()) == []
@@ -197,8 +196,8 @@ def test_a_plan_without_premium_stops_at_the_first_refusal_and_says_so_once(fast
     assert "plan has no Premium access" in message and "Outdoor_27700" in message and "demo" not in message
     assert fast_emulator.stats()["by_status"]["401"] <= 8  # the requests in flight at the first refusal
     described = info(output)
-    assert described["layers"][0]["zooms"] == {"9": 34}  # the open zoom is stored
-    assert described["failure"] == message
+    assert described.layers[0].zooms == {9: 34}  # the open zoom is stored
+    assert described.failure == message
 
 
 def test_premium_key_gets_premium_zooms_with_oauth2_renewed_mid_run(make_emulator, tmp_path):
@@ -270,9 +269,8 @@ def test_another_area_is_refused_unless_overwrite(fast_emulator, tmp_path):
             layers="Outdoor_27700",
             zooms="5-7",
             area_crs="EPSG:27700",
-            api_url=fast_emulator.url,
-            key="demo",
             settings=FetchSettings(rate=UNPACED),
+            api=ApiAccess(url=fast_emulator.url, key="demo"),
         )
     summary = package(
         other,
@@ -280,10 +278,9 @@ def test_another_area_is_refused_unless_overwrite(fast_emulator, tmp_path):
         layers="Outdoor_27700",
         zooms="5-7",
         area_crs="EPSG:27700",
-        api_url=fast_emulator.url,
-        key="demo",
         settings=FetchSettings(rate=UNPACED),
-        overwrite=True,
+        api=ApiAccess(url=fast_emulator.url, key="demo"),
+        options=OutputOptions(overwrite=True),
     )
     assert summary.complete
 
@@ -326,8 +323,7 @@ def test_area_outside_the_layer_is_refused_before_any_request(fast_emulator, tmp
             tmp_path / "paris.gpkg",
             layers="Road_3857",
             zooms="12",
-            api_url=fast_emulator.url,
-            key="demo",
+            api=ApiAccess(url=fast_emulator.url, key="demo"),
         )
     assert fast_emulator.stats()["requests"] == 0
 
@@ -338,8 +334,8 @@ def test_demo_mode_records_that_the_tiles_are_not_os_data(tmp_path):
         tmp_path / "demo.gpkg",
         layers="Outdoor_27700",
         zooms="5-7",
-        demo=True,
         settings=FetchSettings(rate=UNPACED),
+        api=ApiAccess(demo=True),
     )
     assert summary.complete and summary.demo
     job = read_job(tmp_path / "demo.gpkg")
@@ -371,49 +367,14 @@ def test_stop_event_interrupts_cleanly_and_keeps_what_was_fetched(make_emulator,
     assert rerun.complete and rerun.tiles_written == 57 - kept
 
 
-def _package_process(output, url, *extra):
-    import os
-    import subprocess
-    import sys
-
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ospack",
-            "package",
-            str(SNOWDON),
-            "-o",
-            str(output),
-            "--layer",
-            "Outdoor_27700",
-            "--zoom",
-            "0-5",
-            "--api-url",
-            url,
-            "--workers",
-            "2",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OS_API_KEY": "demo"},
-    )
-
-
 @pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_during_retry_backoff_ends_in_the_clean_summary(make_emulator, tmp_path, signame, code):
+def test_a_signal_during_retry_backoff_ends_in_the_clean_summary(make_emulator, tmp_path, signame, code, ospack_run):
     import signal
-    import time
 
     emulator = make_emulator(keys=("demo",), limit=100_000, faults={"503": 1.0})  # every tile backs off
-    process = _package_process(tmp_path / "backoff.gpkg", emulator.url, "--rate", "100000")
-    deadline = time.monotonic() + 30
+    process = ospack_run.package(SNOWDON, tmp_path / "backoff.gpkg", emulator.url, "--rate", "100000", zooms="0-5")
     # two workers, back-off 0.5, 1, 2, 4 s (× jitter 0.5-1): after eight requests both sleep past the 2 s grace
-    while emulator.stats()["requests"] < 8:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    ospack_run.wait(process, lambda: emulator.stats()["requests"] >= 8)
     process.send_signal(getattr(signal, signame))
     out, err = process.communicate(timeout=30)
     assert process.returncode == code, err
@@ -421,7 +382,7 @@ def test_a_signal_during_retry_backoff_ends_in_the_clean_summary(make_emulator, 
     assert "Traceback" not in err and "CancelledError" not in err and "never retrieved" not in err
 
 
-def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path):
+def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path, ospack_run):
     import signal
     import socket
     import time
@@ -429,7 +390,7 @@ def test_a_signal_while_the_api_is_unreachable_ends_cleanly(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = _package_process(tmp_path / "gone.gpkg", f"http://127.0.0.1:{port}")
+    process = ospack_run.package(SNOWDON, tmp_path / "gone.gpkg", f"http://127.0.0.1:{port}", zooms="0-5")
     first = process.stderr.readline()  # "… tiles planned": the signal handlers are in place
     time.sleep(0.3)  # inside the first rounds of waiting for the API
     process.send_signal(signal.SIGINT)
@@ -491,10 +452,8 @@ def test_a_redirect_fails_at_once_and_leaves_no_file(tmp_path):
             tmp_path / "moved.gpkg",
             layers="Outdoor_27700",
             zooms="0-9",
-            key="demo",
-            api_url="http://127.0.0.1:9",
             settings=FetchSettings(rate=UNPACED, workers=2),
-            transport=httpx.MockTransport(handler),
+            api=ApiAccess(key="demo", url="http://127.0.0.1:9", transport=httpx.MockTransport(handler)),
         )
     message = str(caught.value)
     assert "HTTP 307, a redirect to https://login.example.com/sso;" in message and "key=" not in message

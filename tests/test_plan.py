@@ -6,7 +6,7 @@ from ospack.area import read_area
 from ospack.cover import cover
 from ospack.errors import AreaOutsideGridError
 from ospack.estimate import estimate
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.layers import get_layer
 from ospack.pipeline import package
 from ospack.plan import Plan, plan, plan_counts
@@ -62,8 +62,8 @@ def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
         tmp_path / "edge.gpkg",
         layers=ROAD.name,
         zooms=zooms,
-        demo=True,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
     )
     assert summary.complete
     assert summary.tiles_planned == job.total
@@ -80,8 +80,8 @@ def test_package_refuses_an_area_with_no_tile_before_creating_any_file(tmp_path)
             tmp_path / "none.gpkg",
             layers=ROAD.name,
             zooms="5-6",
-            demo=True,
             settings=FetchSettings(rate=RatePolicy.unpaced()),
+            api=ApiAccess(demo=True),
         )
     assert list(tmp_path.iterdir()) == []
 
@@ -118,7 +118,9 @@ def test_layers_on_several_grids_plan_but_one_output_refuses_them(tmp_path):
     with pytest.raises(UsageError, match="different grids"):
         job.one_grid()
     with pytest.raises(UsageError, match="different grids"):
-        package(SNOWDON, tmp_path / "x.gpkg", layers=["Outdoor_27700", "Road_3857"], zooms="7", demo=True)
+        package(
+            SNOWDON, tmp_path / "x.gpkg", layers=["Outdoor_27700", "Road_3857"], zooms="7", api=ApiAccess(demo=True)
+        )
     assert list(tmp_path.iterdir()) == []
     assert plan(SNOWDON, "Road_3857", "7").grid.id == get_layer("Road_3857").grid.id
 

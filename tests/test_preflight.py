@@ -8,8 +8,7 @@ import pytest
 
 from ospack import package
 from ospack.errors import ApiUrlError, LargeJobError, UsageError
-from ospack.fetch import FetchSettings, RatePolicy
-from ospack.preflight import check_demo_options
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.writers import read_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,18 +21,22 @@ def no_key_in_the_environment(monkeypatch):
     monkeypatch.delenv("OS_API_KEY", raising=False)
 
 
-@pytest.mark.parametrize("given", [{"api_url": "http://127.0.0.1:9"}, {"key": "k"}, {"secret": "s"}])
+@pytest.mark.parametrize("given", [{"url": "http://127.0.0.1:9"}, {"key": "k"}, {"secret": "s"}])
 def test_demo_refuses_an_api_or_credentials(tmp_path, given):
     with pytest.raises(UsageError, match="--demo runs against the built-in emulator"):
-        package(SNOWDON, tmp_path / "d.gpkg", layers="Outdoor_27700", zooms="7", demo=True, **given)
+        ApiAccess(demo=True, **given)
     assert not (tmp_path / "d.gpkg").exists()
-    check_demo_options(False, **{"api_url": None, "key": None, "secret": None, **given})  # without --demo: fine
+    ApiAccess(**given)  # without --demo: fine
 
 
 def test_insecure_http_is_refused_unless_allowed(tmp_path, make_emulator):
     with pytest.raises(ApiUrlError, match="clear text"):
         package(
-            SNOWDON, tmp_path / "h.gpkg", layers="Outdoor_27700", zooms="7", key="k", api_url="http://maps.example.org"
+            SNOWDON,
+            tmp_path / "h.gpkg",
+            layers="Outdoor_27700",
+            zooms="7",
+            api=ApiAccess(key="k", url="http://maps.example.org"),
         )
     assert not (tmp_path / "h.gpkg").exists()
     api = make_emulator(keys=("k",), limit=100_000)
@@ -42,10 +45,8 @@ def test_insecure_http_is_refused_unless_allowed(tmp_path, make_emulator):
         tmp_path / "l.gpkg",
         layers="Outdoor_27700",
         zooms="7",
-        key="k",
-        api_url=api.url,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
-        allow_insecure_http=False,
+        api=ApiAccess(key="k", url=api.url, allow_insecure_http=False),
     )  # loopback http needs no consent
     assert summary.complete
 
@@ -53,7 +54,7 @@ def test_insecure_http_is_refused_unless_allowed(tmp_path, make_emulator):
 def test_a_huge_job_is_refused_before_the_file_exists_unless_allowed(tmp_path, monkeypatch):
     output = tmp_path / "gb.gpkg"
     with pytest.raises(LargeJobError, match="--allow-huge"):
-        package(GB, output, layers="Road_27700", zooms="9", demo=True)
+        package(GB, output, layers="Road_27700", zooms="9", api=ApiAccess(demo=True))
     assert not output.exists()
     started = []
 
@@ -63,7 +64,7 @@ def test_a_huge_job_is_refused_before_the_file_exists_unless_allowed(tmp_path, m
 
     monkeypatch.setattr("ospack.engine._package_layer", no_fetch)
     with pytest.raises(KeyboardInterrupt):
-        package(GB, output, layers="Road_27700", zooms="9", demo=True, allow_huge=True)
+        package(GB, output, layers="Road_27700", zooms="9", allow_huge=True, api=ApiAccess(demo=True))
     assert started
 
 
@@ -75,7 +76,12 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
 
     done = tmp_path / "done.gpkg"
     package(
-        SNOWDON, done, layers="Outdoor_27700", zooms="0-8", demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+        SNOWDON,
+        done,
+        layers="Outdoor_27700",
+        zooms="0-8",
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
     )
     before = done.read_bytes()
     usage = namedtuple("usage", "total used free")
@@ -86,8 +92,8 @@ def test_a_refused_resume_leaves_the_package_as_it_was(tmp_path, monkeypatch):
             done,
             layers="Outdoor_27700",
             zooms="0-9",
-            demo=True,
             settings=FetchSettings(rate=RatePolicy.unpaced()),
+            api=ApiAccess(demo=True),
         )
     assert read_job(done).zooms == tuple(range(9)) and info(done).complete
     assert done.read_bytes() == before
@@ -101,15 +107,16 @@ def test_a_resume_without_a_key_is_refused_before_the_file_changes(tmp_path, mak
         output,
         layers="Outdoor_27700",
         zooms="7",
-        key="k",
-        api_url=api.url,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(key="k", url=api.url),
     )
     before = output.read_bytes()
     with pytest.raises(UsageError, match="no API key"):
-        package(SNOWDON, output, layers="Outdoor_27700", zooms="7-8", api_url=api.url)
+        package(SNOWDON, output, layers="Outdoor_27700", zooms="7-8", api=ApiAccess(url=api.url))
     assert read_job(output).zooms == (7,) and output.read_bytes() == before
-    again = package(SNOWDON, output, layers="Outdoor_27700", zooms="7", api_url=api.url)  # complete: no key needed
+    again = package(
+        SNOWDON, output, layers="Outdoor_27700", zooms="7", api=ApiAccess(url=api.url)
+    )  # complete: no key needed
     assert again.already_complete and again.requests == 0
 
 

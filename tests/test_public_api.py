@@ -36,9 +36,8 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
             "demo.gpkg",
             layers="Outdoor_27700",
             zooms="5-7",
-            api_url=api.url,
-            key="demo",
             settings=ospack.FetchSettings(rate=ospack.RatePolicy.unpaced()),
+            api=ospack.ApiAccess(url=api.url, key="demo"),
         )
     assert summary.to_dict()["complete"]
     assert ospack.verify("demo.gpkg").ok

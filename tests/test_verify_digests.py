@@ -24,11 +24,11 @@ from ospack import package
 from ospack.area import read_area
 from ospack.cover import cover
 from ospack.errors import WriterError
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
 from ospack.types import Tile
-from ospack.writers import open_writer
+from ospack.writers import OutputOptions, open_writer
 from ospack.writers.integrity import cover_diff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +37,16 @@ GPKG_LAYER, GPKG_ZOOMS = "Outdoor_27700", (6, 7)
 MBT_LAYER, MBT_ZOOMS = "Road_3857", (12, 13)
 #: (fixture id, file name, layer, zooms, writer options, tile table, stored row of an XYZ tile)
 LAYOUTS = {
-    "gpkg": ("area.gpkg", GPKG_LAYER, GPKG_ZOOMS, {}, "outdoor_27700", lambda t: t.y),
-    "mbtiles": ("area.mbtiles", MBT_LAYER, MBT_ZOOMS, {}, "tiles", lambda t: (1 << t.z) - 1 - t.y),
-    "dedup": ("dedup.mbtiles", MBT_LAYER, MBT_ZOOMS, {"dedup": True}, "tiles", lambda t: (1 << t.z) - 1 - t.y),
+    "gpkg": ("area.gpkg", GPKG_LAYER, GPKG_ZOOMS, None, "outdoor_27700", lambda t: t.y),
+    "mbtiles": ("area.mbtiles", MBT_LAYER, MBT_ZOOMS, None, "tiles", lambda t: (1 << t.z) - 1 - t.y),
+    "dedup": (
+        "dedup.mbtiles",
+        MBT_LAYER,
+        MBT_ZOOMS,
+        OutputOptions(dedup=True),
+        "tiles",
+        lambda t: (1 << t.z) - 1 - t.y,
+    ),
 }
 
 
@@ -47,7 +54,7 @@ LAYOUTS = {
 def layout(request, tmp_path, monkeypatch):
     install_bbox_cover(monkeypatch)  # the cover is the area's bounding-box tiles; the real cover is tested below
     name, layer, zooms, options, table, stored_row = LAYOUTS[request.param]
-    path = finished_package(tmp_path / name, layer, zooms, **options)
+    path = finished_package(tmp_path / name, layer, zooms, options)
     return request.param, path, layer, zooms, table, stored_row
 
 
@@ -227,15 +234,15 @@ def test_cover_diff_kinds():
 
 
 # ---- package: a resume refetches damaged tiles before it calls the file complete ------------------
-def run(emulator, output, zooms="6-9", **options):
+def run(emulator, output, zooms="6-9", *, key="demo", overwrite=False, **options):
     return package(
         SNOWDON,
         output,
         layers="Outdoor_27700",
         zooms=zooms,
-        api_url=emulator.url,
-        key="demo",
         settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(url=emulator.url, key=key),
+        options=OutputOptions(overwrite=overwrite),
         **options,
     )
 
@@ -401,7 +408,7 @@ def test_check_stored_drops_a_bad_shared_image_and_every_position_holding_it(tmp
     path = tmp_path / "shared.mbtiles"
     tiles = bbox_tiles(MBT_LAYER, 13)
     blank = render_tile(tiles[0])
-    with open_writer(path, make_job(MBT_LAYER, (13,)), dedup=True) as writer:
+    with open_writer(path, make_job(MBT_LAYER, (13,)), OutputOptions(dedup=True)) as writer:
         writer.write(MBT_LAYER, [(t, blank) for t in tiles[:3]] + [(t, render_tile(t)) for t in tiles[3:]])
         writer.mark_complete()
     tamper(path, ("UPDATE images SET tile_data = ? WHERE tile_data = ?", (last_byte_changed(blank), blank)))

@@ -18,7 +18,7 @@ import pytest
 from test_writers_support import fill, make_job
 
 from ospack import package
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.writers import open_writer
 
@@ -78,10 +78,10 @@ def interrupted(output: Path) -> None:
         output,
         layers=LAYER,
         zooms=ZOOMS,
-        demo=True,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
         progress=lambda snapshot: stop.set(),
         stop_event=stop,
+        api=ApiAccess(demo=True),
     )
     assert summary.interrupted and not summary.complete
 
@@ -109,7 +109,14 @@ def test_a_read_only_file_is_refused_before_any_request(place):
 
 def test_a_read_only_complete_file_is_already_complete(place):
     output = place / "site.gpkg"
-    package(SNOWDON, output, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced()))
+    package(
+        SNOWDON,
+        output,
+        layers=LAYER,
+        zooms=ZOOMS,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
+    )
     owned_by_root(output, 0o444)
     place.chmod(0o755)
     run = ospack_package(output)
@@ -177,12 +184,17 @@ def test_package_says_so_when_resuming_a_copy_without_its_wal(tmp_path):
         original,
         layers=LAYER,
         zooms=ZOOMS,
-        demo=True,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
         progress=copy_mid_job,
+        api=ApiAccess(demo=True),
     )
     summary = package(
-        SNOWDON, copied, layers=LAYER, zooms=ZOOMS, demo=True, settings=FetchSettings(rate=RatePolicy.unpaced())
+        SNOWDON,
+        copied,
+        layers=LAYER,
+        zooms=ZOOMS,
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(demo=True),
     )
     assert summary.complete and verify(copied).ok
     assert f"{copied} is in WAL mode mid-job with no copy.gpkg-wal beside it" in summary.notes[0]

@@ -11,7 +11,7 @@ from test_writers_support import bbox_tiles, fill, finished_package, make_job, r
 
 from ospack.errors import WriterError
 from ospack.types import Tile
-from ospack.writers import open_package, open_writer, package_file, read_only
+from ospack.writers import OutputOptions, open_package, open_writer, package_file, read_only
 from ospack.writers.files import TileTable
 from ospack.writers.gpkg import GeoPackageFile
 from ospack.writers.mbtiles import MBTilesFile, flip_row
@@ -28,13 +28,13 @@ def keys(tiles):
 @pytest.mark.parametrize(
     "name, layer, zooms, cls, options",
     [
-        ("a.gpkg", GPKG_LAYER, GPKG_ZOOMS, GeoPackageFile, {}),
-        ("a.mbtiles", MBT_LAYER, MBT_ZOOMS, MBTilesFile, {}),
-        ("d.mbtiles", MBT_LAYER, MBT_ZOOMS, MBTilesFile, {"dedup": True}),
+        ("a.gpkg", GPKG_LAYER, GPKG_ZOOMS, GeoPackageFile, None),
+        ("a.mbtiles", MBT_LAYER, MBT_ZOOMS, MBTilesFile, None),
+        ("d.mbtiles", MBT_LAYER, MBT_ZOOMS, MBTilesFile, OutputOptions(dedup=True)),
     ],
 )
 def test_stored_keys_counts_and_contains_read_back_xyz(tmp_path, name, layer, zooms, cls, options):
-    path = finished_package(tmp_path / name, layer, zooms, **options)
+    path = finished_package(tmp_path / name, layer, zooms, options)
     with open_package(path) as package:
         assert type(package) is cls and package.job == make_job(layer, zooms)
         table = package.table_of(layer)
@@ -48,7 +48,7 @@ def test_stored_keys_counts_and_contains_read_back_xyz(tmp_path, name, layer, zo
 
 def test_the_deduplicated_layout_is_read_through_its_map_table(tmp_path):
     plain = finished_package(tmp_path / "p.mbtiles", MBT_LAYER, MBT_ZOOMS)
-    dedup = finished_package(tmp_path / "d.mbtiles", MBT_LAYER, MBT_ZOOMS, dedup=True)
+    dedup = finished_package(tmp_path / "d.mbtiles", MBT_LAYER, MBT_ZOOMS, OutputOptions(dedup=True))
     with open_package(plain) as package:
         assert not package.dedup and package.key_table == "tiles"
         assert package.tile_source("tiles").from_clause == "tiles t"
@@ -137,7 +137,7 @@ def test_open_package_refuses_what_is_not_a_package(tmp_path):
 def test_the_writer_reads_its_file_through_its_format(tmp_path):
     with open_writer(tmp_path / "a.gpkg", make_job(GPKG_LAYER, GPKG_ZOOMS)) as writer:
         assert isinstance(writer.file, GeoPackageFile)
-    with open_writer(tmp_path / "a.mbtiles", make_job(MBT_LAYER, MBT_ZOOMS), dedup=True) as writer:
+    with open_writer(tmp_path / "a.mbtiles", make_job(MBT_LAYER, MBT_ZOOMS), OutputOptions(dedup=True)) as writer:
         assert isinstance(writer.file, MBTilesFile) and writer.dedup and writer.file.key_table == "map"
 
 

@@ -21,7 +21,7 @@ from test_writers_support import fill, install_bbox_cover, make_job, query, rend
 from ospack import package
 from ospack.area import Area
 from ospack.cover import cover
-from ospack.fetch import FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import info, verify
 from ospack.writers import open_writer
 
@@ -278,10 +278,10 @@ def test_package_succeeds_while_a_gis_program_has_the_file_open(tmp_path, kind):
             output,
             layers=LAYER,
             zooms="0-8",
-            demo=True,
             settings=FetchSettings(rate=RatePolicy.unpaced()),
             progress=on_progress,
             announce=announced.append,
+            api=ApiAccess(demo=True),
         )
         assert readers, "the reader never opened"
         assert summary.complete and summary.tiles_failed == 0
@@ -292,7 +292,7 @@ def test_package_succeeds_while_a_gis_program_has_the_file_open(tmp_path, kind):
     assert any("another program has it open" in line for line in summary.notes)
     assert announced[-1] == summary.notes[-1] and "done()" not in announced[-1]
     assert verify(output).ok
-    rerun = package(SNOWDON, output, layers=LAYER, zooms="0-8", demo=True)
+    rerun = package(SNOWDON, output, layers=LAYER, zooms="0-8", api=ApiAccess(demo=True))
     assert rerun.already_complete and not any("another program" in n for n in rerun.notes)
     assert query(output, "PRAGMA journal_mode") == [("delete",)]
 

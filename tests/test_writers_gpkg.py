@@ -14,7 +14,7 @@ from test_writers_support import bbox_tiles, check_quadrant_pixels, fill, make_j
 from ospack.errors import IncompatibleOutputError, InvalidTileError, WriterError
 from ospack.layers import get_layer
 from ospack.types import Tile
-from ospack.writers import open_writer, read_job
+from ospack.writers import OutputOptions, open_writer, read_job
 
 GRIDS = {"Outdoor_27700": (5, 6, 7), "Road_3857": (11, 12, 13)}
 
@@ -228,7 +228,7 @@ def test_incompatible_job_is_refused_unless_overwritten(tmp_path, other, says):
     with pytest.raises(IncompatibleOutputError, match="--overwrite") as err:
         open_writer(path, other)
     assert says in str(err.value)
-    with open_writer(path, other, overwrite=True) as writer:
+    with open_writer(path, other, OutputOptions(overwrite=True)) as writer:
         assert writer.job == other
 
 
@@ -244,7 +244,7 @@ def test_foreign_files_are_refused(tmp_path):
     with pytest.raises(WriterError, match=r"name it .gpkg or .mbtiles"):
         open_writer(tmp_path / "out.tif", make_job("Outdoor_27700", (7,)))
     with pytest.raises(WriterError, match="MBTiles option"):
-        open_writer(tmp_path / "d.gpkg", make_job("Outdoor_27700", (7,)), dedup=True)
+        open_writer(tmp_path / "d.gpkg", make_job("Outdoor_27700", (7,)), OutputOptions(dedup=True))
 
 
 def test_empty_leftover_file_is_recreated(tmp_path):

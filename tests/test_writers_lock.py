@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -68,43 +65,13 @@ def test_two_runs_started_at_the_same_instant_on_a_new_file(tmp_path, fmt, layer
             assert not writer.complete  # the winner's file is sound and resumable
 
 
-def ospack_package(output, url, *extra):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ospack",
-            "package",
-            SNOWDON,
-            "-o",
-            str(output),
-            "--layer",
-            LAYER,
-            "--zoom",
-            "0-9",
-            "--api-url",
-            url,
-            "--workers",
-            "2",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OS_API_KEY": "demo"},
-    )
-
-
 def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blocks_nothing(
-    runner, tmp_path, emulator, make_emulator
+    runner, tmp_path, emulator, make_emulator, ospack_run
 ):
     output = tmp_path / "shared.gpkg"
-    first = ospack_package(output, emulator.url, "--rate", "600")
+    first = ospack_run.package(SNOWDON, output, emulator.url, "--rate", "600", layer=LAYER)
     try:
-        deadline = time.monotonic() + 30
-        while emulator.stats()["tiles"] < 3:
-            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-            time.sleep(0.05)
+        ospack_run.wait(first, lambda: emulator.stats()["tiles"] >= 3)
         other = make_emulator(keys=("demo",))  # the second run's own source: it must see no request
         second = runner.invoke(
             cli,
@@ -130,7 +97,7 @@ def test_a_second_package_run_is_refused_before_any_request_and_a_killed_run_blo
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     assert Path(f"{output}.ospack-lock").exists()  # a killed run leaves its sidecar, but not its lock
-    rerun = ospack_package(output, emulator.url, "--rate", "100000", "-q")
+    rerun = ospack_run.package(SNOWDON, output, emulator.url, "--rate", "100000", "-q", layer=LAYER)
     _out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert not Path(f"{output}.ospack-lock").exists()

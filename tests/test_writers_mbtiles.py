@@ -22,7 +22,7 @@ from test_writers_support import (
 
 from ospack.errors import InvalidTileError, WriterError
 from ospack.layers import get_layer
-from ospack.writers import open_writer, read_job
+from ospack.writers import OutputOptions, open_writer, read_job
 from ospack.writers.mbtiles import flip_row
 
 LAYER = "Road_3857"
@@ -32,7 +32,7 @@ UTILES = Path(sys.executable).with_name("utiles")
 
 @pytest.fixture(params=[False, True], ids=["plain", "dedup"])
 def package(request, tmp_path):
-    path = finished_package(tmp_path / "out.mbtiles", LAYER, ZOOMS, dedup=request.param)
+    path = finished_package(tmp_path / "out.mbtiles", LAYER, ZOOMS, OutputOptions(dedup=request.param))
     return path, {z: bbox_tiles(LAYER, z) for z in ZOOMS}
 
 
@@ -123,7 +123,7 @@ def test_dedup_stores_identical_images_once(tmp_path, open_db):
     path = tmp_path / "dedup.mbtiles"
     tiles = bbox_tiles(LAYER, 13)
     blank = render_tile(tiles[0])
-    with open_writer(path, make_job(LAYER, (13,)), dedup=True) as writer:
+    with open_writer(path, make_job(LAYER, (13,)), OutputOptions(dedup=True)) as writer:
         writer.write(LAYER, [(t, blank) for t in tiles])
         writer.write(LAYER, [(tiles[0], render_tile(tiles[1]))])  # replace one: the old image stays shared
         writer.mark_complete()
@@ -139,7 +139,7 @@ def test_dedup_stores_identical_images_once(tmp_path, open_db):
 def test_orphaned_images_are_dropped_on_completion(tmp_path):
     path = tmp_path / "orphans.mbtiles"
     tile = bbox_tiles(LAYER, 13)[0]
-    with open_writer(path, make_job(LAYER, (13,)), dedup=True) as writer:
+    with open_writer(path, make_job(LAYER, (13,)), OutputOptions(dedup=True)) as writer:
         writer.write(LAYER, [(tile, render_tile(tile))])
         writer.write(LAYER, [(tile, render_tile(bbox_tiles(LAYER, 13)[1]))])
         writer.mark_complete()

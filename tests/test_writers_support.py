@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from ospack.layers import get_layer
 from ospack.types import Tile
-from ospack.writers import JobInfo, open_writer
+from ospack.writers import JobInfo, OutputOptions, open_writer
 
 SOURCE = "https://api.os.uk/maps/raster/v1/zxy"
 CREATED = "2026-11-30T05:00:00Z"
@@ -118,9 +118,9 @@ def tamper(path, *statements) -> None:
     conn.close()
 
 
-def finished_package(path, layer: str, zooms, **options):
+def finished_package(path, layer: str, zooms, options: OutputOptions | None = None):
     """A complete package at ``path`` holding the bbox tiles of ``zooms``; returns the path."""
-    with open_writer(path, make_job(layer, zooms), **options) as writer:
+    with open_writer(path, make_job(layer, zooms), options) as writer:
         fill(writer, layer, zooms)
         writer.mark_complete()
     return path

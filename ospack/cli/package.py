@@ -6,13 +6,16 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 
 import click
 
-from ..fetch.settings import FetchSettings, RatePolicy
+from ..fetch import ApiAccess, FetchSettings, RatePolicy
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
 from ..pipeline import package
+from ..writers import OutputOptions
 from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
 from .options import area_options, layer_option, zoom_option
@@ -90,46 +93,50 @@ def package_command(
     if dev_project and rate:
         raise click.UsageError("give --dev-project or --rate, not both")
     key, secret = read_credentials(key, key_file, secret, secret_file)
+    api = ApiAccess(url=api_url, key=key, secret=secret, allow_insecure_http=allow_insecure_http, demo=demo)
     rate_policy = RatePolicy(per_minute=rate or (DEV_RATE if dev_project else LIVE_RATE))
     settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
-    stop = threading.Event()
-    received: list[int] = []
-
-    def stop_cleanly(signum: int, _frame: object) -> None:
-        received.append(signum)
-        stop.set()
-
-    previous = {signum: signal.signal(signum, stop_cleanly) for signum in EXIT_ON_SIGNAL}
-    try:
+    with stopping_on_signals() as (stop, received), closing(printer):
         summary = package(
             area,
             output,
             layers=layer,
             zooms=zoom,
-            format=fmt,
             buffer_m=buffer_m,
             area_crs=area_crs,
-            key=key,
-            secret=secret,
             settings=settings,
+            api=api,
+            options=OutputOptions(format=fmt, overwrite=overwrite, dedup=dedup),
             allow_premium=allow_premium,
-            api_url=api_url,
-            allow_insecure_http=allow_insecure_http,
-            demo=demo,
             allow_huge=allow_huge,
-            overwrite=overwrite,
-            dedup=dedup,
             progress=printer.update,
             announce=printer.announce,
             stop_event=stop,
         )
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        printer.close()
     click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary_text(summary))
     if summary.interrupted:
         sys.exit(EXIT_ON_SIGNAL[received[0]] if received else EXIT_ON_SIGNAL[signal.SIGINT])
     if summary.tiles_failed:
         sys.exit(EXIT_TILES_FAILED)
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[tuple[threading.Event, list[signal.Signals]]]:
+    """While the run lasts, SIGINT and SIGTERM set the event (and are recorded) instead of killing it.
+
+    The engine then stops taking tiles and commits what it stored; the previous handlers come back after.
+    """
+    stop = threading.Event()
+    received: list[signal.Signals] = []
+
+    def stop_cleanly(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum))
+        stop.set()
+
+    previous = {signum: signal.signal(signum, stop_cleanly) for signum in EXIT_ON_SIGNAL}
+    try:
+        yield stop, received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

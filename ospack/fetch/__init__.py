@@ -11,6 +11,7 @@ Public API::
 
 from __future__ import annotations
 
+from .access import ApiAccess
 from .auth import Credentials, KeyHeaderAuth, OAuth2ClientCredentials
 from .clock import Clock, MonotonicClock
 from .outcome import FetchStats, Tally, TileOutcome, ZoomCounts
@@ -26,6 +27,7 @@ from .wmts import WmtsUrls, parse_capabilities, strip_key
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_MAX_RETRIES",
+    "ApiAccess",
     "ApiEndpoints",
     "Clock",
     "Credentials",

@@ -25,12 +25,14 @@ from .files import PackageFile, TileTable, read_only
 from .gpkg import GPKG_APPLICATION_ID, GeoPackageWriter
 from .lock import OutputLock
 from .mbtiles import MBTILES_APPLICATION_ID, MBTilesWriter, flip_row
+from .options import OutputOptions
 from .protocol import TileWriter
 from .state import PackageState, read_state
 
 __all__ = [
     "FORMATS",
     "JobInfo",
+    "OutputOptions",
     "PackageFile",
     "PackageState",
     "TileTable",
@@ -46,32 +48,13 @@ __all__ = [
 
 #: format name → writer class
 FORMATS: dict[str, type[SqliteTileWriter]] = {"gpkg": GeoPackageWriter, "mbtiles": MBTilesWriter}
-_SUFFIXES = {".gpkg": "gpkg", ".mbtiles": "mbtiles"}
 _APPLICATION_IDS = {GPKG_APPLICATION_ID: "gpkg", MBTILES_APPLICATION_ID: "mbtiles"}
-
-
-def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
-    """The output format for ``path``: ``format`` if given, else from the extension."""
-    suffix = Path(path).suffix.lower()
-    if format is None:
-        if suffix not in _SUFFIXES:
-            raise OutputFormatError(f"cannot tell the format of {os.fspath(path)!r}; name it .gpkg or .mbtiles")
-        return _SUFFIXES[suffix]
-    fmt = format.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise OutputFormatError(f"unknown output format {format!r}; choose gpkg or mbtiles")
-    if suffix in _SUFFIXES and _SUFFIXES[suffix] != fmt:
-        raise OutputFormatError(f"{os.fspath(path)!r} has a {suffix} name but format {fmt} was asked; make them agree")
-    return fmt
 
 
 def open_writer(
     path: str | os.PathLike[str],
     job: JobInfo,
-    *,
-    format: str | None = None,
-    overwrite: bool = False,
-    dedup: bool = False,
+    options: OutputOptions | None = None,
 ) -> TileWriter:
     """Create an output file for ``job``, or resume the compatible one already at ``path``.
 
@@ -81,13 +64,9 @@ def open_writer(
         Output file, ``.gpkg`` or ``.mbtiles``.
     job
         What the package holds.
-    format
-        ``"gpkg"`` or ``"mbtiles"``; taken from the extension when None.
-    overwrite
-        Replace whatever is at ``path``.
-    dedup
-        MBTiles only: store identical images once (map/images tables behind a ``tiles`` view).
-        An existing file keeps its layout.
+    options
+        The format (default: from the extension), ``overwrite`` (replace what is at ``path``)
+        and MBTiles ``dedup``: :class:`~ospack.writers.options.OutputOptions`.
 
     Returns
     -------
@@ -104,10 +83,11 @@ def open_writer(
         and ``overwrite`` is False.
     """
     path = Path(path)
-    fmt = format_for(path, format)
+    options = options or OutputOptions()
+    fmt = options.format_of(path)
     cls = FORMATS[fmt]
     cls.check_job(job)
-    if dedup and fmt != "mbtiles":
+    if options.dedup and fmt != "mbtiles":
         raise OutputFormatError("deduplication is an MBTiles option; GeoPackage has no standard way to share tiles")
     if path.is_dir():
         raise WriterError(f"{path} is a folder; give a file name ending .{fmt}")
@@ -116,7 +96,7 @@ def open_writer(
     lock = OutputLock(path)
     lock.acquire()  # before the file is looked at: two runs started together must not both create it
     try:
-        writer = _open_locked(path, job, cls, fmt, overwrite=overwrite, dedup=dedup)
+        writer = _open_locked(path, job, cls, fmt, overwrite=options.overwrite, dedup=options.dedup)
     except BaseException:
         lock.release()
         raise

@@ -14,7 +14,7 @@ import hashlib
 import io
 import itertools
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from heapq import merge
@@ -286,7 +286,7 @@ class StoredTileChecks:
             notes.append(f"recorded digests of {len(backfill)} tiles of {name} stored before ospack kept digests")
         return notes
 
-    def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]:
+    def unfinished(self, layer: str, cover_counts: Mapping[int, int]) -> list[str]:
         """Why ``layer`` is not complete, from counts (cheap: no image is read); empty when it is.
 
         ``cover_counts`` is the area's tile count per job zoom: every tile must be stored or recorded

@@ -3,7 +3,7 @@ on the shared machinery of :class:`~ospack.writers.base.SqliteTileWriter`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -27,7 +27,7 @@ class TileWriter(Protocol):
     def tile_counts(self, layer: str) -> dict[int, int]: ...
     def absent_counts(self, layer: str) -> dict[int, int]: ...
     def check_stored(self, layer: str, cover: Callable[[int], Iterable[Tile]]) -> list[str]: ...
-    def unfinished(self, layer: str, cover_counts: dict[int, int]) -> list[str]: ...
+    def unfinished(self, layer: str, cover_counts: Mapping[int, int]) -> list[str]: ...
     @property
     def format(self) -> str:
         """``"gpkg"`` or ``"mbtiles"``."""
