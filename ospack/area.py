@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from .area_buffer import grow
 from .area_formats import parse_geojson, parse_wkt, read_source
 from .errors import AreaError
+from .ostn15 import HELMERT_NOTE
 from .projection import (
     USE_MARGIN_DEGREES,
     WGS84,
@@ -28,7 +29,7 @@ from .projection import (
     is_geographic,
     normalise_crs,
     polygonal,
-    reproject,
+    reproject_marked,
     transformer,
     valid_region,
 )
@@ -55,7 +56,8 @@ class Area:
     source : str
         What was read (a path, ``WKT``, ``bbox …``, ``GeoJSON`` or ``shapely geometry``).
     notes : tuple of str
-        Repairs and other facts the user should be told.
+        Repairs and other facts the user should be told, including what reprojecting it found
+        (part of it beyond OSTN15, so grown: see :mod:`ospack.ostn15`), added when it happens.
     """
 
     geometry: BaseGeometry
@@ -88,7 +90,13 @@ class Area:
         key = (target, within)
         if key not in self._projected:
             cut = self.geometry if within is None else polygonal(shapely.intersection(self.geometry, within))
-            self._projected[key] = cut if target == self.crs or cut.is_empty else reproject(cut, self.crs, target)
+            approximate = False
+            if target != self.crs and not cut.is_empty:
+                cut, approximate = reproject_marked(cut, self.crs, target)
+            self._projected[key] = cut
+            if approximate and HELMERT_NOTE not in self.notes:
+                # a fact about the area that only projecting it reveals: told with the rest
+                object.__setattr__(self, "notes", (*self.notes, HELMERT_NOTE))
         return self._projected[key]
 
     def bounds_wgs84(self) -> GeoBounds:
