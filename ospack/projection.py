@@ -46,6 +46,9 @@ _METRES_PER_DEGREE_MIN = 110_574.0
 #: The National Grid's smallest scale factor: a grid metre is at most this much over a metre on the ground.
 _GRID_SCALE_MIN = 0.9996012717
 
+#: Segments per quarter circle of the growth round what the Helmert fallback placed.
+_QUAD_SEGS = 8
+
 #: One step of a reprojection: pyproj from one CRS to another, or OSTN15 onto or off the National Grid.
 Leg = tuple[Literal["pyproj", "to_grid", "to_lonlat"], str, str]
 
@@ -200,7 +203,9 @@ def _moved(geometry: BaseGeometry, leg: Leg, target: str) -> tuple[BaseGeometry,
     if not approximate.any() or moved.geom_type not in {"Polygon", "MultiPolygon"}:
         return repaired, bool(approximate.any())  # a point marks a place: it covers nothing to grow
     lats = shapely.get_coordinates(moved)[approximate, 1]
-    grown = shapely.union(repaired, shapely.buffer(_touched_edges(moved, approximate), _helmert_reach(leg[2], lats)))
+    # GEOS draws a buffer's arcs as chords inside the true circle: reach a little further so they clear it
+    reach = _helmert_reach(leg[2], lats) / math.cos(math.pi / (4 * _QUAD_SEGS))
+    grown = shapely.union(repaired, shapely.buffer(_touched_edges(moved, approximate), reach, quad_segs=_QUAD_SEGS))
     return polygonal(grown), True
 
 
