@@ -111,10 +111,10 @@ class Area:
         area: a cover recomputed from it is identical, even where an edge lies exactly on
         a tile edge (a trip through WGS84 alone moves edges by micrometres).
         """
+        geometry = json.loads(shapely.to_geojson(self.in_crs(WGS84)))  # first: projecting may add a note
         record: dict[str, Any] = {"crs": self.crs, "source": self.source, "notes": list(self.notes)}
         if self.crs != WGS84:
             record["wkt"] = self.to_wkt()
-        geometry = json.loads(shapely.to_geojson(self.in_crs(WGS84)))
         return json.dumps({**geometry, _RECORD: record})
 
     def to_wkt(self) -> str:

@@ -8,6 +8,7 @@ pyproj alone gives between EPSG:4326 and EPSG:27700, which ospack used before OS
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from convertbng.cutil import convert_bng, convert_lonlat
 from pyproj import Transformer
 
 from ospack import ostn15
-from ospack.area import read_area
+from ospack.area import Area, read_area
 from ospack.cover import count, cover
+from ospack.estimate import estimate
 from ospack.layers import get_layer
 from ospack.projection import WGS84, legs, reproject_marked, transform, transform_bounds, transform_xy
 from ospack.writers.job import JobInfo
@@ -220,3 +222,29 @@ def test_the_snowdon_sample_area_gains_tiles_at_zoom_13_by_ostn15():
     )
     helmert = count(read_area(helmert_geometry, area_crs=BNG), "Outdoor_27700", 13)[13]
     assert ours != helmert and abs(ours - helmert) < 0.01 * ours
+
+
+def test_the_note_reaches_the_estimate_and_the_job_s_record_of_the_area():
+    assert estimate(read_area("1.5,52.5,2.6,52.7"), "Outdoor_27700", 9).area_notes == (ostn15.HELMERT_NOTE,)
+    assert estimate(read_area("1.5,52.5,2.6,52.7"), "Outdoor_3857", 9).area_notes == ()  # no National Grid, no note
+    beyond = read_area(shapely.box(690_000, 300_000, 710_000, 310_000), area_crs=BNG)
+    record = beyond.to_geojson()
+    assert json.loads(record)["ospack:area"]["notes"] == [ostn15.HELMERT_NOTE]
+    assert Area.from_geojson(record).notes == (ostn15.HELMERT_NOTE,)
+
+
+def test_growth_follows_every_ring_holes_and_parts_alike():
+    shell = [(1.5, 52.5), (2.6, 52.5), (2.6, 52.7), (1.5, 52.7)]
+    hole = [(2.3, 52.55), (2.3, 52.65), (2.5, 52.65), (2.5, 52.55)]  # wholly beyond the grid: it shrinks
+    inland = shapely.box(-1.6, 52.0, -1.5, 52.1)
+    area = read_area(shapely.MultiPolygon([shapely.Polygon(shell, [hole]), inland]))
+    projected = area.in_crs(BNG)
+    assert area.notes == (ostn15.HELMERT_NOTE,)
+    rings = shapely.get_rings(shapely.get_parts(shapely.segmentize(area.geometry, 0.01)))
+    for ring in rings:
+        xy = shapely.get_coordinates(ring)
+        easting, northing, approximate = transform_xy(xy[:, 0], xy[:, 1], WGS84, BNG)
+        discs = shapely.buffer(shapely.points(easting[approximate], northing[approximate]), 9.99)
+        assert shapely.contains(projected, discs).all()
+    inland_corners = shapely.points(np.column_stack(convert_bng(*shapely.get_coordinates(inland).T)))
+    assert shapely.distance(projected.boundary, inland_corners).max() < 0.002
