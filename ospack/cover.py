@@ -152,7 +152,7 @@ def _domain(grid_crs: str, served: ProjectedBounds, crs: str) -> BaseGeometry | 
     box = shapely.box(left - m, bottom - m, right + m, top + m)
     region = valid_region(grid_crs)
     try:
-        domain = reproject(box if region is None else shapely.intersection(box, region), grid_crs, crs)
+        domain = reproject(box if region is None else shapely.intersection(box, region), grid_crs, crs, grow=False)
     except AreaError:
         return None
     if domain.is_empty or not domain.is_valid:

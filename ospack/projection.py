@@ -165,12 +165,18 @@ def _helmert_reach(crs: str, lats: np.ndarray) -> float:
     return ostn15.HELMERT_ERROR_M / _GRID_SCALE_MIN / (_METRES_PER_DEGREE_MIN * math.cos(widest))
 
 
-def reproject(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry:
-    """The polygonal ``geometry`` in ``target``, edges densified first; AreaError where it cannot go."""
-    return reproject_marked(geometry, source, target)[0]
+def reproject(geometry: BaseGeometry, source: str, target: str, *, grow: bool = True) -> BaseGeometry:
+    """The polygonal ``geometry`` in ``target``, edges densified first; AreaError where it cannot go.
+
+    ``grow=False`` leaves out the growth round what the Helmert fallback placed, for regions
+    whose own margins dwarf its error (where a CRS is defined, the layer's tiles plus 10 km).
+    """
+    return reproject_marked(geometry, source, target, grow=grow)[0]
 
 
-def reproject_marked(geometry: BaseGeometry, source: str, target: str) -> tuple[BaseGeometry, bool]:
+def reproject_marked(
+    geometry: BaseGeometry, source: str, target: str, *, grow: bool = True
+) -> tuple[BaseGeometry, bool]:
     """:func:`reproject`, and whether part of it came by the Helmert fallback (and was grown there).
 
     Each vertex the fallback placed is within :data:`ostn15.HELMERT_ERROR_M` of where OSTN15 would
@@ -182,12 +188,12 @@ def reproject_marked(geometry: BaseGeometry, source: str, target: str) -> tuple[
     step = DENSIFY_DEGREES if is_geographic(source) else DENSIFY_METRES
     moved, approximate = shapely.segmentize(geometry, step), False
     for leg in legs(source, target):
-        moved, marked = _moved(moved, leg, target)
+        moved, marked = _moved(moved, leg, target, grow)
         approximate = approximate or marked
     return moved, approximate
 
 
-def _moved(geometry: BaseGeometry, leg: Leg, target: str) -> tuple[BaseGeometry, bool]:
+def _moved(geometry: BaseGeometry, leg: Leg, target: str, grow: bool) -> tuple[BaseGeometry, bool]:
     marks: list[np.ndarray] = []
 
     def move(xy: np.ndarray) -> np.ndarray:
@@ -200,7 +206,7 @@ def _moved(geometry: BaseGeometry, leg: Leg, target: str) -> tuple[BaseGeometry,
         raise AreaError(f"the area cannot be projected to {target}: it lies outside where that CRS is defined")
     approximate = marks[0] if marks else np.zeros(0, dtype=bool)
     repaired = moved if moved.is_valid else polygonal(shapely.make_valid(moved))
-    if not approximate.any() or moved.geom_type not in {"Polygon", "MultiPolygon"}:
+    if not grow or not approximate.any() or moved.geom_type not in {"Polygon", "MultiPolygon"}:
         return repaired, bool(approximate.any())  # a point marks a place: it covers nothing to grow
     lats = shapely.get_coordinates(moved)[approximate, 1]
     # GEOS draws a buffer's arcs as chords inside the true circle: reach a little further so they clear it
@@ -259,7 +265,7 @@ def valid_region(crs: str) -> BaseGeometry | None:
     m = USE_MARGIN_DEGREES
     west, east = max(use.west - m, -180.0), min(use.east + m, 180.0)
     south, north = max(use.south - m, -_POLAR_LAT), min(use.north + m, _POLAR_LAT)
-    region = reproject(shapely.box(west, south, east, north), WGS84, crs)
+    region = reproject(shapely.box(west, south, east, north), WGS84, crs, grow=False)
     if not region.is_valid or region.is_empty:
         return None
     shapely.prepare(region)
