@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from .area_buffer import grow
 from .area_formats import parse_geojson, parse_wkt, read_source
 from .errors import AreaError
+from .ostn15 import HELMERT_NOTE
 from .projection import (
     USE_MARGIN_DEGREES,
     WGS84,
@@ -29,7 +30,7 @@ from .projection import (
     is_geographic,
     normalise_crs,
     polygonal,
-    reproject,
+    reproject_marked,
     transformer,
     valid_region,
 )
@@ -56,7 +57,8 @@ class Area:
     source : str
         What was read (a path, ``WKT``, ``bbox …``, ``GeoJSON`` or ``shapely geometry``).
     notes : tuple of str
-        Repairs and other facts the user should be told.
+        Repairs and other facts the user should be told, including what reprojecting it found
+        (part of it beyond OSTN15, so grown: see :mod:`ospack.ostn15`), added when it happens.
     """
 
     geometry: BaseGeometry
@@ -89,7 +91,13 @@ class Area:
         key = (target, within)
         if key not in self._projected:
             cut = self.geometry if within is None else polygonal(shapely.intersection(self.geometry, within))
-            self._projected[key] = cut if target == self.crs or cut.is_empty else reproject(cut, self.crs, target)
+            approximate = False
+            if target != self.crs and not cut.is_empty:
+                cut, approximate = reproject_marked(cut, self.crs, target)
+            self._projected[key] = cut
+            if approximate and HELMERT_NOTE not in self.notes:
+                # a fact about the area that only projecting it reveals: told with the rest
+                object.__setattr__(self, "notes", (*self.notes, HELMERT_NOTE))
         return self._projected[key]
 
     def bounds_wgs84(self) -> GeoBounds:
@@ -104,10 +112,10 @@ class Area:
         area: a cover recomputed from it is identical, even where an edge lies exactly on
         a tile edge (a trip through WGS84 alone moves edges by micrometres).
         """
+        geometry = json.loads(shapely.to_geojson(self.in_crs(WGS84)))  # first: projecting may add a note
         record: dict[str, Any] = {"crs": self.crs, "source": self.source, "notes": list(self.notes)}
         if self.crs != WGS84:
             record["wkt"] = self.to_wkt()
-        geometry = json.loads(shapely.to_geojson(self.in_crs(WGS84)))
         return json.dumps({**geometry, _RECORD: record})
 
     def to_wkt(self) -> str:

@@ -31,10 +31,10 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from .area import WGS84, Area, transformer
+from .area import WGS84, Area
 from .errors import AreaError, AreaOutsideGridError
 from .layers import Layer, ZoomSpec, get_layer, parse_zooms
-from .projection import clip_rect, reproject, valid_region
+from .projection import clip_rect, reproject, transform_bounds, valid_region
 from .types import ProjectedBounds, Tile
 
 #: A piece must reach this far (in tile widths) into a tile to count: it absorbs the
@@ -109,7 +109,7 @@ def _served_bounds(layer: Layer, zooms: Iterable[int]) -> ProjectedBounds:
 
 
 def _wgs84_box(crs: str, box: ProjectedBounds) -> tuple[float, float, float, float]:
-    west, south, east, north = transformer(crs, WGS84).transform_bounds(*box, densify_pts=21)
+    west, south, east, north = transform_bounds(box, crs, WGS84)
     return west, south, east, north
 
 
@@ -152,7 +152,7 @@ def _domain(grid_crs: str, served: ProjectedBounds, crs: str) -> BaseGeometry | 
     box = shapely.box(left - m, bottom - m, right + m, top + m)
     region = valid_region(grid_crs)
     try:
-        domain = reproject(box if region is None else shapely.intersection(box, region), grid_crs, crs)
+        domain = reproject(box if region is None else shapely.intersection(box, region), grid_crs, crs, grow=False)
     except AreaError:
         return None
     if domain.is_empty or not domain.is_valid:

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyproj import Transformer
-
 from .checks import check_cover, check_images
 from .errors import OspackError
+from .projection import WGS84, transform_bounds
 from .writers import PackageFile, TileTable, open_package, package_file, read_only
 from .writers.access import missing_wal_note
 from .writers.lock import writing_run
@@ -206,7 +205,7 @@ def _layer_info(package: PackageFile, table: TileTable) -> LayerInfo:
 def _wgs84(bounds: tuple[float, float, float, float] | None, epsg: int) -> tuple[float, float, float, float] | None:
     if bounds is None or epsg <= 0:
         return None
-    box = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    box = transform_bounds(bounds, f"EPSG:{epsg}", WGS84)
     west, south, east, north = (round(v, 7) for v in box)
     return west, south, east, north
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import shapely
-from pyproj import Transformer
 
 from .. import __version__
 from ..errors import WriterError
 from ..grids import Grid
 from ..layers import attribution, get_layer
+from ..projection import WGS84, transform_bounds
 from ..types import ProjectedBounds
 
 if TYPE_CHECKING:
@@ -60,8 +60,6 @@ class JobInfo:
         cls, area: Area, *, layers: tuple[str, ...], zooms: tuple[int, ...], source: str, created: str, demo: bool
     ) -> JobInfo:
         """The job of a run over ``area``: its GeoJSON is made once, for the file, and never parsed back."""
-        from ..area import WGS84  # the area module is the cover stage's: info() and verify() never need it
-
         return cls(
             layers=layers,
             zooms=zooms,
@@ -149,10 +147,8 @@ class JobInfo:
         return self._area
 
     def projected_bounds(self) -> ProjectedBounds:
-        """The area's bounding box in the grid's CRS, clipped to the grid."""
-        transformer = _to_grid(self.grid.crs)
-        west, south, east, north = self._area.bounds
-        left, bottom, right, top = transformer.transform_bounds(west, south, east, north, densify_pts=21)
+        """The area's bounding box in the grid's CRS (by OSTN15 onto the National Grid), clipped to the grid."""
+        left, bottom, right, top = transform_bounds(self._area.bounds, WGS84, self.grid.crs)
         pyramid = self.grid.pyramid_bounds()
         return ProjectedBounds(
             max(left, pyramid.left), max(bottom, pyramid.bottom), min(right, pyramid.right), min(top, pyramid.top)
@@ -220,7 +216,3 @@ class JobInfo:
     def with_zooms(self, zooms: Iterable[int]) -> JobInfo:
         """This job with ``zooms`` added."""
         return replace(self, zooms=tuple(sorted({*self.zooms, *zooms})))
-
-
-def _to_grid(crs: str) -> Transformer:
-    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
