@@ -263,6 +263,11 @@ def _held_keys(writer: TileWriter, layer: str, z: int, width: int) -> np.ndarray
     return np.fromiter((t.y * width + t.x for t in writer.done(layer, z)), dtype=np.int64)
 
 
+def _to_fetch(writer: TileWriter, plan: Plan, layer: Layer) -> int:
+    """Tiles of ``layer`` the plan asks for that the file does not hold yet."""
+    return max(plan.tiles(layer.name) - _held(writer, layer.name, plan.zooms_with_tiles(layer.name)), 0)
+
+
 async def _package_layer(
     session: FetchSession,
     layer: Layer,
@@ -276,7 +281,18 @@ async def _package_layer(
 ) -> None:
     zooms = plan.zooms_with_tiles(layer.name)
     already = _held(writer, layer.name, zooms)
-    sink = BatchingSink(writer, layer, summary, max(plan.tiles(layer.name) - already, 0), progress)
+    number = plan.layers.index(layer) + 1
+    later = sum(_to_fetch(writer, plan, other) for other in plan.layers[number:])  # for the run's overall line
+    sink = BatchingSink(
+        writer,
+        layer,
+        summary,
+        _to_fetch(writer, plan, layer),
+        progress,
+        clock=session.clock,
+        position=(number, len(plan.layers)),
+        later=later,
+    )
     try:
         # the fetch counts into the summary's tally itself, so its figures are there however it ends
         stats = await session.fetch(
@@ -291,4 +307,5 @@ async def _package_layer(
     finally:
         await asyncio.to_thread(sink.close)  # waits for the disk off the loop: other runs' requests go on
     summary.tiles_already_stored += already
+    summary.already_stored_by_layer[layer.name] = already
     summary.interrupted = summary.interrupted or stats.stopped

@@ -10,7 +10,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from .clock import Clock, MonotonicClock
 from .fetch import TileOutcome
+from .fetch.outcome import zoom_sum
 from .layers import Layer
 from .summary import PackageSummary, Progress
 from .types import Tile
@@ -39,12 +41,21 @@ class BatchingSink:
         summary: PackageSummary,
         total: int,
         progress: Callable[[Progress], None] | None,
+        *,
+        clock: Clock | None = None,
+        position: tuple[int, int] = (1, 1),
+        later: int = 0,
     ) -> None:
         self.writer, self.layer, self.summary = writer, layer, summary
         self.total, self.progress = total, progress
+        #: the fetch's clock: the rate is measured from the time it stamped the first request with
+        self.clock = clock or MonotonicClock()
+        #: (number of this layer from 1, layers in the run), and tiles the layers after this one still miss
+        self.position, self.later = position, later
         self.tiles: list[tuple[Tile, bytes]] = []
         self.absent: list[Tile] = []
-        self.started = self.last_flush = time.monotonic()
+        self.started = self.clock.now()
+        self.last_flush = time.monotonic()
         self._outcomes_before = summary.tally.outcomes  # the layers before this one
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ospack-commit")
         self._pending: deque[Future[None]] = deque()
@@ -93,20 +104,34 @@ class BatchingSink:
             self.writer.record_absent(self.layer.name, absent)
 
     def snapshot(self) -> Progress:
-        elapsed, done, tally = time.monotonic() - self.started, self.done, self.summary.tally
+        """The figures as they stand: this layer's, the run's, the rate and what the fetch waits for."""
+        now, tally = self.clock.now(), self.summary.tally
         paused_s, pause_reason = tally.pause_status()
+        retrying, retry_s, retry_reason = tally.retry_status(now)
+        mine = zoom_sum(tally.layers.get(self.layer.name, {}))
+        fetched = tally.tiles_ok + tally.tiles_absent  # failed tiles are no progress
+        rate = self.summary.meter.update(now, fetched, tally.first_request_at, paused_s)
+        number, count = self.position
         return Progress(
             layer=self.layer.name,
-            done=done,
+            done=self.done,
             total=self.total,
-            written=tally.tiles_ok,
-            absent=tally.tiles_absent,
-            failed=tally.tiles_failed,
+            written=mine.ok,
+            absent=mine.absent,
+            failed=mine.failed,
             requests=tally.requests,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
-            elapsed_s=elapsed,
-            rate_per_min=done / elapsed * 60 if elapsed > 0 else 0.0,
+            elapsed_s=now - self.started,
+            rate_per_min=rate,
             paused_s=paused_s,
             pause_reason=pause_reason,
+            retrying=retrying,
+            retry_s=retry_s,
+            retry_reason=retry_reason,
+            layer_number=number,
+            layer_count=count,
+            run_done=tally.outcomes,
+            run_failed=tally.tiles_failed,
+            run_total=self._outcomes_before + self.total + self.later,
         )

@@ -51,7 +51,7 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT that holds a different job.")
 @click.option("--dedup", is_flag=True, help="MBTiles: store identical tiles once.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary (no progress lines).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary only.")
 def package_command(
     area,
@@ -84,6 +84,12 @@ def package_command(
     Rerunning the same command resumes an unfinished file and fetches only what is missing.
     Ctrl-C (or SIGTERM) stops cleanly: what was downloaded is kept, and the rerun completes it.
     The key comes from OS_API_KEY, --key-file or --key (the last is visible in `ps`).
+
+    Progress goes to stderr: one line rewritten in place on a terminal, a line every 5 s
+    otherwise (a CI log, nohup), with the rate, the ETA and any pause and why. The summary
+    counts tiles per layer and zoom: written; absent, the tiles the API has no data for
+    (it answers 400/404, e.g. outside its coverage), recorded so a rerun does not ask again;
+    and failed, which a rerun fetches.
 
     \b
     Example:

@@ -44,6 +44,15 @@ class ZoomCounts:
         return {"written": self.ok, "absent": self.absent, "failed": self.failed}
 
 
+def zoom_sum(zooms: dict[int, ZoomCounts]) -> ZoomCounts:
+    """The counts of every zoom added up."""
+    return ZoomCounts(
+        ok=sum(c.ok for c in zooms.values()),
+        absent=sum(c.absent for c in zooms.values()),
+        failed=sum(c.failed for c in zooms.values()),
+    )
+
+
 class _ZoomTotals:
     """Totals over ``zooms``: the same sums for a live tally and for its frozen figures."""
 
@@ -52,17 +61,17 @@ class _ZoomTotals:
     @property
     def tiles_ok(self) -> int:
         """Tiles fetched as valid PNGs."""
-        return sum(c.ok for c in self.zooms.values())
+        return zoom_sum(self.zooms).ok
 
     @property
     def tiles_absent(self) -> int:
         """Tiles the API does not have (400/404)."""
-        return sum(c.absent for c in self.zooms.values())
+        return zoom_sum(self.zooms).absent
 
     @property
     def tiles_failed(self) -> int:
         """Tiles that could not be fetched."""
-        return sum(c.failed for c in self.zooms.values())
+        return zoom_sum(self.zooms).failed
 
     @property
     def outcomes(self) -> int:
@@ -113,21 +122,39 @@ class Tally(_ZoomTotals):
         self.retries = 0
         self.rate_limited = 0
         self.zooms: dict[int, ZoomCounts] = {}
+        #: the same counts per layer (``zooms`` is their sum), for a summary table per layer
+        self.layers: dict[str, dict[int, ZoomCounts]] = {}
         self.failures: list[str] = []
+        #: when the first request of the run went out (on the fetch's clock), None before it
+        self.first_request_at: float | None = None
+        #: tiles waiting out a retry back-off (a 5xx, a timeout): until when (fetch's clock) and why
+        self.retry_waits: dict[int, tuple[float, str]] = {}
 
     def pause_status(self) -> tuple[float, str | None]:
         """Seconds the pool still waits and why, or ``(0.0, None)`` while it is not paused."""
         return (0.0, None) if self.limiter is None else self.limiter.pause_status()
 
+    def retry_status(self, now: float) -> tuple[int, float, str | None]:
+        """Tiles waiting to be retried, the seconds until the last of them is retried, and why the soonest waits."""
+        if not self.retry_waits:
+            return 0, 0.0, None
+        waits = sorted(self.retry_waits.values())
+        return len(waits), max(0.0, waits[-1][0] - now), waits[0][1]
+
     def record(self, outcome: TileOutcome, layer: str) -> None:
         """Count the outcome of one tile of ``layer``."""
-        counts = self.zooms.setdefault(outcome.tile.z, ZoomCounts())
-        if outcome.kind == "ok":
-            counts.ok += 1
-        elif outcome.kind == "absent":
-            counts.absent += 1
-        else:
-            counts.failed += 1
+        z = outcome.tile.z
+        for counts in (
+            self.zooms.setdefault(z, ZoomCounts()),
+            self.layers.setdefault(layer, {}).setdefault(z, ZoomCounts()),
+        ):
+            if outcome.kind == "ok":
+                counts.ok += 1
+            elif outcome.kind == "absent":
+                counts.absent += 1
+            else:
+                counts.failed += 1
+        if outcome.kind == "failed":
             t = outcome.tile
             self.failures.append(f"{layer} {t.z}/{t.x}/{t.y}: {outcome.reason}")
 

@@ -174,6 +174,8 @@ class Run:
     # -- hooks for the transport ----------------------------------------------------
 
     def count_request(self, request: httpx.Request) -> None:
+        if self.stats.first_request_at is None:
+            self.stats.first_request_at = self.clock.now()
         self.stats.requests += 1
         if request.extensions.get(_PREMIUM):
             self.stats.premium_requests += 1
@@ -266,7 +268,7 @@ class Run:
             reason = response.reason
             if failures < self.max_retries:
                 self.stats.retries += 1
-                await self._backoff(failures + 1)
+                await self._backoff(failures + 1, reason)
                 if self.stopping.is_set():
                     return None
         return TileOutcome(tile, "failed", reason=f"{reason} after {sent} attempts", attempts=sent)
@@ -325,12 +327,17 @@ class Run:
             if response.status == 429:
                 self.stats.rate_limited += 1
             elif failures < self.max_retries:
-                await self._backoff(failures + 1)
+                await self._backoff(failures + 1, response.reason)
         raise DownloadError(f"could not read the WMTS capabilities from {self.endpoints.wmts} ({reason})")
 
-    async def _backoff(self, retry: int) -> None:
+    async def _backoff(self, retry: int, reason: str) -> None:
         delay = min(30.0, self.settings.retry_backoff_s * 2 ** (retry - 1)) * self.rng.uniform(0.5, 1.0)
-        await self.clock.sleep(delay)
+        waits, key = self.stats.retry_waits, id(asyncio.current_task())
+        waits[key] = (self.clock.now() + delay, reason)  # for the progress line: what this tile waits for
+        try:
+            await self.clock.sleep(delay)
+        finally:
+            del waits[key]
 
     def _abort(self, error: DownloadError) -> DownloadError:
         """Stop the pool for ``error``; the error it stops for (the first one given) is returned."""
