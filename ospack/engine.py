@@ -108,9 +108,9 @@ async def package_async(
         if writer.complete:
             summary.complete = summary.already_complete = True
             # the asked zooms only: the file may hold more than this run asks for
-            summary.tiles_already_stored = sum(
-                _held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers
-            )
+            for layer in plan.layers:
+                summary.already_stored_by_layer[layer.name] = _held(writer, layer.name, plan.zooms(layer.name))
+            summary.tiles_already_stored = sum(summary.already_stored_by_layer.values())
             _note(summary, say, f"{output} is already complete: no requests made")
             _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)

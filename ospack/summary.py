@@ -226,16 +226,15 @@ class PackageSummary:
             "elapsed_s": round(self.elapsed_s, 3),
             "achieved_rate_per_min": round(self.achieved_rate_per_min, 1),
             "zooms": {str(z): t.to_dict() for z, t in sorted(self.zooms.items())},
-            "per_layer": {name: self._layer_dict(name, zooms) for name, zooms in self.layer_zooms.items()},
+            "per_layer": {name: self._layer_dict(name, self.layer_zooms.get(name, {})) for name in self.layers},
             "failures": self.failures[:50],
             "notes": self.notes,
         }
 
     def _layer_dict(self, name: str, zooms: dict[int, ZoomCounts]) -> dict[str, Any]:
         total = zoom_sum(zooms)
-        sole = self.tiles_already_stored if len(self.layers) == 1 else 0  # an already complete file: not by layer
         return {
-            "tiles_already_stored": self.already_stored_by_layer.get(name, sole),
+            "tiles_already_stored": self.already_stored_by_layer.get(name, 0),
             "tiles_written": total.ok,
             "tiles_absent": total.absent,
             "tiles_failed": total.failed,

@@ -290,6 +290,12 @@ def test_two_layers_on_one_grid_share_a_geopackage(fast_emulator, tmp_path):
     summary = run(fast_emulator, output, layer=["Outdoor_27700", "Road_27700"], zooms="7-8")
     assert summary.complete and summary.tiles_written == 2 * (5 + 10)
     assert read_job(output).layers == ("Outdoor_27700", "Road_27700")
+    again = run(fast_emulator, output, layer=["Outdoor_27700", "Road_27700"], zooms="7-8").to_dict()
+    assert again["already_complete"] and again["tiles_already_stored"] == 30
+    assert {name: layer["tiles_already_stored"] for name, layer in again["per_layer"].items()} == {
+        "Outdoor_27700": 15,
+        "Road_27700": 15,
+    }
 
 
 def test_layers_on_two_grids_are_refused(fast_emulator, tmp_path):
