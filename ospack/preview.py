@@ -1,0 +1,320 @@
+"""``ospack preview``: a picture of a job before its download (:func:`preview_plan`) and of a package after
+(:func:`ospack.preview_mosaic.preview_file`); :func:`preview` tells which from what it is given.
+
+The plan picture takes its tiles from :func:`ospack.plan` and the cover ``package`` fetches, so its
+counts are the ones ``estimate`` and ``package`` give. Both pictures are drawn in the layer's own
+grid (:mod:`ospack.preview_draw`) and are at most :data:`~ospack.preview_draw.MAX_PIXELS` a side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .errors import AreaError, GridError, IncompatibleOutputError, UsageError, WriterError, ZoomError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .layers import Layer
+    from .preview_draw import View
+    from .writers import PackageFile
+
+__all__ = ["Preview", "check_output", "preview", "preview_plan"]
+
+#: the largest square a plan picture gives one tile, in pixels (a small area need not fill a screen)
+PLAN_MAX_CELL = 128
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A preview picture and what it shows.
+
+    Attributes
+    ----------
+    image
+        The picture (RGB), map on top and caption below, at most 2000 px a side.
+    view
+        Where the map's tiles are in it: :meth:`~ospack.preview_draw.View.to_pixel` maps grid metres to pixels.
+    layer
+        The layer drawn.
+    counts
+        The tiles of the zoom drawn, by kind: for a plan ``planned``, ``opendata``, ``premium``, ``held``
+        (already in the ``against`` file), ``to_fetch``; for a file ``planned``, ``stored``, ``absent``,
+        ``missing``, ``damaged``, ``extra``.
+    notes
+        What the user should be told (area repairs, the zoom chosen).
+    """
+
+    image: Image.Image
+    view: View
+    layer: str
+    counts: Mapping[str, int]
+    notes: tuple[str, ...] = ()
+    kind: str = field(default="plan")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
+
+    @property
+    def zoom(self) -> int:
+        """The zoom drawn."""
+        return self.view.zoom
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the picture as PNG to ``path``; WriterError when it cannot be written."""
+        path = check_output(path)
+        try:
+            self.image.save(path, "PNG", optimize=True)
+        except OSError as exc:
+            raise WriterError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return path
+
+    def to_text(self) -> str:
+        """One line on what the picture shows."""
+        width, height = self.image.size
+        counts = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in self.counts.items())
+        return f"{self.layer} zoom {self.zoom}, {width}×{height} px: {counts}"
+
+
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a picture's output, checked before any drawing: a ``.png`` name in a folder that exists.
+
+    Raises
+    ------
+    UsageError
+        Another extension.
+    WriterError
+        The folder does not exist.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"the preview is a PNG picture; name the output {path.stem}.png")
+    if not path.parent.is_dir():
+        raise WriterError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
+    return path
+
+
+def preview(
+    source: str | os.PathLike[str] | Any,
+    *,
+    layer: str | None = None,
+    zoom: int | None = None,
+    buffer_m: float = 0.0,
+    area_crs: str | None = None,
+    against: str | os.PathLike[str] | None = None,
+) -> Preview:
+    """The picture of ``source``: of the package it is when it is an ospack output, else of the plan for that area.
+
+    A GeoPackage may hold both an area and ospack's tiles; one holding ospack's job is taken as the package.
+
+    Raises
+    ------
+    UsageError
+        Options of the other kind of preview (``--buffer``, ``--area-crs``, ``--against`` for a package;
+        a missing ``--layer`` or ``--zoom`` for an area).
+    """
+    if _is_package(source):
+        given = [
+            name for name, value in (("--buffer", buffer_m), ("--area-crs", area_crs), ("--against", against)) if value
+        ]
+        if given:
+            raise UsageError(f"{source} is a package, so {', '.join(given)} do not apply; they are for an area")
+        from .preview_mosaic import preview_file
+
+        return preview_file(source, zoom=zoom, layer=layer)
+    missing = [name for name, value in (("--layer", layer), ("--zoom", zoom)) if value is None]
+    if missing:
+        raise UsageError(
+            f"previewing the plan for an area needs {' and '.join(missing)}, e.g. --layer Outdoor_27700 --zoom 9"
+        )
+    assert layer is not None and zoom is not None
+    return preview_plan(source, layer, zoom, buffer_m=buffer_m, area_crs=area_crs, against=against)
+
+
+def _is_package(source: object) -> bool:
+    if not isinstance(source, (str, os.PathLike)) or not Path(source).is_file():
+        return False
+    from .writers import read_job
+
+    try:
+        return read_job(source) is not None
+    except WriterError:  # not SQLite at all: an area file (GeoJSON, KML …)
+        return False
+
+
+def preview_plan(
+    area: Any,
+    layer: str | Layer,
+    zoom: int,
+    *,
+    buffer_m: float = 0.0,
+    area_crs: str | None = None,
+    against: str | os.PathLike[str] | None = None,
+    max_px: int | None = None,
+) -> Preview:
+    """The plan of ``area`` at one ``zoom`` of ``layer``: its tiles over the grid, coloured by kind.
+
+    Tiles are OpenData or Premium (by the layer's Premium zooms), or already held by ``against``
+    (stored or recorded absent there: what a ``package`` run into that file would not fetch). Where the
+    zoom has too many tiles for one square each, a square stands for 2^k × 2^k tiles, drawn where any
+    of them is planned and shaded by the share of them ``against`` holds.
+
+    Parameters
+    ----------
+    area, buffer_m, area_crs
+        Anything :func:`ospack.plan` takes.
+    against
+        An existing output whose tiles are coloured as held (a path that does not exist holds none).
+    max_px
+        The longest side of the map (default 2000).
+    """
+    from PIL import Image, ImageDraw
+
+    from . import preview_draw as draw
+    from .plan import plan
+
+    job = plan(area, layer, [zoom], buffer_m=buffer_m, area_crs=area_crs)
+    chosen = job.layers[0]
+    grid = chosen.grid
+    planned = job.counts[chosen.name][zoom]
+    try:
+        outline = job.area.in_crs(grid.crs)
+    except AreaError:  # an area far beyond the grid: its tiles are still drawn, without the outline
+        outline = None
+    limit = chosen.tile_range(zoom)
+    bounds = outline.bounds if outline is not None and not outline.is_empty else _range_bounds(grid, zoom, limit)
+    window = draw.grown(draw.window_of(grid, zoom, bounds, limit), 1, limit)
+    view = draw.fit_view(grid, zoom, window, max_px or draw.MAX_PIXELS - draw.CAPTION_PIXELS, PLAN_MAX_CELL)
+    held, held_name = _held(against, chosen, view)
+    colour = draw.PREMIUM if chosen.is_premium(zoom) else draw.OPENDATA
+    tiles = Image.new("RGB", view.size, draw.WHITE)
+    canvas = ImageDraw.Draw(tiles)
+    held_planned = 0
+    for col, row, tiles_here in _planned_squares(job.area, chosen, view):
+        got = min(held.get((col, row), 0), tiles_here) if held else 0
+        held_planned += got
+        fill = _blend(colour, draw.HELD, got / tiles_here)
+        canvas.rectangle(view.square_box(col * view.factor, row * view.factor), fill=fill)
+    draw.draw_grid_lines(canvas, view)
+    if outline is not None:
+        draw.draw_outline(canvas, view, _near(outline, view))
+    kind = "Premium" if chosen.is_premium(zoom) else "OpenData"
+    square = "one tile" if view.factor == 1 else f"{view.factor}×{view.factor} tiles"
+    lines = [
+        f"{chosen.name}, zoom {zoom} ({grid.crs}): {planned:,} {_tiles(planned)} planned, {kind}",
+        f"one square: {square}, {draw.distance_text(view.square_m)} a side",
+    ]
+    if held_name is not None:
+        state = "" if held is not None else " (no such file yet)"
+        lines.insert(1, f"{held_planned:,} already in {held_name}{state}, {planned - held_planned:,} to fetch")
+    legend = [(colour, kind), (draw.HELD, f"in {held_name}" if held_name else "already stored"), (draw.OUTLINE, "area")]
+    counts = {
+        "planned": planned,
+        "opendata": 0 if chosen.is_premium(zoom) else planned,
+        "premium": planned if chosen.is_premium(zoom) else 0,
+        "held": held_planned,
+        "to_fetch": planned - held_planned,
+    }
+    notes = (*job.area.notes, *_block_note(view))
+    return Preview(draw.compose(tiles, view, lines, legend), view, chosen.name, counts, notes, "plan")
+
+
+def _tiles(n: int) -> str:
+    return "tile" if n == 1 else "tiles"
+
+
+def _block_note(view: View) -> tuple[str, ...]:
+    if view.factor == 1:
+        return ()
+    return (
+        f"zoom {view.zoom} has too many tiles here to draw one square each; each square stands for "
+        f"{view.factor}×{view.factor} tiles",
+    )
+
+
+def _range_bounds(grid: Any, zoom: int, limit: Any) -> tuple[float, float, float, float]:
+    from .types import Tile
+
+    first = grid.tile_bounds(Tile(zoom, limit.min_col, limit.min_row))
+    last = grid.tile_bounds(Tile(zoom, limit.max_col, limit.max_row))
+    return first.left, last.bottom, last.right, first.top
+
+
+def _near(geometry: Any, view: View) -> Any:
+    """The outline cut to a little beyond the picture: drawing stays cheap and coordinates stay small."""
+    from .projection import clip_rect
+
+    width, height = view.size
+    margin = 10 * view.metres_per_pixel
+    right, bottom = view.left + width * view.metres_per_pixel, view.top - height * view.metres_per_pixel
+    return clip_rect(geometry, view.left - margin, bottom - margin, right + margin, view.top + margin)
+
+
+def _planned_squares(area: Any, layer: Layer, view: View) -> Iterator[tuple[int, int, int]]:
+    """``(column, row, tiles of the zoom in it)`` of each square holding planned tiles, in squares.
+
+    A square of 2^k × 2^k tiles is a tile of zoom ``z − k`` (the grids nest), and it holds a planned
+    tile exactly when the area meets its interior, so those squares are the cover at ``z − k``. The
+    tiles of the zoom in such a square are counted as all 4^k of them where the square lies inside
+    the area; on its edge that overstates them, which only lightens the held shading there.
+    """
+    from .cover import cover
+
+    zoom, factor = view.zoom, view.factor
+    if factor == 1:
+        yield from ((tile.x, tile.y, 1) for tile in cover(area, layer, [zoom]))
+        return
+    coarse = zoom - (factor.bit_length() - 1)
+    grid = layer.grid
+    if coarse < layer.min_zoom:
+        raise ZoomError(f"zoom {zoom} of {layer.name} has too many tiles over this area to draw; preview a lower zoom")
+    if grid.tile_span(coarse) != grid.tile_span(zoom) * factor:
+        raise GridError(f"grid {grid.id}: zoom {coarse} tiles are not {factor}×{factor} tiles of zoom {zoom}")
+    yield from ((tile.x, tile.y, factor * factor) for tile in cover(area, layer, [coarse]))
+
+
+def _held(
+    against: str | os.PathLike[str] | None, layer: Layer, view: View
+) -> tuple[dict[tuple[int, int], int] | None, str | None]:
+    """Tiles ``against`` holds at the view's zoom, per square (column, row in squares) of the picture
+    (None: no such file), and the file's name. Streamed: a huge file is never held in memory."""
+    if against is None:
+        return None, None
+    path = Path(against)
+    if not path.exists():
+        return None, path.name
+    from .writers import open_package
+
+    counts: dict[tuple[int, int], int] = {}
+    factor = view.factor
+    cols, rows = range(view.min_col, view.min_col + view.cols), range(view.min_row, view.min_row + view.rows)
+    with open_package(path) as package:
+        _check_against(package, path, layer)
+        for row, col in package.held_keys(layer.name, view.zoom):
+            key = (col // factor, row // factor)
+            if key[0] in cols and key[1] in rows:
+                counts[key] = counts.get(key, 0) + 1
+    return counts, path.name
+
+
+def _check_against(package: PackageFile, path: Path, layer: Layer) -> None:
+    job = package.job
+    if job is None:
+        raise IncompatibleOutputError(f"{path} was not made by ospack, so it holds none of the plan's tiles")
+    if job.grid.id != layer.grid.id:
+        raise IncompatibleOutputError(f"{path} holds {job.grid.id} tiles, and {layer.name} is on {layer.grid.id}")
+    if layer.name not in job.layers:
+        raise IncompatibleOutputError(f"{path} holds {', '.join(job.layers)}, not {layer.name}")
+
+
+def _blend(a: tuple[int, int, int], b: tuple[int, int, int], share: float) -> tuple[int, int, int]:
+    return (
+        round(a[0] + (b[0] - a[0]) * share),
+        round(a[1] + (b[1] - a[1]) * share),
+        round(a[2] + (b[2] - a[2]) * share),
+    )
