@@ -137,7 +137,12 @@ def preview(
 
 
 def _is_package(source: object) -> bool:
-    if not isinstance(source, (str, os.PathLike)) or not Path(source).is_file():
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    try:
+        if not Path(source).is_file():
+            return False
+    except OSError:  # WKT longer than a file name can be
         return False
     from .writers import read_job
 
@@ -206,13 +211,14 @@ def preview_plan(
     kind = "Premium" if chosen.is_premium(zoom) else "OpenData"
     square = "one tile" if view.factor == 1 else f"{view.factor}×{view.factor} tiles"
     lines = [
-        f"{chosen.name}, zoom {zoom} ({grid.crs}): {planned:,} {_tiles(planned)} planned, {kind}",
+        f"{chosen.name}, zoom {zoom} ({grid.crs}): {planned:,} {_tiles(planned)} planned, {kind}"
+        + (" (package needs --allow-premium)" if chosen.is_premium(zoom) else ""),
         f"one square: {square}, {draw.distance_text(view.square_m)} a side",
     ]
     if held_name is not None:
         state = "" if held is not None else " (no such file yet)"
         lines.insert(1, f"{held_planned:,} already in {held_name}{state}, {planned - held_planned:,} to fetch")
-    legend = [(colour, kind), (draw.HELD, f"in {held_name}" if held_name else "already stored"), (draw.OUTLINE, "area")]
+    legend = [(colour, kind), *([(draw.HELD, f"in {held_name}")] if held_name else []), (draw.OUTLINE, "area")]
     counts = {
         "planned": planned,
         "opendata": 0 if chosen.is_premium(zoom) else planned,
