@@ -172,17 +172,19 @@ def preview_plan(
     Parameters
     ----------
     area, buffer_m, area_crs
-        Anything :func:`ospack.plan` takes.
+        Anything :func:`ospack.plan` takes, or a :class:`~ospack.plan.Plan` (its area is drawn).
     against
         An existing output whose tiles are coloured as held (a path that does not exist holds none).
     max_px
-        The longest side of the map (default 2000).
+        The longest side of the map (default 1880, so the picture with its caption is at most 2000).
     """
     from PIL import Image, ImageDraw
 
     from . import preview_draw as draw
-    from .plan import plan
+    from .plan import Plan, plan
 
+    if isinstance(area, Plan):  # its area, read once; the one zoom is counted again, as the plan counts
+        area = area.area
     job = plan(area, layer, [zoom], buffer_m=buffer_m, area_crs=area_crs)
     chosen = job.layers[0]
     grid = chosen.grid

@@ -237,9 +237,11 @@ def compose(tiles: Image.Image, view: View, lines: Sequence[str], legend: Sequen
 
     The band is at most :data:`CAPTION_PIXELS` high, so a map of ``MAX_PIXELS − CAPTION_PIXELS`` fits in ``MAX_PIXELS``.
     """
-    lines = [plain(line) for line in lines]
-    legend = [(colour, plain(label)) for colour, label in legend]
+    if len(lines) > 4:
+        raise ValueError("a caption holds at most 4 lines")
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [_fitted(measure, plain(line), MAX_PIXELS - 2 * _PAD) for line in lines]
+    legend = [(colour, plain(label)) for colour, label in legend]
     text_width = max((measure.textlength(line, font=font()) for line in lines), default=0)
     legend_width = sum(measure.textlength(label, font=font()) + 28 for _, label in legend)
     map_width, map_height = tiles.size
@@ -259,6 +261,15 @@ def compose(tiles: Image.Image, view: View, lines: Sequence[str], legend: Sequen
         x += measure.textlength(label, font=font()) + 28
     _draw_scale_bar(draw, view, (_PAD, y + _LINE + 4), max_px=min(width - 2 * _PAD - 80, 300))
     return picture
+
+
+def _fitted(measure: ImageDraw.ImageDraw, text: str, width: float) -> str:
+    """``text`` cut short with an ellipsis where it would be wider than ``width`` px."""
+    if measure.textlength(text, font=font()) <= width:
+        return text
+    while text and measure.textlength(text + "…", font=font()) > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def _draw_scale_bar(draw: ImageDraw.ImageDraw, view: View, at: tuple[int, int], max_px: float) -> None:

@@ -48,7 +48,8 @@ def preview_file(
     layer
         The layer to draw; needed when the file holds several.
     max_px
-        The longest side of the map (default 2000); tiles are scaled down to fit it.
+        The longest side of the map (default 1880, so the picture with its caption is at most 2000);
+        tiles are scaled down to fit it.
 
     Raises
     ------
@@ -83,6 +84,7 @@ def preview_file(
         stored, damaged = _paste(tiles, package, table, view, window)
         absent = set(absent_keys(package.conn, chosen.name, z))
         state = "complete" if package.state and package.state.complete else "incomplete"
+        failure = package.state.failure if package.state else None
         attribution = job.attribution
     try:
         planned = {(t.y, t.x) for t in _cover(area, chosen, z)}
@@ -111,6 +113,8 @@ def preview_file(
         f"source (no data there), {counts['missing']:,} missing (failed or not fetched yet)"
         + (f", {counts['damaged']:,} unreadable" if damaged else ""),
     ]
+    if failure:
+        lines.append(f"the last run stopped: {failure}")
     if not label_in_corner:
         lines.append(attribution)
     legend = [(draw.MISSING, "missing"), (draw.ABSENT, "absent at source"), (draw.OUTLINE, "area")]

@@ -91,6 +91,13 @@ def test_the_squares_coloured_are_the_plans_tiles_and_the_counts_are_the_plans()
     assert share(picture.image, square(picture, outside), draw.OPENDATA) == 0
 
 
+def test_a_plan_value_is_drawn_with_its_own_area():
+    job = ospack.plan(AREA_WKT, LAYER, "7-9", area_crs="EPSG:27700")
+    picture = ospack.preview_plan(job, LAYER, 8)
+    assert picture.counts["planned"] == job.counts[LAYER][8]
+    assert picture.image.tobytes() == plan_picture(8).image.tobytes()
+
+
 def test_a_premium_zoom_is_coloured_premium():
     picture = plan_picture(10)
     assert picture.counts["premium"] == picture.counts["planned"] > 0 and picture.counts["opendata"] == 0

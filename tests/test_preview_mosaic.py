@@ -183,6 +183,19 @@ def test_a_zoom_asked_is_scaled_down_to_fit_and_one_with_too_many_tiles_is_refus
         ospack.preview_file(big, zoom=13)
 
 
+def test_a_long_failure_of_the_last_run_is_cut_to_the_pictures_width(tmp_path):
+    path = finished_package(tmp_path / "box.gpkg", LAYER, (8,))
+    tamper(
+        path,
+        "UPDATE ospack_state SET value = '0' WHERE name = 'complete'",
+        ("INSERT OR REPLACE INTO ospack_state (name, value) VALUES ('failure', ?)", ("the API refused " * 60,)),
+    )
+    picture = ospack.preview_file(path)
+    assert max(picture.image.size) <= draw.MAX_PIXELS
+    band = picture.image.crop((0, picture.view.size[1], picture.image.size[0], picture.image.size[1]))
+    assert len(band.getcolors(maxcolors=1 << 16)) > 2  # the caption was drawn, failure line included
+
+
 def test_several_layers_need_one_chosen(tmp_path):
     path = tmp_path / "two.gpkg"
     with open_writer(path, make_job((LAYER, "Road_27700"), (8,))) as writer:
