@@ -179,11 +179,18 @@ def test_scale_bar_lengths_are_round_and_fit():
     assert draw.distance_text(2000) == "2 km"
 
 
-@pytest.mark.parametrize(("name", "layer", "zoom"), [("box.gpkg", LAYER, 9), ("box.mbtiles", "Outdoor_3857", 13)])
-def test_the_package_file_reads_the_tiles_of_a_window_at_one_zoom_as_xyz(tmp_path, name, layer, zoom):
+@pytest.mark.parametrize(
+    ("name", "layer", "zoom", "options"),
+    [
+        ("box.gpkg", LAYER, 9, {}),
+        ("box.mbtiles", "Outdoor_3857", 13, {}),
+        ("d.mbtiles", "Outdoor_3857", 13, {"dedup": True}),
+    ],
+)
+def test_the_package_file_reads_the_tiles_of_a_window_at_one_zoom_as_xyz(tmp_path, name, layer, zoom, options):
     from tests.test_writers_support import bbox_tiles, render_tile
 
-    path = finished_package(tmp_path / name, layer, (zoom - 1, zoom))
+    path = finished_package(tmp_path / name, layer, (zoom - 1, zoom), **options)
     tiles = bbox_tiles(layer, zoom)
     window = ospack.TileRange(tiles[0].x + 1, tiles[-1].x, tiles[0].y, tiles[-1].y - 1)
     with open_package(path) as package:
