@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["preview_file"]
 
-#: the most tiles a mosaic decodes (~1 ms each): a zoom whose window holds more is refused, naming one that fits
+#: the most tiles a mosaic decodes (~1.2 ms each, so ~20 s at most): a zoom whose window holds more
+#: is refused, naming one that fits
 MAX_MOSAIC_TILES = 16_384
 
 
@@ -181,27 +182,48 @@ def _paste(
     tiles: Image.Image, package: PackageFile, table: str, view: View, window: TileRange
 ) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
     """Paste every stored tile of the window, scaled to the view's squares; ``(row, column)`` of those
-    stored, and of those whose image does not decode (drawn as missing)."""
+    stored, and of those whose image does not decode (drawn as missing).
+
+    Pillow decodes and scales without the GIL, so a few threads share the work (decoding is ~90 % of a
+    big mosaic's time); tiles are read a batch at a time, so only one batch's bytes are held at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import islice
+
+    stored: set[tuple[int, int]] = set()
+    damaged: set[tuple[int, int]] = set()
+    rows = package.tile_images(table, view.zoom, window)
+    with ThreadPoolExecutor(max_workers=_DECODERS) as pool:
+        while batch := list(islice(rows, _BATCH)):
+            for (tile, _), picture in zip(batch, pool.map(lambda row: _decoded(row[1], view), batch), strict=True):
+                key = (tile.y, tile.x)
+                if picture is None:
+                    damaged.add(key)
+                    continue
+                left, top, _, _ = view.square_box(tile.x, tile.y)
+                tiles.paste(picture, (left, top))
+                stored.add(key)
+    return stored, damaged
+
+
+#: threads decoding tiles, and tiles read per batch
+_DECODERS = min(4, os.cpu_count() or 1)
+_BATCH = 256
+
+
+def _decoded(data: bytes, view: View) -> Image.Image | None:
+    """The tile as an RGB image of the view's square size, or None when it is not an image that decodes."""
     from PIL import Image
 
     from .writers.images import check_tile_image
 
-    stored: set[tuple[int, int]] = set()
-    damaged: set[tuple[int, int]] = set()
-    cell = view.cell
     size = view.grid.tile_size
-    for tile, data in package.tile_images(table, view.zoom, window):
-        key = (tile.y, tile.x)
-        try:
-            check_tile_image(data, size)  # the header first: a hostile size never reaches the decoder
-            with Image.open(io.BytesIO(data)) as image:
-                picture = image.convert("RGB")
-        except (InvalidTileError, OSError, ValueError):
-            damaged.add(key)
-            continue
-        if cell != size:
-            picture = picture.resize((cell, cell), Image.Resampling.LANCZOS)
-        left, top, _, _ = view.square_box(tile.x, tile.y)
-        tiles.paste(picture, (left, top))
-        stored.add(key)
-    return stored, damaged
+    try:
+        check_tile_image(data, size)  # the header first: a hostile size never reaches the decoder
+        with Image.open(io.BytesIO(data)) as image:
+            picture = image.convert("RGB")
+    except (InvalidTileError, OSError, ValueError):
+        return None
+    if view.cell != size:
+        picture = picture.resize((view.cell, view.cell), Image.Resampling.BOX)  # area averaging: 1/5 of LANCZOS
+    return picture
