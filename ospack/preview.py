@@ -9,11 +9,12 @@ grid (:mod:`ospack.preview_draw`) and are at most :data:`~ospack.preview_draw.MA
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import AreaError, GridError, IncompatibleOutputError, UsageError, WriterError, ZoomError
 
@@ -28,6 +29,9 @@ __all__ = ["Preview", "check_output", "preview", "preview_plan"]
 
 #: the largest square a plan picture gives one tile, in pixels (a small area need not fill a screen)
 PLAN_MAX_CELL = 128
+#: up to this many planned tiles (``package``'s huge-job limit) the tiles already held are counted
+#: exactly, by a merge with the cover's tiles; beyond it, by square
+EXACT_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ def preview_plan(
     Tiles are OpenData or Premium (by the layer's Premium zooms), or already held by ``against``
     (stored or recorded absent there: what a ``package`` run into that file would not fetch). Where the
     zoom has too many tiles for one square each, a square stands for 2^k × 2^k tiles, drawn where any
-    of them is planned and shaded by the share of them ``against`` holds.
+    of them is planned and shaded by the share of them ``against`` holds. The counts are exact, but for
+    the held ones of a plan of over :data:`EXACT_LIMIT` tiles, counted by square (``notes`` says so).
 
     Parameters
     ----------
@@ -197,16 +202,16 @@ def preview_plan(
     bounds = outline.bounds if outline is not None and not outline.is_empty else _range_bounds(grid, zoom, limit)
     window = draw.grown(draw.window_of(grid, zoom, bounds, limit), 1, limit)
     view = draw.fit_view(grid, zoom, window, max_px or draw.MAX_PIXELS - draw.CAPTION_PIXELS, PLAN_MAX_CELL)
-    held, held_name = _held(against, chosen, view)
     colour = draw.PREMIUM if chosen.is_premium(zoom) else draw.OPENDATA
     tiles = Image.new("RGB", view.size, draw.WHITE)
     canvas = ImageDraw.Draw(tiles)
+    squares, held_name, exact = _squares(job.area, chosen, view, planned, against)
     held_planned = 0
-    for col, row, tiles_here in _planned_squares(job.area, chosen, view):
-        got = min(held.get((col, row), 0), tiles_here) if held else 0
-        held_planned += got
-        fill = _blend(colour, draw.HELD, got / tiles_here)
+    for (col, row), (tiles_here, held_here) in squares.items():
+        held_planned += held_here
+        fill = _blend(colour, draw.HELD, held_here / tiles_here)
         canvas.rectangle(view.square_box(col * view.factor, row * view.factor), fill=fill)
+    held_planned = min(held_planned, planned)
     draw.draw_grid_lines(canvas, view)
     if outline is not None:
         draw.draw_outline(canvas, view, _near(outline, view))
@@ -218,8 +223,9 @@ def preview_plan(
         f"one square: {square}, {draw.distance_text(view.square_m)} a side",
     ]
     if held_name is not None:
-        state = "" if held is not None else " (no such file yet)"
-        lines.insert(1, f"{held_planned:,} already in {held_name}{state}, {planned - held_planned:,} to fetch")
+        state = "" if Path(against or "").exists() else " (no such file yet)"
+        about = "" if exact else "about "
+        lines.insert(1, f"{about}{held_planned:,} already in {held_name}{state}, {planned - held_planned:,} to fetch")
     legend = [(colour, kind), *([(draw.HELD, f"in {held_name}")] if held_name else []), (draw.OUTLINE, "area")]
     counts = {
         "planned": planned,
@@ -228,7 +234,8 @@ def preview_plan(
         "held": held_planned,
         "to_fetch": planned - held_planned,
     }
-    notes = (*job.area.notes, *_block_note(view))
+    inexact = () if exact else (f"over {EXACT_LIMIT:,} tiles: the tiles already in {held_name} are counted by square",)
+    notes = (*job.area.notes, *_block_note(view), *inexact)
     return Preview(draw.compose(tiles, view, lines, legend), view, chosen.name, counts, notes, "plan")
 
 
@@ -263,51 +270,80 @@ def _near(geometry: Any, view: View) -> Any:
     return clip_rect(geometry, view.left - margin, bottom - margin, right + margin, view.top + margin)
 
 
-def _planned_squares(area: Any, layer: Layer, view: View) -> Iterator[tuple[int, int, int]]:
-    """``(column, row, tiles of the zoom in it)`` of each square holding planned tiles, in squares.
+def _squares(
+    area: Any, layer: Layer, view: View, planned: int, against: str | os.PathLike[str] | None
+) -> tuple[dict[tuple[int, int], tuple[int, int]], str | None, bool]:
+    """``{(column, row) in squares: (planned tiles, of them held by against)}`` of every square holding
+    planned tiles, ``against``'s file name, and whether the held counts are exact."""
+    name = None if against is None else Path(against).name
+    if against is None or not Path(against).exists():
+        return _tally(area, layer, view, iter(())) if view.factor == 1 else _coarse(area, layer, view, {}), name, True
+    from .writers import open_package
+
+    with ExitStack() as stack:
+        package = stack.enter_context(open_package(against))
+        _check_against(package, Path(against), layer)
+        held = package.held_keys(layer.name, view.zoom)
+        # closed before the connection is: a stream left part-read must not outlive it (held_keys is a generator)
+        stack.callback(cast(Generator[tuple[int, int], None, None], held).close)
+        if view.factor == 1 or planned <= EXACT_LIMIT:
+            return _tally(area, layer, view, held), name, True
+        return _coarse(area, layer, view, _per_square(view, held)), name, False
+
+
+def _tally(
+    area: Any, layer: Layer, view: View, held: Iterator[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Per square, the planned tiles and those of them in ``held`` (ascending ``(row, column)``): one
+    merge of the cover's tiles, which come in the same order, with the held ones."""
+    from .cover import cover
+
+    tally: dict[tuple[int, int], tuple[int, int]] = {}
+    factor = view.factor
+    next_held = next(held, None)
+    for tile in cover(area, layer, [view.zoom]):
+        key = (tile.y, tile.x)
+        while next_held is not None and next_held < key:
+            next_held = next(held, None)
+        square = (tile.x // factor, tile.y // factor)
+        tiles_here, held_here = tally.get(square, (0, 0))
+        tally[square] = (tiles_here + 1, held_here + (next_held == key))
+    return tally
+
+
+def _coarse(
+    area: Any, layer: Layer, view: View, held: dict[tuple[int, int], int]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Per square holding planned tiles, all its 4^k tiles and those of them ``held`` — without
+    enumerating the zoom's tiles.
 
     A square of 2^k × 2^k tiles is a tile of zoom ``z − k`` (the grids nest), and it holds a planned
-    tile exactly when the area meets its interior, so those squares are the cover at ``z − k``. The
-    tiles of the zoom in such a square are counted as all 4^k of them where the square lies inside
-    the area; on its edge that overstates them, which only lightens the held shading there.
+    tile exactly when the area meets its interior, so those squares are the cover at ``z − k``. On the
+    area's edge not all its tiles are planned, which only lightens the held shading there.
     """
     from .cover import cover
 
     zoom, factor = view.zoom, view.factor
-    if factor == 1:
-        yield from ((tile.x, tile.y, 1) for tile in cover(area, layer, [zoom]))
-        return
     coarse = zoom - (factor.bit_length() - 1)
     grid = layer.grid
     if coarse < layer.min_zoom:
         raise ZoomError(f"zoom {zoom} of {layer.name} has too many tiles over this area to draw; preview a lower zoom")
     if grid.tile_span(coarse) != grid.tile_span(zoom) * factor:
         raise GridError(f"grid {grid.id}: zoom {coarse} tiles are not {factor}×{factor} tiles of zoom {zoom}")
-    yield from ((tile.x, tile.y, factor * factor) for tile in cover(area, layer, [coarse]))
+    full = factor * factor
+    return {(t.x, t.y): (full, min(full, held.get((t.x, t.y), 0))) for t in cover(area, layer, [coarse])}
 
 
-def _held(
-    against: str | os.PathLike[str] | None, layer: Layer, view: View
-) -> tuple[dict[tuple[int, int], int] | None, str | None]:
-    """Tiles ``against`` holds at the view's zoom, per square (column, row in squares) of the picture
-    (None: no such file), and the file's name. Streamed: a huge file is never held in memory."""
-    if against is None:
-        return None, None
-    path = Path(against)
-    if not path.exists():
-        return None, path.name
-    from .writers import open_package
-
+def _per_square(view: View, held: Iterator[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Held tiles per square (column, row in squares) of the picture. Streamed: a huge file is never in memory."""
     counts: dict[tuple[int, int], int] = {}
     factor = view.factor
     cols, rows = range(view.min_col, view.min_col + view.cols), range(view.min_row, view.min_row + view.rows)
-    with open_package(path) as package:
-        _check_against(package, path, layer)
-        for row, col in package.held_keys(layer.name, view.zoom):
-            key = (col // factor, row // factor)
-            if key[0] in cols and key[1] in rows:
-                counts[key] = counts.get(key, 0) + 1
-    return counts, path.name
+    for row, col in held:
+        key = (col // factor, row // factor)
+        if key[0] in cols and key[1] in rows:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _check_against(package: PackageFile, path: Path, layer: Layer) -> None:

@@ -4,6 +4,7 @@ which tiles are coloured how, and that the counts are those of ``ospack.plan``."
 from __future__ import annotations
 
 import math
+from importlib import import_module
 
 import pytest
 from PIL import Image
@@ -16,6 +17,7 @@ from ospack.types import Tile
 from ospack.writers import open_package
 from tests.test_writers_support import AREA_BOX, finished_package, tamper
 
+preview_module = import_module("ospack.preview")  # the module: ``ospack.preview`` is the function
 LAYER = "Outdoor_27700"
 GRID = get_layer(LAYER).grid
 #: a pentagon on the flank of Yr Wyddfa in British National Grid metres: no reprojection to argue about
@@ -117,6 +119,27 @@ def test_tiles_already_in_the_output_are_coloured_held_and_the_rest_to_fetch(tmp
     for tile in tiles:
         colour = draw.OPENDATA if tile == gone else draw.HELD
         assert share(picture.image, square(picture, tile), colour) > 0.5, tile
+
+
+def test_squares_of_several_tiles_count_the_held_ones_exactly_and_shade_by_their_share(tmp_path, monkeypatch):
+    zoom = 9
+    path = finished_package(tmp_path / "box.gpkg", LAYER, (zoom,))  # the box's tiles, 8 of them beyond its cover
+    tiles = list(ospack.cover(ospack.read_area(BOX), LAYER, [zoom]))
+    gone = tiles[len(tiles) // 2]
+    tamper(path, (f"DELETE FROM {LAYER.lower()} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?", gone))
+    picture = ospack.preview_plan(BOX, LAYER, zoom, against=path, max_px=24)  # too small for a square a tile
+    factor = picture.view.factor
+    assert factor > 1
+    assert picture.counts["held"] == len(tiles) - 1 and picture.counts["to_fetch"] == 1  # the 8 beyond: not held
+    box = picture.view.square_box(gone.x, gone.y)
+    in_square = [t for t in tiles if (t.x // factor, t.y // factor) == (gone.x // factor, gone.y // factor)]
+    expected = preview_module._blend(draw.OPENDATA, draw.HELD, (len(in_square) - 1) / len(in_square))
+    assert picture.image.getpixel((box[0] + 1, box[1] + 1)) == expected
+    # beyond the exact limit the same picture counts by square, and says so
+    monkeypatch.setattr(preview_module, "EXACT_LIMIT", 0)
+    rough = ospack.preview_plan(BOX, LAYER, zoom, against=path, max_px=24)
+    assert any("counted by square" in note for note in rough.notes)
+    assert rough.counts["planned"] == len(tiles) and rough.counts["held"] <= len(tiles)
 
 
 def test_an_output_that_does_not_exist_yet_holds_nothing(tmp_path):
