@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .errors import AreaError, GridError, IncompatibleOutputError, UsageError, WriterError, ZoomError
 
@@ -205,9 +205,9 @@ def preview_plan(
     colour = draw.PREMIUM if chosen.is_premium(zoom) else draw.OPENDATA
     tiles = Image.new("RGB", view.size, draw.WHITE)
     canvas = ImageDraw.Draw(tiles)
-    squares, held_name, exact = _squares(job.area, chosen, view, planned, against)
+    held = _squares(job.area, chosen, view, planned, against)
     held_planned = 0
-    for (col, row), (tiles_here, held_here) in squares.items():
+    for (col, row), (tiles_here, held_here) in held.squares.items():
         held_planned += held_here
         fill = _blend(colour, draw.HELD, held_here / tiles_here)
         canvas.rectangle(view.square_box(col * view.factor, row * view.factor), fill=fill)
@@ -216,17 +216,8 @@ def preview_plan(
     if outline is not None:
         draw.draw_outline(canvas, view, _near(outline, view))
     kind = "Premium" if chosen.is_premium(zoom) else "OpenData"
-    square = "one tile" if view.factor == 1 else f"{view.factor}×{view.factor} tiles"
-    lines = [
-        f"{chosen.name}, zoom {zoom} ({grid.crs}): {planned:,} {_tiles(planned)} planned, {kind}"
-        + (" (package needs --allow-premium)" if chosen.is_premium(zoom) else ""),
-        f"one square: {square}, {draw.distance_text(view.square_m)} a side",
-    ]
-    if held_name is not None:
-        state = "" if Path(against or "").exists() else " (no such file yet)"
-        about = "" if exact else "about "
-        lines.insert(1, f"{about}{held_planned:,} already in {held_name}{state}, {planned - held_planned:,} to fetch")
-    legend = [(colour, kind), *([(draw.HELD, f"in {held_name}")] if held_name else []), (draw.OUTLINE, "area")]
+    lines = _plan_lines(chosen, view, planned, held_planned, held)
+    legend = [(colour, kind), *([(draw.HELD, f"in {held.name}")] if held.name else []), (draw.OUTLINE, "area")]
     counts = {
         "planned": planned,
         "opendata": 0 if chosen.is_premium(zoom) else planned,
@@ -234,9 +225,29 @@ def preview_plan(
         "held": held_planned,
         "to_fetch": planned - held_planned,
     }
-    inexact = () if exact else (f"over {EXACT_LIMIT:,} tiles: the tiles already in {held_name} are counted by square",)
+    inexact = (
+        () if held.exact else (f"over {EXACT_LIMIT:,} tiles: the tiles already in {held.name} are counted by square",)
+    )
     notes = (*job.area.notes, *_block_note(view), *inexact)
     return Preview(draw.compose(tiles, view, lines, legend), view, chosen.name, counts, notes, "plan")
+
+
+def _plan_lines(layer: Layer, view: View, planned: int, held_planned: int, held: Held) -> list[str]:
+    """The caption: the zoom and its tiles, those already held, and what one square is."""
+    from .preview_draw import distance_text
+
+    premium = layer.is_premium(view.zoom)
+    square = "one tile" if view.factor == 1 else f"{view.factor}×{view.factor} tiles"
+    lines = [
+        f"{layer.name}, zoom {view.zoom} ({layer.grid.crs}): {planned:,} {_tiles(planned)} planned, "
+        + ("Premium (package needs --allow-premium)" if premium else "OpenData"),
+        f"one square: {square}, {distance_text(view.square_m)} a side",
+    ]
+    if held.name is not None:
+        state = "" if held.exists else " (no such file yet)"
+        about = "" if held.exact else "about "
+        lines.insert(1, f"{about}{held_planned:,} already in {held.name}{state}, {planned - held_planned:,} to fetch")
+    return lines
 
 
 def _tiles(n: int) -> str:
@@ -270,14 +281,22 @@ def _near(geometry: Any, view: View) -> Any:
     return clip_rect(geometry, view.left - margin, bottom - margin, right + margin, view.top + margin)
 
 
-def _squares(
-    area: Any, layer: Layer, view: View, planned: int, against: str | os.PathLike[str] | None
-) -> tuple[dict[tuple[int, int], tuple[int, int]], str | None, bool]:
-    """``{(column, row) in squares: (planned tiles, of them held by against)}`` of every square holding
-    planned tiles, ``against``'s file name, and whether the held counts are exact."""
+class Held(NamedTuple):
+    """What the plan's squares hold: ``{(column, row) in squares: (planned tiles, of them held)}``, the
+    ``against`` file's name (None: none given), whether it exists, and whether the held counts are exact."""
+
+    squares: dict[tuple[int, int], tuple[int, int]]
+    name: str | None
+    exists: bool
+    exact: bool
+
+
+def _squares(area: Any, layer: Layer, view: View, planned: int, against: str | os.PathLike[str] | None) -> Held:
+    """Every square holding planned tiles, with the planned tiles in it and those of them ``against`` holds."""
     name = None if against is None else Path(against).name
     if against is None or not Path(against).exists():
-        return _tally(area, layer, view, iter(())) if view.factor == 1 else _coarse(area, layer, view, {}), name, True
+        nothing = _tally(area, layer, view, iter(())) if view.factor == 1 else _coarse(area, layer, view, {})
+        return Held(nothing, name, False, True)
     from .writers import open_package
 
     with ExitStack() as stack:
@@ -287,8 +306,8 @@ def _squares(
         # closed before the connection is: a stream left part-read must not outlive it (held_keys is a generator)
         stack.callback(cast(Generator[tuple[int, int], None, None], held).close)
         if view.factor == 1 or planned <= EXACT_LIMIT:
-            return _tally(area, layer, view, held), name, True
-        return _coarse(area, layer, view, _per_square(view, held)), name, False
+            return Held(_tally(area, layer, view, held), name, True, True)
+        return Held(_coarse(area, layer, view, _per_square(view, held)), name, True, False)
 
 
 def _tally(
