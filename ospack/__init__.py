@@ -43,6 +43,9 @@ _EXPORTS = {
     "PackageSummary": "summary",
     "parse_zooms": "layers",
     "Plan": "plan",
+    "Preview": "preview",
+    "preview_file": "preview_mosaic",
+    "preview_plan": "preview",
     "Progress": "summary",
     "ProjectedBounds": "types",
     "RatePolicy": "fetch.settings",
@@ -55,10 +58,10 @@ _EXPORTS = {
     "WriterError": "errors",
 }
 
-# cover, estimate and plan are named like their modules (count goes with cover). Importing a
+# cover, estimate, plan and preview are named like their modules (count goes with cover). Importing a
 # submodule sets it as an attribute of this package, which would hide the function of the
 # same name; _Package keeps the name for the function, so these load lazily like the rest.
-_SHARED_NAMES = {"count": "cover", "cover": "cover", "estimate": "estimate", "plan": "plan"}
+_SHARED_NAMES = {"count": "cover", "cover": "cover", "estimate": "estimate", "plan": "plan", "preview": "preview"}
 
 __all__ = sorted([*_EXPORTS, *_SHARED_NAMES, "__version__"])
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "package": "package:package_command",
     "info": "info:info",
     "verify": "verify:verify",
+    "preview": "preview:preview_command",
     "emulator": "emulator:emulator",
 }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import WriterError
-from ..types import Tile
+from ..types import Tile, TileRange
 from .access import read_only_uri, recover_hot_journal, side_file
 from .integrity import TileSource
 from .job import DEMO_ATTRIBUTION, JobInfo
@@ -112,6 +112,24 @@ class PackageFile(ABC):
             if key != last:
                 yield key
                 last = key
+
+    def tile_images(self, table: str, z: int, window: TileRange) -> Iterator[tuple[Tile, bytes]]:
+        """The stored tiles of ``table`` at zoom ``z`` inside ``window`` (XYZ), with their image bytes, for a picture.
+
+        Rows whose address is not integers, or whose data is not bytes, are damage ``verify`` reports: left out.
+        """
+        source = self.tile_source(table)
+        rows = self.conn.execute(
+            f"SELECT t.tile_column, t.tile_row, {source.data} FROM {source.from_clause} WHERE t.zoom_level = ? "
+            "AND t.tile_column BETWEEN ? AND ? AND typeof(t.tile_row) = 'integer' "
+            "AND typeof(t.tile_column) = 'integer'",
+            (z, window.min_col, window.max_col),
+        )
+        flip = source.to_xyz
+        for x, stored_row, data in rows:
+            y = flip(z, stored_row) if flip else stored_row
+            if window.min_row <= y <= window.max_row and isinstance(data, bytes):
+                yield Tile(z, x, y), data
 
     def attribution(self) -> str | None:
         """The attribution ospack recorded, else the one the file's own metadata gives."""
