@@ -11,7 +11,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def read_source(text: str) -> tuple[list[BaseGeometry], str | None, str]:
     stripped = text.strip()
     if not stripped:
         raise AreaError("the area is empty; give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
-    if Path(text).is_file():
+    if _names(text, Path.is_file):
         return (*read_file(Path(text)), text)
     if looks_like_numbers(stripped):
         return [parse_bbox(stripped)], None, f"bbox {stripped}"
@@ -47,11 +47,22 @@ def read_source(text: str) -> tuple[list[BaseGeometry], str | None, str]:
         return (*parse_geojson(stripped, "GeoJSON text"), "GeoJSON")
     if WKT_START.match(stripped):
         return [parse_wkt(stripped)], None, "WKT"
-    if Path(text).exists():
+    if _names(text, Path.exists):
         raise AreaError(f"{text} is a folder, not an area file; give the file inside it")
     if os.sep in text or "." in Path(text).name:
         raise AreaError(f"area file {text} does not exist; check the path")
     raise AreaError(f"cannot read area {text!r}: give a file path, GeoJSON, WKT or a bbox minx,miny,maxx,maxy")
+
+
+def _names(text: str, test: Callable[[Path], bool]) -> bool:
+    """``test`` of ``text`` as a path; text no file system takes as a name (too long, a NUL) names nothing.
+
+    WKT or GeoJSON past the system's name limit (4 KB on Linux) made ``is_file`` raise.
+    """
+    try:
+        return test(Path(text))
+    except (OSError, ValueError):
+        return False
 
 
 def read_file(path: Path) -> tuple[list[BaseGeometry], str | None]:

@@ -295,3 +295,15 @@ def test_swapped_coordinates_in_great_britain_are_still_called_swapped():
 def test_a_missing_file_with_commas_in_its_name_is_still_a_missing_file():
     with pytest.raises(AreaError, match=r"area file 2024,05.geojson does not exist"):
         read_area("2024,05.geojson")
+
+
+def test_text_too_long_or_odd_for_a_file_name_is_read_as_what_it_is():
+    # WKT past the file-name limit (4 KB on Linux) made Path.is_file raise "File name too long"
+    ring = ", ".join(f"{-4.1 + i * 1e-5:.6f} {53.0 + (i % 2) * 1e-4:.6f}" for i in range(400))
+    wkt = f"POLYGON (({ring}, -4.1 53.1, -4.1 53.0))"
+    assert len(wkt) > 8000
+    assert read_area(wkt).source == "WKT"
+    with pytest.raises(AreaError, match="does not exist"):
+        read_area("site\x00.geojson")
+    with pytest.raises(AreaError, match="cannot read area"):
+        read_area("x" * 5000)
