@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # name → module that defines it; imported lazily so `import ospack` stays cheap
 _EXPORTS = {
     "Area": "area",
+    "Context": "context",
     "AreaError": "errors",
     "attribution": "layers",
     "AuthError": "errors",

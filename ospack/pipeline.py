@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .area import Area
+from .context import DEFAULT_CONTEXT, Context
 from .engine import package_async
 from .fetch import FetchSettings
 from .plan import plan
@@ -40,6 +41,7 @@ def package(
     zooms: str | int | Sequence[int],
     buffer_m: float = 0.0,
     area_crs: str | None = None,
+    context: Context | str | float = DEFAULT_CONTEXT,
     settings: FetchSettings | None = None,
     key: str | None = None,
     secret: str | None = None,
@@ -62,6 +64,8 @@ def package(
     ----------
     area, buffer_m, area_crs
         A path, WKT, bbox string or :class:`~ospack.area.Area` (see :func:`ospack.read_area`).
+    context
+        The regional context at the low zooms, as :func:`ospack.plan` takes it (default 25 km; 0: none).
     output
         The ``.gpkg`` or ``.mbtiles`` file to create or resume.
     layers, zooms
@@ -102,7 +106,7 @@ def package(
         Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
     """
     check_demo_options(demo, api_url, key, secret)  # before the area is read: it costs nothing to say
-    job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs)
+    job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs, context=context)
     return run_to_end(
         package_async(
             job,

@@ -40,6 +40,7 @@ SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True
 def run(emulator, output, layer="Outdoor_27700", zooms="0-9", **options):
     options.setdefault("settings", FetchSettings(rate=UNPACED))
     options.setdefault("key", "demo")
+    options.setdefault("context", 0)  # the area's own tiles: tests/test_context_package.py has the context
     return package(SNOWDON, output, layers=layer, zooms=zooms, api_url=emulator.url, **options)
 
 
