@@ -124,7 +124,8 @@ async def package_async(
         # judged again now the file is open: a repair above may have left a "complete" file to fetch
         held = sum(_held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers)
         credentials = ready_to_fetch(credentials, plan.tiles() - held, rate, output, allow_huge)
-        say(f"{summary.tiles_planned} tiles planned, {plan.premium_tiles} of them at Premium zooms")
+        context = f", {plan.context_tiles()} for the map {plan.context} around the area" if plan.context_tiles() else ""
+        say(f"{summary.tiles_planned} tiles planned, {plan.premium_tiles} of them at Premium zooms{context}")
         if writer.failure is not None:
             writer.record_failure(None)  # this run tries again; it records its own end
         try:

@@ -173,3 +173,10 @@ def test_mbtiles_bounds_hold_the_context_and_the_center_is_on_the_area(fast_emul
     with rasterio.open(output) as dataset:  # the top zoom: beyond the area, transparent
         corner = (region.left, region.bottom, region.left + 3_000, region.bottom + 3_000)
         assert np.all(dataset.read(4, window=from_bounds(*corner, transform=dataset.transform)) == 0)
+
+
+def test_info_says_the_file_holds_a_context(context_gpkg):
+    from ospack.inspect import info
+
+    path, _ = context_gpkg
+    assert "context: 25 km around the area, at the zooms whose tiles span 5 km or more" in info(path).to_text()
