@@ -108,7 +108,12 @@ async def package_async(
         writer = stack.enter_context(open_writer(output, job, format=format, overwrite=overwrite, dedup=dedup))
         repairs = _check_stored(writer, plan)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
-            output=str(Path(output)), format=writer.format, layers=job.layers, demo=demo, tiles_planned=plan.tiles()
+            output=str(Path(output)),
+            format=writer.format,
+            layers=job.layers,
+            demo=demo,
+            tiles_planned=plan.tiles(),
+            attribution=writer.job.attribution,  # the file's: the year its tiles were first fetched
         )
         for note in [*writer.notes, *repairs]:
             _note(summary, say, note)

@@ -51,6 +51,8 @@ class PackageSummary:
     tiles_already_stored: int = 0
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: the statement to show with any map made from the file's tiles (the file records it too)
+    attribution: str | None = None
     #: the run's figures, counted once by the fetch as they happen (every layer into this one)
     tally: Tally = field(default_factory=Tally, repr=False)
 
@@ -124,4 +126,5 @@ class PackageSummary:
             "zooms": {str(z): t.to_dict() for z, t in sorted(self.zooms.items())},
             "failures": self.failures[:50],
             "notes": self.notes,
+            "attribution": self.attribution,
         }

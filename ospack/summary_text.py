@@ -39,4 +39,6 @@ def summary_text(s: PackageSummary) -> str:
         lines.append(f"  failed: {failure}")
     if len(s.failures) > FAILURES_LISTED:
         lines.append(f"  … and {len(s.failures) - FAILURES_LISTED} more failures (see --json)")
+    if s.attribution:  # last, where it is read: any map made from the tiles must show it
+        lines.append(f"  attribution: {s.attribution}")
     return "\n".join(lines)
