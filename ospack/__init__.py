@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ApiAccess": "fetch.access",
     "Area": "area",
+    "Context": "context",
     "AreaError": "errors",
     "attribution": "layers",
     "AuthError": "errors",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .errors import AreaOutsideGridError
 from .writers import JobInfo, PackageFile, TileTable
 from .writers.integrity import cover_diff, row_problem, stored_rows
 from .writers.state import absent_keys
@@ -59,16 +58,15 @@ def check_cover(package: PackageFile, table: TileTable, job: JobInfo, report: Ve
     """Merge-join the cover, the stored tiles and the recorded-absent tiles, zoom by zoom."""
     try:
         from .area import Area  # the cover stage; imported here so info() never needs it
-        from .cover import cover
+        from .layers import get_layer
+        from .plan import JobCover
     except ImportError as exc:
         report.notes.append(f"stored tiles not compared with the area's cover: {exc}")
         return
-    area = Area.from_geojson(job.area_geojson)
+    # the very cover the run fetched and checked: the recorded area, and the recorded context around it
+    job_cover = JobCover.of(Area.from_geojson(job.area_geojson), get_layer(table.layer), job.context)
     for z in job.zooms:
-        try:
-            cover_keys: Iterator[tuple[int, int]] = ((t.y, t.x) for t in cover(area, table.layer, [z]))
-        except AreaOutsideGridError:
-            cover_keys = iter(())
+        cover_keys: Iterator[tuple[int, int]] = ((t.y, t.x) for t in job_cover.tiles(z))
         absent = absent_keys(package.conn, table.layer, z)
         found: dict[str, list[str]] = {"missing": [], "extra": []}
         counts = dict.fromkeys(found, 0)

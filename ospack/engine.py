@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .area import Area
-from .cover import cover
-from .errors import AreaOutsideGridError, DownloadError, PremiumError, WriterError
+from .context import Context
+from .errors import DownloadError, PremiumError, WriterError
 from .fetch import ApiAccess, FetchSession, FetchSettings
 from .layers import Layer
 from .plan import Plan
@@ -85,6 +84,7 @@ async def package_async(
             source=endpoints.origin,  # a path may hide a secret
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             demo=demo,
+            context_m=plan.context.radius_m,
         )
         judge_before_opening(
             output,
@@ -101,7 +101,12 @@ async def package_async(
         writer = stack.enter_context(open_writer(output, job, options))
         repairs = _check_stored(writer, plan)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
-            output=str(Path(output)), format=writer.format, layers=job.layers, demo=demo, tiles_planned=plan.tiles()
+            output=str(Path(output)),
+            format=writer.format,
+            layers=job.layers,
+            demo=demo,
+            tiles_planned=plan.tiles(),
+            attribution=writer.job.attribution,  # the file's: the year its tiles were first fetched
         )
         for note in [*writer.notes, *repairs]:
             _note(summary, say, note)
@@ -117,7 +122,8 @@ async def package_async(
         # judged again now the file is open: a repair above may have left a "complete" file to fetch
         held = sum(_held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers)
         credentials = ready_to_fetch(credentials, plan.tiles() - held, rate, output, allow_huge)
-        say(f"{summary.tiles_planned} tiles planned, {plan.premium_tiles} of them at Premium zooms")
+        context = f", {plan.context_tiles()} for the map {plan.context} around the area" if plan.context_tiles() else ""
+        say(f"{summary.tiles_planned} tiles planned, {plan.premium_tiles} of them at Premium zooms{context}")
         if writer.failure is not None:
             writer.record_failure(None)  # this run tries again; it records its own end
         try:
@@ -212,26 +218,20 @@ def _start_demo_emulator(stack: ExitStack, api: ApiAccess) -> ApiAccess:
     return ApiAccess(url=emulator.url, key="demo", transport=api.transport)
 
 
-def _job_cover(area: Area, layer: Layer) -> Callable[[int], Iterator[Tile]]:
-    """Zoom → the area's tiles of ``layer`` (none at a zoom the area misses)."""
-
-    def at(z: int) -> Iterator[Tile]:
-        try:
-            return cover(area, layer, [z])
-        except AreaOutsideGridError:
-            return iter(())
-
-    return at
+def _job_cover(writer: TileWriter, plan: Plan) -> Plan:
+    """The plan of the job the file records: every zoom it holds, its context (a resume may have widened both)."""
+    return plan.with_job(writer.job.zooms, Context(writer.job.context_m))
 
 
 def _check_stored(writer: TileWriter, plan: Plan) -> list[str]:
-    """Before fetching: delete damaged tiles and tiles outside the area, so the fetch stores them again."""
-    return [note for layer in plan.layers for note in writer.check_stored(layer.name, _job_cover(plan.area, layer))]
+    """Before fetching: delete damaged tiles and tiles outside the file's job, so the fetch stores them again."""
+    held = _job_cover(writer, plan)
+    return [note for layer in plan.layers for note in writer.check_stored(layer.name, held.cover(layer).tiles)]
 
 
 def _confirm_complete(writer: TileWriter, plan: Plan, output: object) -> None:
     """Refuse to mark ``output`` complete while its counts disagree with the job's cover (what verify checks)."""
-    held = plan.with_zooms(writer.job.zooms)  # every zoom the file holds, planned as always
+    held = _job_cover(writer, plan)  # every zoom the file holds, planned as always
     reasons = [reason for layer in plan.layers for reason in writer.unfinished(layer.name, held.counts[layer.name])]
     if reasons:
         raise WriterError(
@@ -240,13 +240,14 @@ def _confirm_complete(writer: TileWriter, plan: Plan, output: object) -> None:
         )
 
 
-def _missing(layer: Layer, area: Area, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:
-    """The cover minus what the file already holds (stored or known absent), streamed in cover order."""
+def _missing(layer: Layer, plan: Plan, zooms: Iterable[int], writer: TileWriter) -> Iterator[Tile]:
+    """The plan's cover minus what the file already holds (stored or known absent), streamed in cover order."""
+    job_cover = plan.cover(layer)
     for z in zooms:
         width = layer.grid.pyramid_size(z)[0]
         held = _held_keys(writer, layer.name, z, width)
         i = 0
-        for tile in cover(area, layer, [z]):
+        for tile in job_cover.tiles(z):
             key = tile.y * width + tile.x
             while i < len(held) and held[i] < key:
                 i += 1
@@ -296,7 +297,7 @@ async def _package_layer(
     try:
         # the fetch counts into the summary's tally itself, so its figures are there however it ends
         stats = await session.fetch(
-            _missing(layer, plan.area, zooms, writer),
+            _missing(layer, plan, zooms, writer),
             layer=layer,
             allow_premium=allow_premium,
             stop_event=stop_event,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .area import Area
+from .context import DEFAULT_CONTEXT, Context
 from .errors import LargeJobError, LayerError, UsageError
 from .layers import DEVELOPMENT_RATE_PER_MINUTE, LIVE_RATE_PER_MINUTE, Layer, ZoomSpec
 from .plan import Plan, plan
@@ -33,11 +34,12 @@ CONSENT_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class ZoomEstimate:
-    """Tiles needed at one zoom, and whether that zoom needs a Premium plan."""
+    """Tiles needed at one zoom, whether that zoom needs a Premium plan, and how many of them are context."""
 
     zoom: int
     tiles: int
     premium: bool
+    context_tiles: int = 0
 
 
 class _Sized:
@@ -49,6 +51,8 @@ class _Sized:
         def total(self) -> int: ...
         @property
         def premium_total(self) -> int: ...
+        @property
+        def context_total(self) -> int: ...
         @property
         def bytes_per_tile(self) -> int: ...
 
@@ -77,6 +81,7 @@ class _Sized:
             "total": self.total,
             "premium_total": self.premium_total,
             "opendata_total": self.opendata_total,
+            "context_total": self.context_total,
             "seconds_live": self.seconds_live,
             "seconds_development": self.seconds_development,
             "rates_per_minute": {"live": LIVE_RATE_PER_MINUTE, "development": DEVELOPMENT_RATE_PER_MINUTE},
@@ -91,8 +96,9 @@ class _Sized:
         return f"at {self.bytes_per_tile:,} bytes a tile, as given"
 
     def _totals_lines(self) -> list[str]:
+        context = f", of which {self.context_total:,} context" if self.context_total else ""
         return [
-            f"total {self.total:,} tiles (OpenData {self.opendata_total:,}, Premium {self.premium_total:,})",
+            f"total {self.total:,} tiles (OpenData {self.opendata_total:,}, Premium {self.premium_total:,}{context})",
             f"time  {format_duration(self.seconds_live)} at {LIVE_RATE_PER_MINUTE}/min (live), "
             f"{format_duration(self.seconds_development)} at {DEVELOPMENT_RATE_PER_MINUTE}/min (development)",
             f"size  about {format_size(self.approx_bytes)} ({self._size_basis()})",
@@ -110,11 +116,17 @@ class Estimate(_Sized):
     area_source: str
     area_bounds: GeoBounds
     area_notes: tuple[str, ...] = ()
+    context_m: float = 0.0
 
     @property
     def total(self) -> int:
-        """All tiles, every zoom."""
+        """All tiles, every zoom (context tiles included)."""
         return sum(z.tiles for z in self.zooms)
+
+    @property
+    def context_total(self) -> int:
+        """Of :attr:`total`, the tiles of the regional context around the area (see :mod:`ospack.context`)."""
+        return sum(z.context_tiles for z in self.zooms)
 
     @property
     def premium_total(self) -> int:
@@ -126,8 +138,12 @@ class Estimate(_Sized):
         return {
             "layer": self.layer,
             "crs": self.crs,
-            "zooms": {str(z.zoom): {"tiles": z.tiles, "premium": z.premium} for z in self.zooms},
+            "zooms": {
+                str(z.zoom): {"tiles": z.tiles, "premium": z.premium, "context_tiles": z.context_tiles}
+                for z in self.zooms
+            },
             **self._totals_dict(),
+            "context": {"radius_m": self.context_m, "tiles": self.context_total},
             "area": self._area_dict(),
         }
 
@@ -138,6 +154,13 @@ class Estimate(_Sized):
         """The estimate as a short table for people."""
         lines = [f"{self.layer} ({self.crs}) for {self.area_source}", f"{'zoom':>4} {'tiles':>14}  plan"]
         lines += [f"{z.zoom:>4} {z.tiles:>14,}  {'Premium' if z.premium else 'OpenData'}" for z in self.zooms]
+        if self.context_total:
+            zooms = [z.zoom for z in self.zooms if z.context_tiles]
+            span = f"zoom {zooms[0]}" if len(zooms) == 1 else f"zooms {zooms[0]}-{zooms[-1]}"
+            lines.append(
+                f"of which {self.context_total:,} context tiles ({Context(self.context_m)} around the area at {span},"
+                " so it shows in its region when zoomed out; --context 0 for none)"
+            )
         return "\n".join(lines + self._totals_lines())
 
 
@@ -156,6 +179,11 @@ class JobEstimate(_Sized):
     def premium_total(self) -> int:
         """Tiles at zooms that need a Premium plan, every layer."""
         return sum(layer.premium_total for layer in self.layers)
+
+    @property
+    def context_total(self) -> int:
+        """Of :attr:`total`, the regional context's tiles, every layer."""
+        return sum(layer.context_total for layer in self.layers)
 
     @property
     def bytes_per_tile(self) -> int:
@@ -196,6 +224,7 @@ def estimate(
     zooms: ZoomSpec | None = None,
     *,
     bytes_per_tile: int = BYTES_PER_TILE,
+    context: Context | str | float = DEFAULT_CONTEXT,
 ) -> Estimate:
     """Estimate a job of one layer without fetching anything.
 
@@ -209,19 +238,24 @@ def estimate(
         ``7``, ``"7-12"``, ``"7,9,11"`` or a sequence of zooms.
     bytes_per_tile : int
         Assumed average tile size; the default is explained at :data:`BYTES_PER_TILE`.
+    context : Context, distance or 0
+        The regional context at the low zooms, as :func:`ospack.plan` takes it (a plan has its own).
 
     Returns
     -------
     Estimate
     """
-    job = _planned(area, layer, zooms)
+    job = _planned(area, layer, zooms, context)
     if len(job.layers) != 1:
         raise LayerError(f"estimate() sizes one layer, this plan has {len(job.layers)}; use estimate_layers()")
     return _estimate(job, job.layers[0], bytes_per_tile)
 
 
 def _planned(
-    area: Plan | Area | Any, layers: Layer | str | Sequence[Layer | str] | None, zooms: ZoomSpec | None
+    area: Plan | Area | Any,
+    layers: Layer | str | Sequence[Layer | str] | None,
+    zooms: ZoomSpec | None,
+    context: Context | str | float,
 ) -> Plan:
     """``area`` when it is a plan already, else the plan of ``layers`` at ``zooms`` over it."""
     if isinstance(area, Plan):
@@ -230,7 +264,7 @@ def _planned(
         return area
     if layers is None or zooms is None:
         raise UsageError("give the layers and zooms to estimate, or a plan")
-    return plan(area, layers, zooms)
+    return plan(area, layers, zooms, context=context)
 
 
 def _estimate(job: Plan, layer: Layer, bytes_per_tile: int) -> Estimate:
@@ -238,11 +272,15 @@ def _estimate(job: Plan, layer: Layer, bytes_per_tile: int) -> Estimate:
     return Estimate(
         layer=layer.name,
         crs=layer.grid.crs,
-        zooms=tuple(ZoomEstimate(z, n, layer.is_premium(z)) for z, n in job.counts[layer.name].items()),
+        zooms=tuple(
+            ZoomEstimate(z, n, layer.is_premium(z), job.context_counts.get(layer.name, {}).get(z, 0))
+            for z, n in job.counts[layer.name].items()
+        ),
         bytes_per_tile=bytes_per_tile,
         area_source=area.source,
         area_bounds=area.bounds_wgs84(),
         area_notes=area.notes,
+        context_m=job.context.radius_m,
     )
 
 
@@ -297,6 +335,7 @@ def estimate_layers(
     zooms: ZoomSpec | None = None,
     *,
     bytes_per_tile: int = BYTES_PER_TILE,
+    context: Context | str | float = DEFAULT_CONTEXT,
 ) -> JobEstimate:
     """Estimate a job of one or several layers over one area, each as :func:`estimate` does.
 
@@ -304,7 +343,7 @@ def estimate_layers(
     planned together as :func:`ospack.package` plans them (only a job with no tile at all is
     refused), on one grid or several.
     """
-    job = _planned(area, layers, zooms)
+    job = _planned(area, layers, zooms, context)
     return JobEstimate(tuple(_estimate(job, layer, bytes_per_tile) for layer in job.layers))
 
 

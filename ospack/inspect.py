@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import check_cover, check_images
+from .context import MIN_CONTEXT_TILE_M
 from .errors import OspackError
 from .projection import WGS84, transform_bounds
 from .writers import PackageFile, TileTable, open_package, package_file, read_only
@@ -111,6 +112,11 @@ class PackageInfo:
                 f"provenance: {job['source']}, created {job['created']}, ospack {job['ospack_version']}"
                 + (", emulator tiles (--demo)" if job.get("demo") else "")
             )
+            if job.get("context_m"):  # the low zooms reach beyond the area, so they hold more tiles than it
+                lines.append(
+                    f"context: {job['context_m'] / 1000:g} km around the area, at the zooms whose tiles span"
+                    f" {MIN_CONTEXT_TILE_M / 1000:g} km or more"
+                )
         return "\n".join(lines)
 
 

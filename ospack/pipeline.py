@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .area import Area
+from .context import DEFAULT_CONTEXT, Context
 from .engine import package_async
 from .fetch import ApiAccess, FetchSettings
 from .layers import ZoomSpec
@@ -39,6 +40,7 @@ def package(
     zooms: ZoomSpec,
     buffer_m: float = 0.0,
     area_crs: str | None = None,
+    context: Context | str | float = DEFAULT_CONTEXT,
     settings: FetchSettings | None = None,
     api: ApiAccess | None = None,
     options: OutputOptions | None = None,
@@ -54,6 +56,8 @@ def package(
     ----------
     area, buffer_m, area_crs
         A path, WKT, bbox string or :class:`~ospack.area.Area` (see :func:`ospack.read_area`).
+    context
+        The regional context at the low zooms, as :func:`ospack.plan` takes it (default 25 km; 0: none).
     output
         The ``.gpkg`` or ``.mbtiles`` file to create or resume.
     layers, zooms
@@ -85,7 +89,7 @@ def package(
     PackageSummary
         Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
     """
-    job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs)
+    job = plan(area, layers, zooms, buffer_m=buffer_m, area_crs=area_crs, context=context)
     return run_to_end(
         package_async(
             job,

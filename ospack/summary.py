@@ -143,6 +143,8 @@ class PackageSummary:
     tiles_already_stored: int = 0
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: the statement to show with any map made from the file's tiles (the file records it too)
+    attribution: str | None = None
     #: the run's figures, counted once by the fetch as they happen (every layer into this one)
     tally: Tally = field(default_factory=Tally, repr=False)
     #: per layer: tiles the file already held (stored or known absent) when this run began
@@ -229,6 +231,7 @@ class PackageSummary:
             "per_layer": {name: self._layer_dict(name, self.layer_zooms.get(name, {})) for name in self.layers},
             "failures": self.failures[:50],
             "notes": self.notes,
+            "attribution": self.attribution,
         }
 
     def _layer_dict(self, name: str, zooms: dict[int, ZoomCounts]) -> dict[str, Any]:

@@ -242,10 +242,14 @@ class OspackRun:
         layer: str = "Outdoor_27700",
         zooms: str = "0-9",
         key: str = "demo",
+        context: str = "0",
     ) -> subprocess.Popen[str]:
-        """``ospack package AREA -o OUTPUT --layer L --zoom Z --api-url URL --workers 2 *extra``."""
-        args = ("package", area, "-o", str(output), "--layer", layer, "--zoom", zooms, "--api-url", url)
-        return self.start(*args, "--workers", "2", *extra, key=key)
+        """``ospack package AREA -o OUTPUT --layer L --zoom Z --context C --api-url URL --workers 2 *extra``.
+
+        No regional context unless asked: the tests count the area's own tiles.
+        """
+        args = ("package", area, "-o", str(output), "--layer", layer, "--zoom", zooms, "--context", context)
+        return self.start(*args, "--api-url", url, "--workers", "2", *extra, key=key)
 
     @staticmethod
     def wait(process: subprocess.Popen[str], until: Callable[[], bool], timeout: float = 30.0) -> None:

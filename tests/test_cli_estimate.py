@@ -27,7 +27,7 @@ def test_json_output(runner):
     (layer,) = data["layers"]
     assert {"layer", "crs", "total", "premium_total", "zooms"} <= set(layer)
     assert list(layer["zooms"]) == ["7", "9", "17"]
-    assert layer["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True}
+    assert layer["zooms"]["17"] == {"tiles": data["premium_total"], "premium": True, "context_tiles": 0}
     assert layer["total"] == data["total"]
 
 

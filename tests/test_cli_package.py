@@ -42,7 +42,20 @@ def api(make_emulator):
 
 
 def package_args(output, *extra):
-    return ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "0-9", *extra]
+    # no context: these tests count the area's own tiles (tests/test_context_package.py has the context)
+    return [
+        "package",
+        SNOWDON,
+        "-o",
+        str(output),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        "0-9",
+        "--context",
+        "0",
+        *extra,
+    ]
 
 
 def test_demo_run_needs_no_key(runner, tmp_path, monkeypatch):

@@ -41,6 +41,8 @@ def package_args(output, *extra, zoom="0-9"):
         "Outdoor_27700",
         "--zoom",
         zoom,
+        "--context",  # the area's own tiles: tests/test_context_package.py has the context
+        "0",
         "--rate",
         "100000",
         *extra,

@@ -120,3 +120,49 @@ def test_gdal_builds_the_mbtiles_grid_on_the_tile_edges(tmp_path, zooms):
             for q, (dx, dy) in enumerate([(0, 0), (last, 0), (0, last), (last, last)]):
                 pixel = src.read([1, 2, 3], window=((row + dy, row + dy + 1), (col + dx, col + dx + 1)))[:, 0, 0]
                 assert tuple(pixel) == quadrant_colour(tile, q), (tile, q)
+
+
+# --- names and attribution where users look (GDAL, hence QGIS and QField) ---------------------------------------------
+
+OS_ATTRIBUTION = "Contains OS data © Crown copyright and database rights"
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the file itself: only sublayers
+def test_each_layer_of_a_geopackage_reads_like_the_layer_and_carries_the_attribution_in_gdal(fast_emulator, tmp_path):
+    output = tmp_path / "two.gpkg"
+    summary = package(
+        SNOWDON,
+        output,
+        layers=["Outdoor_27700", "Light_27700"],
+        zooms="7",
+        settings=FetchSettings(rate=RatePolicy.unpaced()),
+        api=ApiAccess(url=fast_emulator.url, key="demo"),
+    )
+    assert summary.complete and summary.attribution.startswith(OS_ATTRIBUTION)
+    with rasterio.open(output) as dataset:
+        listed = dataset.tags(ns="SUBDATASETS")  # what QGIS offers when the file holds several layers
+        names = [v for k, v in sorted(listed.items()) if k.endswith("_NAME")]
+    descriptions = sorted(v for k, v in listed.items() if k.endswith("_DESC"))
+    assert descriptions == ["light_27700 - OS Light_27700", "outdoor_27700 - OS Outdoor_27700"]
+    for name in names:
+        layer = name.rsplit(":", 1)[1]
+        with rasterio.open(name) as sublayer:
+            tags = sublayer.tags()  # the layer's metadata in QGIS's Information panel
+        os_name = get_layer(layer).name
+        assert tags["IDENTIFIER"] == f"OS {os_name}"
+        assert tags["ATTRIBUTION"] == summary.attribution
+        assert tags["DESCRIPTION"].endswith(summary.attribution) and get_layer(layer).style in tags["DESCRIPTION"]
+
+
+@pytest.mark.parametrize("demo", [False, True])
+def test_every_package_run_ends_with_the_attribution(runner, fast_emulator, tmp_path, demo):
+    source = ["--demo"] if demo else ["--api-url", fast_emulator.url, "--key", "demo"]
+    args = ["package", str(SNOWDON), "-o", str(tmp_path / "a.mbtiles"), "--layer", "Light_3857", "--zoom", "13"]
+    result = runner.invoke(cli, [*args, *source, "--rate", "100000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    expected = DEMO_ATTRIBUTION if demo else OS_ATTRIBUTION
+    assert result.stdout.splitlines()[-1].startswith(f"  attribution: {expected}")
+    again = runner.invoke(cli, [*args, *source, "--json"])  # a rerun that fetches nothing says it too
+    assert json.loads(again.stdout)["attribution"].startswith(expected)
+    with rasterio.open(tmp_path / "a.mbtiles") as dataset:  # and GDAL reads it from the file
+        assert dataset.tags()["attribution"].startswith(expected)

@@ -39,6 +39,7 @@ SUMMIT_MERCATOR = Transformer.from_crs("EPSG:27700", "EPSG:3857", always_xy=True
 
 def run(emulator, output, layer="Outdoor_27700", zooms="0-9", *, key="demo", secret=None, **options):
     options.setdefault("settings", FetchSettings(rate=UNPACED))
+    options.setdefault("context", 0)  # the area's own tiles: tests/test_context_package.py has the context
     api = ApiAccess(url=emulator.url, key=key, secret=secret)
     return package(SNOWDON, output, layers=layer, zooms=zooms, api=api, **options)
 

@@ -3,6 +3,7 @@
 import pytest
 
 from ospack.area import read_area
+from ospack.context import Context
 from ospack.cover import cover
 from ospack.errors import AreaOutsideGridError
 from ospack.estimate import estimate
@@ -21,7 +22,7 @@ def edge_area():
 
 
 def test_zooms_past_the_matrix_edge_plan_zero_tiles():
-    job = plan(edge_area(), ROAD, "3-6")
+    job = plan(edge_area(), ROAD, "3-6", context=0)  # a context would reach back west, inside the matrices
     counts = job.counts[ROAD.name]
     assert counts[3] > 0 and counts[4] > 0
     assert counts[5] == counts[6] == 0
@@ -30,7 +31,7 @@ def test_zooms_past_the_matrix_edge_plan_zero_tiles():
 
 def test_no_tile_at_any_zoom_is_outside_and_the_message_never_quotes_a_box_holding_the_area():
     with pytest.raises(AreaOutsideGridError) as info:
-        plan_counts(edge_area(), [ROAD], "5-6")
+        plan_counts(edge_area(), [ROAD], "5-6", Context())  # a context alone is no job
     message = str(info.value)
     assert "E 902000…906000" in message  # the area in the grid's own metres …
     assert "E -238375…901337" in message  # … beside the tiles' extent at those zooms, which ends short of it
@@ -49,19 +50,20 @@ def test_an_area_far_away_is_quoted_in_longitude_latitude():
 
 def test_several_layers_are_outside_only_when_none_has_a_tile():
     leisure = get_layer("Leisure_27700")
-    counts = plan_counts(edge_area(), [ROAD, leisure], "4")
+    counts, _ = plan_counts(edge_area(), [ROAD, leisure], "4")
     assert counts[ROAD.name][4] > 0 and set(counts[leisure.name]) == {4}
 
 
 def test_estimate_and_package_agree_tile_for_tile_at_the_edge(tmp_path):
     zooms = "3-6"
-    job = estimate(edge_area(), ROAD, zooms)
+    job = estimate(edge_area(), ROAD, zooms, context=0)  # the edge alone: tests/test_context_package.py has one
     assert job.total == sum(1 for _ in cover(edge_area(), ROAD, zooms)) > 0
     summary = package(
         edge_area(),
         tmp_path / "edge.gpkg",
         layers=ROAD.name,
         zooms=zooms,
+        context=0,
         settings=FetchSettings(rate=RatePolicy.unpaced()),
         api=ApiAccess(demo=True),
     )
@@ -153,3 +155,11 @@ def test_estimate_takes_a_plan_and_agrees_with_one_it_builds():
     assert estimate(one).to_dict() == estimate(SNOWDON, "Road_27700", "6-11").to_dict()
     with pytest.raises(UsageError, match="give the plan alone"):
         estimate(one, "Road_27700", "6")
+
+
+def test_a_plan_for_a_file_s_job_takes_its_zooms_and_context():
+    job = plan(SNOWDON, "Outdoor_27700", "4-7", context=0)
+    held = job.with_job((3, 4, 5, 6, 7), Context(10_000))
+    assert held.context == Context(10_000) and held.all_zooms == (3, 4, 5, 6, 7)
+    assert held.context_tiles() > 0 and held.counts["Outdoor_27700"][7] == job.counts["Outdoor_27700"][7]
+    assert job.with_job((4, 5)).context == job.context  # the plan's own context unless told

@@ -87,16 +87,17 @@ def fill(writer, layer: str, zooms, box=AREA_BOX) -> dict[int, list[Tile]]:
 def install_bbox_cover(monkeypatch) -> None:
     """Stand in for the cover stage with the area's bounding-box tiles.
 
-    verify() looks ``ospack.cover.cover`` up when it compares, so replacing that one function
-    injects the cover; the area itself is still parsed for real. Lets verify()'s merge-join be
+    verify() reads the cover from :class:`ospack.plan.JobCover`, which calls ``cover`` as the plan
+    module names it, so replacing that one name injects the cover; the area itself is still parsed
+    for real. Lets verify()'s merge-join be
     tested on its own; tests/test_inspect.py also runs it on the real cover.
     """
-    monkeypatch.setattr(import_module("ospack.cover"), "cover", bbox_cover)
+    monkeypatch.setattr(import_module("ospack.plan"), "cover", bbox_cover)
 
 
-def bbox_cover(area, layer: str, zooms) -> Iterator[Tile]:
+def bbox_cover(area, layer, zooms) -> Iterator[Tile]:
     """The cover's signature, but every zoom's bounding-box tiles of AREA_BOX, whatever ``area`` is."""
-    return (t for z in zooms for t in bbox_tiles(layer, z))
+    return (t for z in zooms for t in bbox_tiles(getattr(layer, "name", layer), z))
 
 
 def query(path, sql: str, params=()) -> list[tuple]:

@@ -55,6 +55,29 @@ def area_options(f: F) -> F:
     return click.argument("area", metavar="AREA")(f)
 
 
+def context_option(f: F) -> F:
+    """``--context DISTANCE``: how far the low zooms reach beyond the area (0: not at all)."""
+    from ..context import DEFAULT_RADIUS_M, MIN_CONTEXT_TILE_M, Context
+    from ..errors import UsageError
+
+    def parse(_ctx: click.Context, _param: click.Parameter, value: str) -> Context:
+        try:
+            return Context.parse(value)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option(
+        "--context",
+        metavar="DISTANCE",
+        default=f"{DEFAULT_RADIUS_M / 1000:g}km",
+        show_default=True,
+        callback=parse,
+        help="Map around the area when zoomed out: at the zooms whose tiles span "
+        f"{MIN_CONTEXT_TILE_M / 1000:g} km or more, also the tiles this far beyond the area (a few hundred "
+        "at most), so GIS apps show the region, not a postage stamp. E.g. 10km, 500m; 0 for none.",
+    )(f)
+
+
 def json_option(f: F) -> F:
     """``--json``: print one machine-readable JSON object."""
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(f)

@@ -18,7 +18,7 @@ from ..pipeline import package
 from ..writers import OutputOptions
 from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
-from .options import area_options, layer_option, zoom_option
+from .options import area_options, context_option, layer_option, zoom_option
 from .progress import ProgressPrinter, summary_text
 
 EXIT_TILES_FAILED = EXIT_CODES["tiles_failed"]
@@ -30,6 +30,7 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 @click.option("--output", "-o", required=True, metavar="OUTPUT", help="The .gpkg or .mbtiles file to create or resume.")
 @layer_option(multiple=True)
 @zoom_option
+@context_option
 @click.option("--format", "fmt", type=click.Choice(["gpkg", "mbtiles"]), help="Default: from OUTPUT's extension.")
 @credential_options
 @click.option("--dev-project", is_flag=True, help=f"The project is in development mode: {DEV_RATE} requests/min.")
@@ -60,6 +61,7 @@ def package_command(
     output,
     layer,
     zoom,
+    context,
     fmt,
     key,
     key_file,
@@ -111,6 +113,7 @@ def package_command(
             zooms=zoom,
             buffer_m=buffer_m,
             area_crs=area_crs,
+            context=context,
             settings=settings,
             api=api,
             options=OutputOptions(format=fmt, overwrite=overwrite, dedup=dedup),

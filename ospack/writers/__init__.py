@@ -127,13 +127,13 @@ def _open_locked(
     # before the first request: a job that will write must be able to (a complete file asked
     # again is only read)
     problem = write_problem(path)
-    if problem and not (stored is not None and complete and set(job.zooms) <= set(stored.zooms)):
+    if problem and not (stored is not None and complete and stored.resumed_by(job) == stored):
         raise WriterError(problem)
     conn = cls.connect(path, read_only=bool(problem))
     try:
         writer = cls(path, stored or job, conn, new=new, dedup=dedup)
         if stored is not None:
-            writer.resume_with(job.zooms)
+            writer.resume_with(job)
     except BaseException:
         conn.close()
         raise

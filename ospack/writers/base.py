@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,10 +146,10 @@ class SqliteTileWriter(StoredTileChecks, ABC):
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._session_open = True
 
-    def resume_with(self, zooms: Sequence[int]) -> None:
-        """Add zooms to a stored job (the union is recorded) and mark the file incomplete."""
-        grown = self.job.with_zooms(zooms)
-        if grown.zooms == self.job.zooms:
+    def resume_with(self, job: JobInfo) -> None:
+        """Grow a stored job by a resume's (:meth:`JobInfo.resumed_by`) and mark the file incomplete."""
+        grown = self.job.resumed_by(job)
+        if grown == self.job:
             return
         self.job = grown
         self._zooms = frozenset(grown.zooms)

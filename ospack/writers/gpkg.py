@@ -317,8 +317,12 @@ class GeoPackageWriter(SqliteTileWriter):
         return f"<GDALMultiDomainMetadata><Metadata>{body}</Metadata></GDALMultiDomainMetadata>"
 
     def _area_extent(self) -> ProjectedBounds:
-        """The area's box snapped outwards to whole tiles at the deepest zoom."""
-        return self.job.tile_aligned_bounds(max(self.job.zooms))
+        """The job's extent (the context region, else the area) snapped outwards to whole tiles at the deepest zoom.
+
+        GDAL gives the table this one extent at every zoom, so it must hold the context region for
+        the low zooms' map around the area to show at all.
+        """
+        return self.job.extent(max(self.job.zooms))
 
     def _insert(self, layer: str, rows: list[TileRow], formats: set[str]) -> None:
         self._conn.executemany(
@@ -337,12 +341,20 @@ class GeoPackageWriter(SqliteTileWriter):
         return own_foreign_key_violations(self._conn, self.job)
 
     def _finish(self) -> None:
-        """Contents bounds = the stored tiles' extent at the deepest zoom holding tiles (GDAL's full resolution)."""
+        """Contents bounds = the stored tiles' extent at the deepest zoom holding tiles (GDAL's full resolution),
+        grown to the context region when the job has one.
+
+        GDAL shows a table only within this one extent, at every zoom, so the region must be in it
+        for the context zooms' map to show; the coarser zooms' whole tiles (a zoom-0 tile is 229 km)
+        must not be, or the top zoom would open on a sea of empty pixels. Both boxes lie on the
+        deepest zoom's tile edges, so its pixels stay exact.
+        """
         grid = self.job.grid
+        context = self.job.context_bounds()
         for layer in self.job.layers:
             table = quote(table_name(layer))
             z = self._conn.execute(f"SELECT max(zoom_level) FROM {table}").fetchone()[0]
-            extent: tuple[float | None, ...] = (None, None, None, None)
+            extent: tuple[float, ...] = tuple(self._area_extent())
             if z is not None:
                 x0, x1, y0, y1 = self._conn.execute(
                     f"SELECT min(tile_column), max(tile_column), min(tile_row), max(tile_row) FROM {table} "
@@ -352,8 +364,14 @@ class GeoPackageWriter(SqliteTileWriter):
                 top_left = grid.tile_bounds(Tile(z, x0, y0))
                 bottom_right = grid.tile_bounds(Tile(z, x1, y1))
                 extent = (top_left.left, bottom_right.bottom, bottom_right.right, top_left.top)
-            else:
-                extent = tuple(self._area_extent())
+                if context is not None:
+                    region = self.job.extent(z)
+                    extent = (
+                        min(extent[0], region.left),
+                        min(extent[1], region.bottom),
+                        max(extent[2], region.right),
+                        max(extent[3], region.top),
+                    )
             self._conn.execute(
                 "UPDATE gpkg_contents SET last_change = ?, min_x = ?, min_y = ?, max_x = ?, max_y = ? "
                 "WHERE table_name = ?",

@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import shapely
 
 from .. import __version__
-from ..errors import WriterError
+from ..context import Context, ground_scale
+from ..errors import UsageError, WriterError
 from ..grids import Grid
 from ..layers import attribution, get_layer
 from ..projection import WGS84, transform_bounds
@@ -44,6 +45,9 @@ class JobInfo:
         ISO 8601 UTC timestamp of the first run.
     demo
         True when the tiles came from the emulator (``--demo``).
+    context_m
+        How far the low zooms reach beyond the area, in ground metres (:class:`ospack.context.Context`);
+        0, as files written before contexts existed read, is none.
     """
 
     layers: tuple[str, ...]
@@ -52,12 +56,21 @@ class JobInfo:
     source: str
     created: str
     demo: bool = False
+    context_m: float = 0.0
     #: the WGS84 geometry of ``area_geojson`` when the caller has it (:meth:`for_area`); else parsed from it
     _area: Any = field(default=None, repr=False, compare=False, kw_only=True)
 
     @classmethod
     def for_area(
-        cls, area: Area, *, layers: tuple[str, ...], zooms: tuple[int, ...], source: str, created: str, demo: bool
+        cls,
+        area: Area,
+        *,
+        layers: tuple[str, ...],
+        zooms: tuple[int, ...],
+        source: str,
+        created: str,
+        demo: bool,
+        context_m: float = 0.0,
     ) -> JobInfo:
         """The job of a run over ``area``: its GeoJSON is made once, for the file, and never parsed back."""
         return cls(
@@ -67,6 +80,7 @@ class JobInfo:
             source=source,
             created=created,
             demo=demo,
+            context_m=context_m,
             _area=area.in_crs(WGS84),
         )
 
@@ -98,6 +112,10 @@ class JobInfo:
             raise WriterError(f"created {self.created!r} is not an ISO 8601 timestamp") from None
         if stamp.tzinfo is None:
             raise WriterError(f"created {self.created!r} has no time zone; give it in UTC")
+        try:  # the same range as a run's, so a file cannot hold another
+            context = Context.parse(self.context_m)
+        except UsageError as exc:
+            raise WriterError(f"the job's {exc}") from None
         area = self._area
         if area is None:  # read from a file
             try:
@@ -108,6 +126,7 @@ class JobInfo:
             raise WriterError("the job's area is empty")
         object.__setattr__(self, "layers", names)
         object.__setattr__(self, "zooms", zooms)
+        object.__setattr__(self, "context_m", context.radius_m)
         object.__setattr__(self, "_area", area)
 
     @property
@@ -154,10 +173,35 @@ class JobInfo:
             max(left, pyramid.left), max(bottom, pyramid.bottom), min(right, pyramid.right), min(top, pyramid.top)
         )
 
+    @property
+    def context(self) -> Context:
+        """The regional context at the low zooms (:data:`~ospack.context.NO_CONTEXT` when none)."""
+        return Context(self.context_m)
+
+    def context_bounds(self) -> ProjectedBounds | None:
+        """The context region's box in the grid's CRS, clipped to the grid (None without a context zoom).
+
+        Grown from :meth:`projected_bounds` as the plan grows the area's own box (the two boxes
+        differ by the densified reprojection of a box's corners): it sizes the extent readers show,
+        never which tiles the job holds, which :class:`ospack.plan.JobCover` alone decides.
+        """
+        lon = (self._area.bounds[0] + self._area.bounds[2]) / 2
+        lat = (self._area.bounds[1] + self._area.bounds[3]) / 2
+        scale = ground_scale(self.grid.crs, lon, lat)
+        if not self.context.zooms(self.grid, self.zooms, scale):
+            return None
+        return self.context.region(self.projected_bounds(), scale, within=self.grid.pyramid_bounds())
+
+    def extent(self, z: int) -> ProjectedBounds:
+        """What readers should show, snapped outwards to the tiles at zoom ``z``: the context region, else the area."""
+        return self._snapped(self.context_bounds() or self.projected_bounds(), z)
+
     def tile_aligned_bounds(self, z: int) -> ProjectedBounds:
         """:meth:`projected_bounds` snapped outwards to the edges of the tiles at zoom ``z``."""
+        return self._snapped(self.projected_bounds(), z)
+
+    def _snapped(self, box: ProjectedBounds, z: int) -> ProjectedBounds:
         grid = self.grid
-        box = self.projected_bounds()
         span = grid.tile_span(z)
         left = grid.origin_x + math.floor((box.left - grid.origin_x) / span) * span
         right = grid.origin_x + math.ceil((box.right - grid.origin_x) / span) * span
@@ -175,6 +219,7 @@ class JobInfo:
             "source": self.source,
             "created": self.created,
             "demo": self.demo,
+            "context_m": self.context_m,
             "attribution": self.attribution,
             "ospack_version": self.version,
         }
@@ -191,15 +236,18 @@ class JobInfo:
                 source=data["source"],
                 created=data["created"],
                 demo=bool(data.get("demo", False)),
+                context_m=float(data.get("context_m", 0.0)),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise WriterError(f"the package's recorded job is unreadable ({exc})") from None
 
     def differences(self, other: JobInfo) -> list[str]:
         """What makes ``other`` incompatible with this job (empty when a resume may proceed).
 
-        Zooms may differ (a resume records their union); the source URL may too, because the
-        emulator's port changes between runs.
+        Zooms may differ (a resume records their union), and so may the context (a resume records
+        the wider: a wider context holds every tile of a narrower one, since which zooms get it does
+        not depend on its radius). The source URL may differ too, because the emulator's port
+        changes between runs.
         """
         found = []
         if self.grid.id != other.grid.id:
@@ -216,3 +264,7 @@ class JobInfo:
     def with_zooms(self, zooms: Iterable[int]) -> JobInfo:
         """This job with ``zooms`` added."""
         return replace(self, zooms=tuple(sorted({*self.zooms, *zooms})))
+
+    def resumed_by(self, other: JobInfo) -> JobInfo:
+        """This job as a resume by ``other`` records it: the union of the zooms, the wider context."""
+        return replace(self.with_zooms(other.zooms), context_m=max(self.context_m, other.context_m))

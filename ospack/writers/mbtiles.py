@@ -17,7 +17,7 @@ from pyproj import Transformer
 from ..errors import InvalidTileError, OutputFormatError
 from ..layers import get_layer
 from ..resources import read_text
-from ..types import Tile
+from ..types import ProjectedBounds, Tile
 from .base import JobInfo, SqliteTileWriter, TileRow
 from .files import Findings, PackageFile, TileTable, quote
 from .integrity import MAX_ZOOM, TileSource
@@ -158,7 +158,19 @@ def tile_edge_bounds(job: JobInfo, z: int) -> tuple[float, float, float, float]:
     GDAL's MBTiles writer writes the bounds so, and its reader builds the raster grid from them: a
     box off the tile edges puts every pixel a fraction of a pixel off (0.57 × 0.45 px measured).
     """
-    box = job.tile_aligned_bounds(z)
+    return _lonlat(job.tile_aligned_bounds(z))
+
+
+def extent_bounds(job: JobInfo, z: int) -> tuple[float, float, float, float]:
+    """The job's extent (the context region, else the area) in lon/lat, snapped as :func:`tile_edge_bounds`.
+
+    Apps read an MBTiles file's tiles per zoom, but its bounds are what GDAL builds its raster
+    from and what apps zoom to: they must hold the context the low zooms carry.
+    """
+    return _lonlat(job.extent(z))
+
+
+def _lonlat(box: ProjectedBounds) -> tuple[float, float, float, float]:
     west, north = _TO_LONLAT.transform(box.left, box.top)
     east, south = _TO_LONLAT.transform(box.right, box.bottom)
     return west, max(south, -MAX_LATITUDE), east, min(north, MAX_LATITUDE)
@@ -204,13 +216,16 @@ class MBTilesWriter(SqliteTileWriter):
         job = self.job
         layer = get_layer(job.layers[0])
         zooms = zooms or job.zooms
-        west, south, east, north = tile_edge_bounds(job, max(zooms))
+        west, south, east, north = extent_bounds(job, max(zooms))
+        area_west, area_south, area_east, area_north = tile_edge_bounds(job, max(zooms))
         return {
             "name": job.title(layer.name),
             "format": image_format or "png",
             # 10 decimals (~10 µm): GDAL builds its grid from these, so they must land on the tile edges
             "bounds": f"{west:.10f},{south:.10f},{east:.10f},{north:.10f}",
-            "center": f"{(west + east) / 2:.6f},{(south + north) / 2:.6f},{(min(zooms) + max(zooms)) // 2}",
+            # on the area, not the context: the site is what an app should open on
+            "center": f"{(area_west + area_east) / 2:.6f},{(area_south + area_north) / 2:.6f},"
+            f"{(min(zooms) + max(zooms)) // 2}",
             "minzoom": str(min(zooms)),
             "maxzoom": str(max(zooms)),
             "attribution": job.attribution,
