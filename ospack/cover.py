@@ -119,14 +119,14 @@ def _wgs84_box(crs: str, box: ProjectedBounds) -> tuple[float, float, float, flo
 def _shapes(area: Area, layer: Layer | str, zooms: ZoomSpec) -> list[tuple[int, BaseGeometry]]:
     layer = get_layer(layer) if isinstance(layer, str) else layer
     levels = parse_zooms(zooms, layer)
-    projected = _in_grid_crs(area, layer)
+    projected = in_grid_crs(area, layer)
     shapes = [(z, _in_tile_units(projected, layer, z)) for z in levels] if projected is not None else []
     if not any(shape.area > _MIN_PIECE_AREA for _, shape in shapes):
         raise AreaOutsideGridError(_outside(area, layer, levels, projected))
     return shapes
 
 
-def _in_grid_crs(area: Area, layer: Layer) -> BaseGeometry | None:
+def in_grid_crs(area: Area, layer: Layer) -> BaseGeometry | None:
     """The area in the layer's grid CRS, cut first (in its own CRS) to where the layer has tiles.
 
     Reprojected whole, an area far larger than the layer (a continent, the world, a huge buffer)

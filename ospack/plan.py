@@ -26,7 +26,7 @@ import shapely
 
 from .area import Area, read_area
 from .context import DEFAULT_CONTEXT, NO_CONTEXT, Context, ground_scale
-from .cover import _in_grid_crs, count, cover
+from .cover import count, cover, in_grid_crs
 from .errors import AreaOutsideGridError, LayerError, PremiumNotAllowedError, UsageError
 from .grids import Grid
 from .layers import Layer, ZoomSpec, get_layer, parse_zooms
@@ -99,7 +99,7 @@ class JobCover:
 def _context_region(area: Area, layer: Layer, context: Context) -> tuple[ProjectedBounds | None, tuple[int, ...]]:
     if not context.enabled:
         return None, ()
-    projected = _in_grid_crs(area, layer)
+    projected = in_grid_crs(area, layer)
     if projected is None or projected.is_empty:
         return None, ()
     west, south, east, north = area.bounds_wgs84()

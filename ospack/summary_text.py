@@ -52,7 +52,7 @@ def summary_text(s: PackageSummary) -> str:
     for failure in s.failures[:FAILURES_LISTED]:
         lines.append(f"  failed: {failure}")
     if len(s.failures) > FAILURES_LISTED:
-        lines.append(f"  â¦ and {counted(len(s.failures) - FAILURES_LISTED, 'more failure')} (see --json)")
+        lines.append(f"  … and {counted(len(s.failures) - FAILURES_LISTED, 'more failure')} (see --json)")
     if s.attribution:  # last, where it is read: any map made from the tiles must show it
         lines.append(f"  attribution: {s.attribution}")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ def run(emulator, output, *, settings, layers=LAYER, zooms="0-8"):
         output,
         layers=layers,
         zooms=zooms,
+        context=0,  # the area's own tiles
         settings=settings,
         progress=seen.append,
         api=ApiAccess(key="demo", url=emulator.url),
@@ -82,7 +83,20 @@ def test_several_layers_report_the_whole_run(make_emulator, tmp_path):
 def test_the_cli_off_a_terminal_prints_lines_and_explains_absent(runner, make_emulator, tmp_path):
     emulator = make_emulator(keys=("demo",), limit=100_000)
     output = tmp_path / "cli.gpkg"
-    args = ["package", str(SNOWDON), "-o", str(output), "--layer", LAYER, "--zoom", "0-9", "--api-url", emulator.url]
+    args = [
+        "package",
+        str(SNOWDON),
+        "-o",
+        str(output),
+        "--layer",
+        LAYER,
+        "--zoom",
+        "0-9",
+        "--context",
+        "0",
+        "--api-url",
+        emulator.url,
+    ]
     result = runner.invoke(cli, [*args, "--rate", "100000"], env={"OS_API_KEY": "demo"}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith(f"{LAYER}:")]
@@ -110,6 +124,7 @@ def test_a_pause_is_said_with_its_reason_and_counted_in_the_eta(make_emulator, t
         tmp_path / "paused.gpkg",
         layers=LAYER,
         zooms="0-9",
+        context=0,
         settings=settings,
         progress=progress,
         api=ApiAccess(key="demo", url=emulator.url),
