@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from .context import DEFAULT_CONTEXT, Context
 from .errors import AreaError, GridError, IncompatibleOutputError, UsageError, WriterError, ZoomError
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def preview(
     buffer_m: float = 0.0,
     area_crs: str | None = None,
     against: str | os.PathLike[str] | None = None,
+    context: Context | str | float = DEFAULT_CONTEXT,
 ) -> Preview:
     """The picture of ``source``: of the package it is when it is an ospack output, else of the plan for that area.
 
@@ -137,7 +139,7 @@ def preview(
             f"previewing the plan for an area needs {' and '.join(missing)}, e.g. --layer Outdoor_27700 --zoom 9"
         )
     assert layer is not None and zoom is not None
-    return preview_plan(source, layer, zoom, buffer_m=buffer_m, area_crs=area_crs, against=against)
+    return preview_plan(source, layer, zoom, buffer_m=buffer_m, area_crs=area_crs, against=against, context=context)
 
 
 def _is_package(source: object) -> bool:
@@ -165,6 +167,7 @@ def preview_plan(
     area_crs: str | None = None,
     against: str | os.PathLike[str] | None = None,
     max_px: int | None = None,
+    context: Context | str | float = DEFAULT_CONTEXT,
 ) -> Preview:
     """The plan of ``area`` at one ``zoom`` of ``layer``: its tiles over the grid, coloured by kind.
 
@@ -190,22 +193,28 @@ def preview_plan(
 
     if isinstance(area, Plan):  # its area, read once; the one zoom is counted again, as the plan counts
         area = area.area
-    job = plan(area, layer, [zoom], buffer_m=buffer_m, area_crs=area_crs)
+    job = plan(area, layer, [zoom], buffer_m=buffer_m, area_crs=area_crs, context=context)
     chosen = job.layers[0]
     grid = chosen.grid
     planned = job.counts[chosen.name][zoom]
+    drawn = job.cover(chosen).area_at(zoom)  # at a context zoom: the region round the area, as package fetches it
     try:
         outline = job.area.in_crs(grid.crs)
     except AreaError:  # an area far beyond the grid: its tiles are still drawn, without the outline
         outline = None
     limit = chosen.tile_range(zoom)
-    bounds = outline.bounds if outline is not None and not outline.is_empty else _range_bounds(grid, zoom, limit)
+    if drawn is not job.area:
+        bounds = drawn.in_crs(grid.crs).bounds
+    elif outline is not None and not outline.is_empty:
+        bounds = outline.bounds
+    else:
+        bounds = _range_bounds(grid, zoom, limit)
     window = draw.grown(draw.window_of(grid, zoom, bounds, limit), 1, limit)
     view = draw.fit_view(grid, zoom, window, max_px or draw.MAX_PIXELS - draw.CAPTION_PIXELS, PLAN_MAX_CELL)
     colour = draw.PREMIUM if chosen.is_premium(zoom) else draw.OPENDATA
     tiles = Image.new("RGB", view.size, draw.WHITE)
     canvas = ImageDraw.Draw(tiles)
-    held = _squares(job.area, chosen, view, planned, against)
+    held = _squares(drawn, chosen, view, planned, against)
     held_planned = 0
     for (col, row), (tiles_here, held_here) in held.squares.items():
         held_planned += held_here
@@ -228,7 +237,8 @@ def preview_plan(
     inexact = (
         () if held.exact else (f"over {EXACT_LIMIT:,} tiles: the tiles already in {held.name} are counted by square",)
     )
-    notes = (*job.area.notes, *_block_note(view), *inexact)
+    around = () if drawn is job.area else (f"zoom {zoom} covers the map {job.context} around the area (--context)",)
+    notes = (*job.area.notes, *around, *_block_note(view), *inexact)
     return Preview(draw.compose(tiles, view, lines, legend), view, chosen.name, counts, notes, "plan")
 
 

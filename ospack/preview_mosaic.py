@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import AreaOutsideGridError, InvalidTileError, LayerError, WriterError, ZoomError
+from .errors import InvalidTileError, LayerError, WriterError, ZoomError
 from .preview import Preview
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .area import Area
     from .layers import Layer
     from .preview_draw import View
-    from .types import Tile, TileRange
+    from .types import TileRange
     from .writers import JobInfo, PackageFile
 
 __all__ = ["preview_file"]
@@ -63,7 +63,9 @@ def preview_file(
 
     from . import preview_draw as draw
     from .area import Area
+    from .context import Context
     from .layers import get_layer
+    from .plan import JobCover
     from .writers import open_package
     from .writers.state import absent_keys
 
@@ -76,8 +78,17 @@ def preview_file(
         chosen = get_layer(_layer_of(job, layer, path))
         area = Area.from_geojson(job.area_geojson)
         outline = area.in_crs(chosen.grid.crs)
-        z, notes = _zoom(job, chosen, outline.bounds, zoom, limit_px)
-        window = draw.window_of(chosen.grid, z, outline.bounds, chosen.tile_range(z))
+        # the tiles the job holds: at its context zooms, the region round the area (as verify checks them)
+        job_cover = JobCover.of(area, chosen, Context(job.context_m))
+
+        def bounds_at(z: int) -> tuple[float, float, float, float]:
+            drawn = job_cover.area_at(z)
+            shape = outline if drawn is area else drawn.in_crs(chosen.grid.crs)
+            west, south, east, north = shape.bounds
+            return float(west), float(south), float(east), float(north)
+
+        z, notes = _zoom(job, chosen, bounds_at, zoom, limit_px)
+        window = draw.window_of(chosen.grid, z, bounds_at(z), chosen.tile_range(z))
         view = draw.fit_view(chosen.grid, z, window, limit_px, chosen.grid.tile_size)
         table = package.table_of(chosen.name)
         tiles = Image.new("RGB", view.size, draw.WHITE)
@@ -87,10 +98,7 @@ def preview_file(
         state = "complete" if package.state and package.state.complete else "incomplete"
         failure = package.state.failure if package.state else None
         attribution = job.attribution
-    try:
-        planned = {(t.y, t.x) for t in _cover(area, chosen, z)}
-    except AreaOutsideGridError:
-        planned = set()
+    planned = {(t.y, t.x) for t in job_cover.tiles(z)}
     for row, col in sorted(absent & planned):
         draw.draw_hatch(canvas, view.square_box(col, row), draw.ABSENT)
     missing = sorted(planned - stored - absent) + sorted(damaged)
@@ -134,13 +142,17 @@ def _layer_of(job: JobInfo, layer: str | None, path: Path) -> str:
 
 
 def _zoom(
-    job: JobInfo, layer: Layer, bounds: tuple[float, float, float, float], zoom: int | None, max_px: int
+    job: JobInfo,
+    layer: Layer,
+    bounds_at: Callable[[int], tuple[float, float, float, float]],
+    zoom: int | None,
+    max_px: int,
 ) -> tuple[int, tuple[str, ...]]:
     """The zoom to draw and a note when it was chosen here; ZoomError for one the file lacks or cannot be drawn."""
     from .preview_draw import MIN_CELL, window_of
 
     def side_and_tiles(z: int) -> tuple[int, int]:
-        w = window_of(layer.grid, z, bounds, layer.tile_range(z))
+        w = window_of(layer.grid, z, bounds_at(z), layer.tile_range(z))
         cols, rows = w.max_col - w.min_col + 1, w.max_row - w.min_row + 1
         return max(cols, rows), cols * rows
 
@@ -170,12 +182,6 @@ def _zoom(
 
 def _zoom_list(zooms: tuple[int, ...]) -> str:
     return ", ".join(map(str, zooms))
-
-
-def _cover(area: Area, layer: Layer, z: int) -> list[Tile]:
-    from .cover import cover
-
-    return list(cover(area, layer, [z]))
 
 
 def _paste(

@@ -220,3 +220,16 @@ def test_the_package_file_reads_the_tiles_of_a_window_at_one_zoom_as_xyz(tmp_pat
         read = dict(package.tile_images(package.table_of(layer), zoom, window))
     assert sorted(read) == sorted(t for t in tiles if window.holds(t))
     assert all(data == render_tile(tile) for tile, data in read.items())  # XYZ rows: the MBTiles flip undone
+
+
+def test_a_context_zoom_draws_the_region_that_package_fetches_and_counts_it():
+    zoom = 4  # tiles of 57 km: the 25 km context reaches beyond the area
+    job = ospack.plan(AREA_WKT, LAYER, zoom, area_crs="EPSG:27700")
+    picture = plan_picture(zoom)
+    region_tiles = list(job.cover(get_layer(LAYER)).tiles(zoom))
+    area_only = ospack.plan(AREA_WKT, LAYER, zoom, area_crs="EPSG:27700", context=0).counts[LAYER][zoom]
+    assert picture.counts["planned"] == job.counts[LAYER][zoom] == len(region_tiles) > area_only
+    for tile in region_tiles:
+        assert share(picture.image, square(picture, tile), draw.OPENDATA) > 0.7, tile
+    assert any("around the area" in note for note in picture.notes)
+    assert plan_picture(zoom, context=0).counts["planned"] == area_only

@@ -4,6 +4,8 @@ where it is missing, an absent one hatched; and the CLI over both pictures."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 from test_writers_support import (
@@ -26,6 +28,7 @@ from ospack.writers import open_writer
 from ospack.writers.state import record_absent
 
 LAYER = "Outdoor_27700"
+SNOWDON = str(Path(__file__).resolve().parent.parent / "sample_areas" / "yr-wyddfa.geojson")
 
 
 def demo_package(area: str, output, layer: str, zooms: str) -> ospack.PackageSummary:
@@ -270,3 +273,23 @@ def test_the_preview_command_is_listed_with_an_example(runner):
     assert "preview" in listed.stdout
     shown = runner.invoke(cli, ["preview", "--help"])
     assert shown.exit_code == 0 and "ospack preview sample_areas/yr-wyddfa.geojson" in shown.stdout
+
+
+def test_a_missing_context_tile_is_crossed_out_at_a_context_zoom(tmp_path):
+    from ospack.plan import plan
+
+    zoom, output = 4, tmp_path / "context.gpkg"
+    assert demo_package(SNOWDON, output, LAYER, "3-5").complete
+    job = plan(SNOWDON, LAYER, zoom)
+    area_tiles = set(ospack.cover(job.area, LAYER, [zoom]))
+    context_only = [t for t in job.cover(get_layer(LAYER)).tiles(zoom) if t not in area_tiles]
+    gone = context_only[0]
+    delete = f"DELETE FROM {LAYER.lower()} WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?"
+    tamper(output, (delete, (zoom, gone.x, gone.y)))
+    picture = ospack.preview_file(output, zoom=zoom)
+    assert picture.counts["missing"] == 1
+    view, grid = picture.view, get_layer(LAYER).grid
+    span = grid.tile_span(zoom)
+    x = (grid.origin_x + (gone.x + 0.5) * span - view.left) / span * view.cell
+    y = (view.top - (grid.origin_y - (gone.y + 0.5) * span)) / span * view.cell
+    assert picture.image.getpixel((round(x), round(y))) == draw.MISSING
