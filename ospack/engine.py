@@ -212,9 +212,9 @@ def _finish(summary: PackageSummary, started: float) -> PackageSummary:
 
 def _start_demo_emulator(stack: ExitStack, api: ApiAccess) -> ApiAccess:
     """The embedded emulator, started for this run (and stopped with it), as the run's API."""
-    from .emulator import Emulator
+    from .emulator import Emulator, EmulatorConfig
 
-    emulator = stack.enter_context(Emulator(keys=("demo",)))
+    emulator = stack.enter_context(Emulator(EmulatorConfig(keys=("demo",))))
     return ApiAccess(url=emulator.url, key="demo", transport=api.transport)
 
 

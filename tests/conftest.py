@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ospack.emulator import Emulator
+from ospack.emulator import Emulator, EmulatorConfig
 
 #: the files a test must not leave open: a package and its SQLite side files
 _PACKAGE_SUFFIXES = (".gpkg", ".mbtiles")
@@ -87,7 +87,7 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
     def make(**settings: Any) -> Emulator:
-        emulator = Emulator(**settings)
+        emulator = Emulator(EmulatorConfig(**settings))
         emulator.start()
         started.append(emulator)
         return emulator

@@ -20,6 +20,7 @@ from ospack import package
 from ospack.area import read_area
 from ospack.context import NO_CONTEXT, Context
 from ospack.cover import count
+from ospack.emulator import EmulatorConfig
 from ospack.estimate import estimate
 from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import verify
@@ -54,7 +55,7 @@ def context_gpkg(tmp_path_factory):
     from ospack.emulator import Emulator
 
     path = tmp_path_factory.mktemp("context") / "snowdon.gpkg"
-    with Emulator(keys=("demo",), limit=100_000) as emulator:
+    with Emulator(EmulatorConfig(keys=("demo",), limit=100_000)) as emulator:
         summary = run(emulator, path)
     assert summary.complete and summary.tiles_failed == 0
     return path, summary

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from ospack.emulator import Emulator
+from ospack.emulator import Emulator, EmulatorConfig
 from ospack.testing import FakeClock
 
 ZXY = "/maps/raster/v1/zxy"
@@ -110,7 +110,7 @@ def test_token_endpoint_refusals(client, auth, data, status):
 
 def test_tokens_really_expire():
     clock = FakeClock(1_000_000.0)
-    with Emulator(keys=["k"], secrets={"k": "s"}, token_ttl=5, clock=clock) as emu:
+    with Emulator(EmulatorConfig(keys=["k"], secrets={"k": "s"}, token_ttl=5), clock=clock) as emu:
         with httpx.Client(base_url=emu.url) as c:
             token = c.post("/oauth2/token/v1", auth=("k", "s"), data={"grant_type": "client_credentials"}).json()
             assert token["expires_in"] == "5"
@@ -132,7 +132,7 @@ def test_premium_zoom_needs_premium_plan(client):
 
 
 def test_premium_status_403_is_configurable():
-    with Emulator(premium_status=403) as emu:
+    with Emulator(EmulatorConfig(premium_status=403)) as emu:
         response = httpx.get(f"{emu.url}{ZXY}/Road_27700/13/2/2.png", params={"key": "demo"})
         assert response.status_code == 403
 
@@ -162,7 +162,7 @@ def test_non_numeric_zxy_is_400(client):
 
 
 def test_out_of_range_status_is_configurable():
-    with Emulator(zxy_error_status=400, wmts_error_status=404, wmts_error_format="json") as emu:
+    with Emulator(EmulatorConfig(zxy_error_status=400, wmts_error_status=404, wmts_error_format="json")) as emu:
         assert httpx.get(f"{emu.url}{ZXY}/Road_3857/6/1/1.png", params={"key": "demo"}).status_code == 400
         params = {
             "key": "demo",
@@ -242,14 +242,14 @@ def test_wmts_errors_are_ows_exception_reports(client, overrides, code, status):
 def test_wmts_style_is_lenient_by_default_and_strict_on_request(client):
     # a shipping app sends style=Outdoor; what OS answers is unrecorded, so the emulator serves it
     assert _get_tile(client, STYLE="Outdoor").content == _get_tile(client).content
-    with Emulator(strict_style=True) as emu, httpx.Client(base_url=emu.url) as strict:
+    with Emulator(EmulatorConfig(strict_style=True)) as emu, httpx.Client(base_url=emu.url) as strict:
         response = _get_tile(strict, STYLE="fancy")
         assert response.status_code == 400 and b"InvalidParameterValue" in response.content
         assert _get_tile(strict).status_code == 200
 
 
 def test_out_of_range_wmts_tile_can_be_strict_400():
-    with Emulator(wmts_error_status=400) as emu, httpx.Client(base_url=emu.url) as strict:
+    with Emulator(EmulatorConfig(wmts_error_status=400)) as emu, httpx.Client(base_url=emu.url) as strict:
         assert _get_tile(strict, TILECOL="636").status_code == 400
 
 
@@ -368,7 +368,7 @@ def test_start_fails_cleanly_on_a_busy_port(emulator):
 
 def test_api_key_is_not_logged(caplog):
     caplog.set_level("DEBUG")
-    with Emulator(keys=["s3cr3t-key"]) as emu:
+    with Emulator(EmulatorConfig(keys=["s3cr3t-key"])) as emu:
         httpx.get(f"{emu.url}{ZXY}/Road_3857/7/63/42.png", params={"key": "s3cr3t-key"})
         httpx.get(f"{emu.url}{ZXY}/Road_3857/99/63/42.png", params={"key": "s3cr3t-key"})
     server_lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]

@@ -126,14 +126,14 @@ def test_the_cli_and_the_python_api_build_the_same_config(monkeypatch):
         "faults": {"503": 0.05},
         "seed": 3,
     }
-    assert from_cli == EmulatorConfig(**settings) == Emulator(**settings).config
+    assert from_cli == EmulatorConfig(**settings) == Emulator(EmulatorConfig(**settings)).config
 
 
-def test_the_emulator_takes_a_config_and_replaces_what_the_keywords_give():
+def test_the_emulator_takes_its_config_whole():
     config = EmulatorConfig(keys=["k:premium"], limit=6000)
     assert Emulator(config).config is config
-    assert Emulator(config, window=6).config == dataclasses.replace(config, window=6)
+    assert Emulator().config == EmulatorConfig()
     with pytest.raises(EmulatorOptionError, match="--window must be"):
-        Emulator(config, window=0)
+        dataclasses.replace(config, window=0)
     with pytest.raises(TypeError):
-        Emulator(windw=6)  # a misspelt setting is not silently ignored
+        Emulator(EmulatorConfig(windw=6))  # a misspelt setting is not silently ignored

@@ -98,7 +98,7 @@ def test_window_keeps_the_rate():
 
 
 def test_dev_key_gets_429_without_retry_after_over_http():
-    with Emulator(keys=["d:dev"], window=6) as emu, httpx.Client(base_url=emu.url) as c:
+    with Emulator(EmulatorConfig(keys=["d:dev"], window=6)) as emu, httpx.Client(base_url=emu.url) as c:
         statuses = [c.get(TILE, params={"key": "d"}).status_code for _ in range(7)]
         assert statuses == [200] * 5 + [429] * 2
         refused = c.get(TILE, params={"key": "d"})
@@ -111,7 +111,10 @@ def test_dev_key_gets_429_without_retry_after_over_http():
 
 def test_limit_window_and_retry_after_over_http():
     clock = FakeClock()
-    with Emulator(limit=120, window=2, retry_after=1.5, clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
+    with (
+        Emulator(EmulatorConfig(limit=120, window=2, retry_after=1.5), clock=clock) as emu,
+        httpx.Client(base_url=emu.url) as c,
+    ):
         assert [c.get(TILE, params={"key": "demo"}).status_code for _ in range(5)] == [200] * 4 + [429]
         assert c.get(TILE, params={"key": "demo"}).headers["Retry-After"] == "1.5"
         clock.advance(2.0)
@@ -120,7 +123,7 @@ def test_limit_window_and_retry_after_over_http():
 
 def test_spike_enforcement_over_http():
     clock = FakeClock()
-    with Emulator(enforce="spike", clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
+    with Emulator(EmulatorConfig(enforce="spike"), clock=clock) as emu, httpx.Client(base_url=emu.url) as c:
         first, second = (c.get(TILE, params={"key": "demo"}) for _ in range(2))
         assert (first.status_code, second.status_code) == (200, 429)
         assert second.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.SpikeArrestViolation"
@@ -162,7 +165,9 @@ class StepClock(FakeClock):
 
 def test_faults_are_seeded_and_reproducible():
     faults = {"500": 0.1, "503": 0.1, "corrupt": 0.1, "html200": 0.1, "burst429": 0.05}
-    with Emulator(faults=faults, seed=7, limit=1e6, window=1.0, burst_seconds=0.5, clock=StepClock()) as emu:
+    with Emulator(
+        EmulatorConfig(faults=faults, seed=7, limit=1e6, window=1.0, burst_seconds=0.5), clock=StepClock()
+    ) as emu:
         first = _statuses(emu.url, 80)
         emu.reset()
         again = _statuses(emu.url, 80)
@@ -170,7 +175,9 @@ def test_faults_are_seeded_and_reproducible():
     assert first == again
     kinds = set(first)
     assert {"500", "503", "429", "text/html", "corrupt-png", "image/png"} <= kinds
-    with Emulator(faults=faults, seed=8, limit=1e6, window=1.0, burst_seconds=0.5, clock=StepClock()) as emu:
+    with Emulator(
+        EmulatorConfig(faults=faults, seed=8, limit=1e6, window=1.0, burst_seconds=0.5), clock=StepClock()
+    ) as emu:
         assert _statuses(emu.url, 80) != first
     assert sum(stats["faults"].values()) == sum(k != "image/png" for k in again)
 
@@ -183,7 +190,7 @@ def _status_at(emu, clock, t, key="demo"):
 def test_spend_is_another_consumer_taking_the_whole_budget_for_a_spell():
     clock = FakeClock(1000.0)
     # 60/min in a 10 s window: 10 requests a window
-    with Emulator(keys=("demo", "other"), limit=60, window=10.0, clock=clock) as emu:
+    with Emulator(EmulatorConfig(keys=("demo", "other"), limit=60, window=10.0), clock=clock) as emu:
         assert _status_at(emu, clock, 1000.0) == 200
         emu.spend(4.0, key="demo")
         assert _status_at(emu, clock, 1000.5, key="other") == 200  # budgets are per key
@@ -196,13 +203,17 @@ def test_spend_is_another_consumer_taking_the_whole_budget_for_a_spell():
 
 def test_burst429_starts_a_spell_of_burst_seconds():
     clock = FakeClock(1000.0)
-    with Emulator(faults={"burst429": 1.0}, limit=600, window=1.0, burst_seconds=5.0, clock=clock) as emu:
+    with Emulator(
+        EmulatorConfig(faults={"burst429": 1.0}, limit=600, window=1.0, burst_seconds=5.0), clock=clock
+    ) as emu:
         statuses = [_status_at(emu, clock, 1000.0 + 0.5 * i) for i in range(10)]  # t = 1000 … 1004.5
         assert statuses == [429] * 10
         assert emu.stats()["faults"]["burst429"] == 1  # one spell, not one fault per request
         assert _status_at(emu, clock, 1006.5) == 429  # admitted, then the next spell starts
         assert emu.stats()["faults"]["burst429"] == 2
-    with Emulator(faults={"burst429": 0.5}, limit=600, window=1.0, burst_seconds=5.0, clock=clock) as emu:
+    with Emulator(
+        EmulatorConfig(faults={"burst429": 0.5}, limit=600, window=1.0, burst_seconds=5.0), clock=clock
+    ) as emu:
         clock.advance_to(2000.0)
         emu.spend(1.0)
         emu.reset()  # a reset ends the spell
@@ -230,14 +241,14 @@ def _raw_get(url: str) -> tuple[bytes, int, str]:
 
 @pytest.mark.parametrize(("fault", "ending"), [("truncate", "eof"), ("reset", "reset")])
 def test_truncated_and_reset_bodies_fall_short_of_content_length(fault, ending):
-    with Emulator(faults={fault: 1.0}) as emu:
+    with Emulator(EmulatorConfig(faults={fault: 1.0})) as emu:
         body, length, how = _raw_get(emu.url)
     assert len(body) < length
     assert how == ending
 
 
 def test_slow_fault_delays_the_tile():
-    with Emulator(faults={"slow": 1.0}, slow_seconds=0.6) as emu:
+    with Emulator(EmulatorConfig(faults={"slow": 1.0}, slow_seconds=0.6)) as emu:
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(f"{emu.url}{TILE}", params={"key": "demo"}, timeout=0.3)
         response = httpx.get(f"{emu.url}{TILE}", params={"key": "demo"}, timeout=5)
@@ -247,7 +258,7 @@ def test_slow_fault_delays_the_tile():
 @pytest.mark.parametrize("faults", [{"teapot": 0.1}, {"500": 1.5}, {"500": 0.6, "503": 0.6}, {"503": "often"}])
 def test_bad_fault_settings_are_refused(faults):
     with pytest.raises(EmulatorError):
-        Emulator(faults=faults)
+        Emulator(EmulatorConfig(faults=faults))
 
 
 def test_async_clients_can_share_the_server():
@@ -256,7 +267,7 @@ def test_async_clients_can_share_the_server():
             responses = await asyncio.gather(*(c.get(TILE, params={"key": "demo"}) for _ in range(20)))
         return [r.status_code for r in responses]
 
-    with Emulator(limit=1e6) as emu:
+    with Emulator(EmulatorConfig(limit=1e6)) as emu:
         assert asyncio.run(fetch_many(emu.url)) == [200] * 20
         assert emu.stats()["tiles"] == 20
 

@@ -9,7 +9,7 @@ import aiohttp
 import httpx
 import pytest
 
-from ospack.emulator import Emulator
+from ospack.emulator import Emulator, EmulatorConfig
 from ospack.fetch.transport import ConnectFailed, default_transport, remap_error
 
 TILE = "/maps/raster/v1/zxy/Road_3857/7/63/42.png?key=demo"
@@ -44,7 +44,7 @@ def test_an_unknown_host_is_a_connect_error():
 
 @pytest.mark.parametrize("fault", ["reset", "truncate"])
 def test_a_connection_dropped_mid_body_is_a_read_error_not_a_timeout(fault):
-    with Emulator(faults={fault: 1.0}) as emu:
+    with Emulator(EmulatorConfig(faults={fault: 1.0})) as emu:
         with pytest.raises(httpx.TransportError) as caught:
             get(f"{emu.url}{TILE}")
     assert not isinstance(caught.value, (httpx.TimeoutException, httpx.ConnectError))

@@ -11,15 +11,16 @@ Serves, on a real HTTP/1.1 server (aiohttp) bound to 127.0.0.1 by default:
 
 Python API::
 
-    from ospack.emulator import Emulator
-    with Emulator(keys=["demo", "paid:premium:dev"], limit=6000, faults={"503": 0.1}) as emu:
+    from ospack.emulator import Emulator, EmulatorConfig
+    config = EmulatorConfig(keys=["demo", "paid:premium:dev"], limit=6000, faults={"503": 0.1})
+    with Emulator(config) as emu:
         emu.url            # 'http://127.0.0.1:40123'
         emu.stats()        # dict as served at /__emulator__/stats
         emu.reset()
 
-``Emulator(config=None, *, host="127.0.0.1", port=0, clock=None, **settings)``: the service's
-behaviour is one validated, frozen :class:`EmulatorConfig` (its fields are the settings, the
-same ones ``ospack emulator`` builds from its options); ``settings`` are passed through to it.
+``Emulator(config=None, *, host="127.0.0.1", port=0, clock=None)``: the service's behaviour is
+one validated, frozen :class:`EmulatorConfig` (its fields are the settings, the same ones
+``ospack emulator`` builds from its options), taken whole.
 ``start() -> str``, ``stop()``, ``url``, ``config``, ``stats() -> dict``, ``reset()``,
 ``spend(seconds, key=None)``, and use as a context manager.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import signal
 import sys
@@ -35,16 +34,13 @@ class Emulator:
     clock : Clock, optional
         Read with ``now()`` for quotas, spells and token expiry (default
         :class:`~ospack.clock.WallClock`); tests pass :class:`~ospack.testing.FakeClock`.
-    **settings
-        Fields of :class:`EmulatorConfig`, passed through to it unchanged (replacing those of
-        ``config`` when both are given): ``Emulator(keys=["k:premium"], limit=6000)`` is
-        ``Emulator(EmulatorConfig(keys=["k:premium"], limit=6000))``. The config's constructor is
-        the one list of names and checks: a misspelt name is its TypeError, a bad value its
-        EmulatorOptionError.
+
+    The config's constructor is the one list of the service's settings and their checks: a
+    misspelt name is its TypeError, a bad value its EmulatorOptionError.
 
     Examples
     --------
-    >>> with Emulator(keys=["k1:premium"], limit=6000) as emulator:   # doctest: +SKIP
+    >>> with Emulator(EmulatorConfig(keys=["k1:premium"], limit=6000)) as emulator:   # doctest: +SKIP
     ...     url = f"{emulator.url}/maps/raster/v1/zxy/Road_3857/7/63/42.png"
     """
 
@@ -55,13 +51,8 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Clock | None = None,
-        **settings: Any,
     ) -> None:
-        if config is None:
-            config = EmulatorConfig(**settings)
-        elif settings:
-            config = dataclasses.replace(config, **settings)
-        self.config: EmulatorConfig = config
+        self.config: EmulatorConfig = config or EmulatorConfig()
         self.host, self.port = host, check_port(port)
         self._clock: Clock = clock or WallClock()
         self._url: str | None = None
