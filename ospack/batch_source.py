@@ -88,14 +88,14 @@ def read_sites(
         raise AreaError(f"site file {path} does not exist; check the path")
     try:
         chosen = _layer(path, layer, pyogrio.list_layers(path))
-        meta, _, wkb, values = pyogrio.raw.read(path, layer=chosen, columns=[field] if field else [])
+        fields = [str(name) for name in pyogrio.read_info(path, layer=chosen)["fields"]]
+        if field not in fields:
+            known = ", ".join(fields) or "none"
+            raise UsageError(f"{path} layer {chosen!r} has no field {field!r} for --each (its fields: {known})")
+        meta, _, wkb, values = pyogrio.raw.read(path, layer=chosen, columns=[field])
     except (DataSourceError, DataLayerError) as exc:
         raise AreaError(f"cannot read site file {path}: {first_line(exc)}") from None
-    fields = [str(name) for name in meta.get("fields", [])]
-    if field not in fields:
-        known = ", ".join(fields) or "none"
-        raise UsageError(f"{path} layer {chosen!r} has no field {field!r} for --each (its fields: {known})")
-    names = values[fields.index(field)] if values else np.array([])
+    names = values[0]
     if wkb is None or len(wkb) == 0:
         raise AreaError(f"{path} layer {chosen!r} holds no feature")
     crs = normalise_crs(area_crs) if area_crs else (normalise_crs(meta["crs"]) if meta.get("crs") else WGS84)
