@@ -26,6 +26,7 @@ from .batch import BatchPlan, BatchSite
 from .batch_summary import BatchSummary, SiteResult
 from .engine import RunContext, _held_keys, package_output
 from .errors import AuthError, OspackError, WriterError
+from .estimate import check_job_size
 from .fetch import ApiAccess, FetchSettings, TileOutcome
 from .summary import PackageSummary, Progress
 from .types import Tile, TileRange
@@ -60,6 +61,7 @@ async def package_batch_async(
     if not allow_premium:
         for site in batch.sites:
             site.plan.refuse_premium()
+    _check_size(batch, settings or FetchSettings(), allow_huge)
     for bad in batch.skipped:
         say(f"skipped {bad}")
     results = [SiteResult(s.site.index, s.name, str(s.output)) for s in batch.sites]
@@ -98,6 +100,19 @@ async def package_batch_async(
             summary.interrupted = summary.interrupted or bool(result.summary and result.summary.interrupted)
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _check_size(batch: BatchPlan, settings: FetchSettings, allow_huge: bool) -> None:
+    """Refuse a huge batch before its first request, as a huge single job is refused.
+
+    Each site is judged again when it opens (by what its file still lacks); this judges the
+    batch as a whole by the requests of the sites that have no output yet, which no rerun has
+    begun: tens of sites each under the limits may together be days of fetching.
+    """
+    fresh = [i for i, site in enumerate(batch.sites) if not site.output.exists()]
+    if fresh:
+        requests = sum(batch.sites[i].plan.tiles() - batch.saved(i) for i in fresh)
+        check_job_size(requests, settings.rate.per_minute, batch.sites[fresh[0]].output, allow_huge=allow_huge)
 
 
 def _make_folder(output: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -11,7 +12,7 @@ from batch_sites import squares, write_gpkg
 
 from ospack import package_batch, plan_batch
 from ospack.cover import cover
-from ospack.errors import PremiumNotAllowedError, UsageError
+from ospack.errors import LargeJobError, PremiumNotAllowedError, UsageError
 from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
 from ospack.inspect import verify
 from ospack.layers import get_layer
@@ -156,3 +157,26 @@ def test_donations_name_the_first_earlier_site_with_the_tile(tmp_path):
         second = {t.y * width + t.x for t in cover(batch.sites[1].plan.area, layer, [z])}
         assert name == LAYER and set(donated.keys.tolist()) == first & second
         assert np.all(donated.donors == 0)
+
+
+def test_a_batch_huge_in_all_is_refused_before_any_request(tmp_path, fast_emulator, monkeypatch):
+    estimate_module = sys.modules["ospack.estimate"]  # `ospack.estimate` is the function
+    source = write_gpkg(tmp_path / "s.gpkg", squares(3, 1))
+    batch = plan_batch(source, "name", str(tmp_path / "{name}.gpkg"), LAYER, ZOOMS)
+    # each site is under the limit, the batch's requests together are not
+    monkeypatch.setattr(estimate_module, "CONSENT_TILES", batch.requests - 1)
+    assert all(s.plan.tiles() < batch.requests - 1 for s in batch.sites)
+    with pytest.raises(LargeJobError, match=f"{batch.requests:,} tiles to fetch"):
+        run(source, tmp_path, fast_emulator)
+    assert fast_emulator.stats()["requests"] == 0
+
+
+def test_a_batch_into_mbtiles_shares_tiles_too(tmp_path, fast_emulator):
+    source = write_gpkg(tmp_path / "s.gpkg", squares(2, 1))
+    template = str(tmp_path / "{name}.mbtiles")
+    batch = plan_batch(source, "name", template, "Outdoor_3857", "7-13")
+    summary = package_batch(source, "name", template, layers="Outdoor_3857", zooms="7-13", settings=UNPACED,
+                            api=ApiAccess(url=fast_emulator.url, key="demo"))  # fmt: skip
+    assert summary.complete and batch.saved() > 0
+    assert fast_emulator.stats()["requests"] == batch.requests
+    assert all(verify(s.output).ok for s in batch.sites)
