@@ -4,6 +4,10 @@ One run opens one :class:`~ospack.fetch.FetchSession` — one HTTP client, one r
 OAuth2 token — and fetches every layer of the plan through it, so the server sees one paced
 stream, not a fresh burst per layer. :func:`ospack.package` is its synchronous wrapper.
 
+A run is a :class:`RunContext` (the settings, the API, the session once a request is due) and
+:func:`package_output` does one output's work inside it; :func:`package_async` is the run of one
+output, and :func:`ospack.package_batch_async` runs many outputs through the same two.
+
 Everything that refuses a job (the grid, Premium zooms, a missing key, a huge job, a file that
 holds another job) runs before the first request; what a run stored is committed however it
 ends (done, Ctrl-C, a refused key), and a file it created but filled with nothing is removed.
