@@ -24,11 +24,12 @@ import numpy as np
 
 from .batch import BatchPlan, BatchSite
 from .batch_summary import BatchSummary, SiteResult
+from .clock import Clock, MonotonicClock
 from .engine import RunContext, _held_keys, package_output
 from .errors import AuthError, OspackError, WriterError
 from .estimate import check_job_size
 from .fetch import ApiAccess, FetchSettings, TileOutcome
-from .summary import PackageSummary, Progress
+from .summary import PackageSummary, Progress, RateMeter
 from .types import Tile, TileRange
 from .writers import OutputOptions, TileWriter, open_package
 from .writers.state import absent_keys
@@ -66,7 +67,7 @@ async def package_batch_async(
         say(f"skipped {bad}")
     results = [SiteResult(s.site.index, s.name, str(s.output)) for s in batch.sites]
     summary = BatchSummary(results, batch.skipped)
-    done_before = 0
+    tracker = BatchProgress(progress, batch) if progress else None
     async with RunContext(settings, api) as run:
         for position, site in enumerate(batch.sites):
             if summary.interrupted or (stop_event is not None and stop_event.is_set()):
@@ -76,6 +77,8 @@ async def package_batch_async(
             say(f"site {position + 1}/{len(batch.sites)} {site.name}: {site.output}")
             for note in site.plan.area.notes:
                 say(note)
+            if tracker:
+                tracker.start(position, result)
             try:
                 _make_folder(site.output)
                 result.summary = await package_output(
@@ -85,7 +88,7 @@ async def package_batch_async(
                     options=options or OutputOptions(),
                     allow_premium=allow_premium,
                     allow_huge=allow_huge,
-                    progress=_site_progress(progress, batch, position, done_before),
+                    progress=tracker,
                     say=say,
                     stop_event=stop_event,
                     before_fetch=lambda writer, s, p=position, r=result: _copy_shared(batch, p, writer, s, r),
@@ -96,7 +99,8 @@ async def package_batch_async(
             except OspackError as exc:
                 result.error = str(exc)
                 say(f"Error: site {site.name}: {exc}")
-            done_before += site.plan.tiles()
+            if tracker:
+                tracker.finish(result.summary)
             summary.interrupted = summary.interrupted or bool(result.summary and result.summary.interrupted)
     summary.elapsed_s = time.monotonic() - started
     return summary
@@ -125,30 +129,52 @@ def _make_folder(output: Path) -> None:
         ) from None
 
 
-def _site_progress(
-    progress: Callable[[Progress], None] | None, batch: BatchPlan, position: int, done_before: int
-) -> Callable[[Progress], None] | None:
-    """The site's progress with the batch's: tiles in place over every site's plan, and which site this is."""
-    if progress is None:
-        return None
-    site = batch.sites[position]
-    planned, total = site.plan.tiles(), batch.tiles()
+class BatchProgress:
+    """Each site's progress as the batch's: which site, tiles in place over every site's plan, one rate.
 
-    def report(p: Progress) -> None:
+    The rate is measured over the tiles the batch fetched (copies from another site are no
+    requests), from the batch's first request: a site of a few tiles would never have a
+    measure of its own, and a new site starts no new count.
+    """
+
+    def __init__(self, progress: Callable[[Progress], None], batch: BatchPlan, *, clock: Clock | None = None) -> None:
+        self.progress, self.batch = progress, batch
+        self.clock = clock or MonotonicClock()
+        self.meter = RateMeter()
+        self.first_request_at: float | None = None
+        #: planned tiles of the sites before this one, and the tiles they fetched
+        self.in_place_before = self.fetched_before = 0
+        self.position = 0
+        self.result: SiteResult | None = None
+
+    def start(self, position: int, result: SiteResult) -> None:
+        self.position, self.result = position, result
+
+    def finish(self, summary: PackageSummary | None) -> None:
+        self.in_place_before += self.batch.sites[self.position].plan.tiles()
+        if summary is not None:
+            self.fetched_before += summary.tiles_written + summary.tiles_absent - summary.tiles_copied
+
+    def __call__(self, p: Progress) -> None:
+        now, site = self.clock.now(), self.batch.sites[self.position]
+        copied = self.result.shared if self.result else 0
+        fetched = self.fetched_before + max(p.all_done - p.all_failed - copied, 0)
+        if self.first_request_at is None and fetched > 0:
+            self.first_request_at = now - p.elapsed_s  # the site's fetch began with its first request
+        rate = self.meter.update(now, fetched, self.first_request_at, p.paused_s)
         # of this site: planned less what this run still fetches is in place already; add what it fetched
-        in_place = done_before + max(planned - p.all_total, 0) + p.all_done
-        progress(
+        in_place = self.in_place_before + max(site.plan.tiles() - p.all_total, 0) + p.all_done
+        self.progress(
             replace(
                 p,
+                rate_per_min=rate,
                 site=site.name,
-                site_number=position + 1,
-                site_count=len(batch.sites),
+                site_number=self.position + 1,
+                site_count=len(self.batch.sites),
                 batch_done=in_place,
-                batch_total=total,
+                batch_total=self.batch.tiles(),
             )
         )
-
-    return report
 
 
 def _copy_shared(

@@ -13,9 +13,10 @@ from batch_sites import squares, write_gpkg
 from ospack import package_batch, plan_batch
 from ospack.cover import cover
 from ospack.errors import LargeJobError, PremiumNotAllowedError, UsageError
-from ospack.fetch import ApiAccess, FetchSettings, RatePolicy
+from ospack.fetch import ApiAccess, FetchSettings, RatePolicy, TileOutcome
 from ospack.inspect import verify
 from ospack.layers import get_layer
+from ospack.types import Tile
 
 LAYER = "Outdoor_27700"
 ZOOMS = "0-9"
@@ -180,3 +181,38 @@ def test_a_batch_into_mbtiles_shares_tiles_too(tmp_path, fast_emulator):
     assert summary.complete and batch.saved() > 0
     assert fast_emulator.stats()["requests"] == batch.requests
     assert all(verify(s.output).ok for s in batch.sites)
+
+
+def test_batch_progress_counts_the_batch_and_keeps_one_rate_across_sites(tmp_path):
+    from ospack.batch_run import BatchProgress
+    from ospack.batch_summary import SiteResult
+    from ospack.summary import PackageSummary, Progress
+    from ospack.testing import FakeClock
+
+    batch = plan_batch(write_gpkg(tmp_path / "s.gpkg", squares(2, 1)), "name", "{name}.gpkg", LAYER, ZOOMS)
+    first, second = (s.plan.tiles() for s in batch.sites)
+    seen: list[Progress] = []
+    clock = FakeClock()
+    tracker = BatchProgress(seen.append, batch, clock=clock)
+
+    def snapshot(done, total, elapsed):
+        return Progress(LAYER, done, total, done, 0, 0, done, 0, 0, elapsed, 0.0)
+
+    tracker.start(0, SiteResult(0, "s00", "s00.gpkg"))
+    for second_ in range(1, first // 2 + 2):  # the first site: 2 tiles a second until done
+        clock.advance(1.0)
+        tracker(snapshot(min(2 * second_, first), first, float(second_)))
+    done_first = PackageSummary(output="s00.gpkg", format="gpkg", layers=(LAYER,))
+    for x in range(first):
+        done_first.tally.record(TileOutcome(Tile(9, x, 0), "ok"), LAYER)
+    tracker.finish(done_first)
+    shared = SiteResult(1, "s10", "s10.gpkg", shared=batch.saved(1))
+    tracker.start(1, shared)
+    clock.advance(1.0)
+    # the second site: its copies are outcomes of its tally, and none of them a request
+    copies_and_two = batch.saved(1) + 2
+    tracker(snapshot(copies_and_two, second, 1.0))
+    last = seen[-1]
+    assert (last.site, last.site_number, last.site_count) == ("s10", 2, 2)
+    assert last.batch_total == first + second and last.batch_done == first + copies_and_two
+    assert 100 < last.rate_per_min <= 130  # about 2 tiles a second, the batch's rate, not a new site's "--"
