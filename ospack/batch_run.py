@@ -54,8 +54,9 @@ async def package_batch_async(
 
     The parameters are those of :func:`ospack.package_async`, for every output at once. A site
     that fails (its file cannot be written, the API cannot be reached) is reported and the others
-    go on; a refused key stops the batch, as it would refuse every site. Premium zooms without
-    ``allow_premium`` are refused for the whole batch before any request.
+    go on; a refused key stops the batch (:class:`~ospack.errors.AuthError`), as it would refuse
+    every site. Premium zooms without ``allow_premium`` are refused for the whole batch before any
+    request.
     """
     say = announce or (lambda message: None)
     started = time.monotonic()
@@ -93,9 +94,8 @@ async def package_batch_async(
                     stop_event=stop_event,
                     before_fetch=lambda writer, s, p=position, r=result: _copy_shared(batch, p, writer, s, r),
                 )
-            except AuthError as exc:
-                result.error = str(exc)
-                break  # the same key would be refused for every site
+            except AuthError:
+                raise  # the run's key, refused: every site would be, so the batch stops as a single run does
             except OspackError as exc:
                 result.error = str(exc)
                 say(f"Error: site {site.name}: {exc}")

@@ -216,3 +216,14 @@ def test_batch_progress_counts_the_batch_and_keeps_one_rate_across_sites(tmp_pat
     assert (last.site, last.site_number, last.site_count) == ("s10", 2, 2)
     assert last.batch_total == first + second and last.batch_done == first + copies_and_two
     assert 100 < last.rate_per_min <= 130  # about 2 tiles a second, the batch's rate, not a new site's "--"
+
+
+def test_a_refused_key_stops_the_batch_at_once(tmp_path, fast_emulator):
+    from ospack.errors import AuthError
+
+    source = write_gpkg(tmp_path / "s.gpkg", squares(3, 1))
+    with pytest.raises(AuthError):
+        package_batch(source, "name", str(tmp_path / "{name}.gpkg"), layers=LAYER, zooms=ZOOMS, settings=UNPACED,
+                      api=ApiAccess(url=fast_emulator.url, key="not-a-key"))  # fmt: skip
+    assert fast_emulator.stats()["requests"] <= UNPACED.workers  # the first site's first requests, no more
+    assert not list(tmp_path.glob("s[0-9]*.gpkg"))  # a file with nothing stored is removed, as for one output

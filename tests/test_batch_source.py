@@ -96,3 +96,17 @@ def test_an_unreadable_source_is_an_area_error(tmp_path):
 def test_name_problem_accepts_ordinary_names():
     for name in ("Site 1", "Cwm Idwal", "llyn-ogwen_2024", "été"):
         assert name_problem(name) is None
+
+
+@pytest.mark.parametrize(("suffix", "driver", "field"), [(".shp", "ESRI Shapefile", "name"), (".kml", "KML", "Name")])
+def test_shapefiles_and_kml_are_read_in_their_own_crs(tmp_path, suffix, driver, field):
+    import numpy as np
+    from pyogrio.raw import write
+
+    box = shapely.box(-4.09, 53.06, -4.08, 53.07)  # WGS84, as KML always is
+    path = tmp_path / f"sites{suffix}"
+    write(str(path), np.array([shapely.to_wkb(box)], dtype=object), [np.array(["Cwm"], dtype=object)],
+          fields=[field], geometry_type="Polygon", crs="EPSG:4326", driver=driver)  # fmt: skip
+    (site,) = read_sites(path, field).sites
+    assert site.name == "Cwm" and site.area.crs == "EPSG:4326"
+    assert site.area.geometry.equals(read_area(shapely.to_wkt(box)).geometry)
