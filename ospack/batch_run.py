@@ -180,17 +180,32 @@ class BatchProgress:
 def _copy_shared(
     batch: BatchPlan, position: int, writer: TileWriter, summary: PackageSummary, result: SiteResult
 ) -> None:
-    """Store into ``writer`` the tiles this site shares with earlier sites, from their outputs; count them."""
+    """Store into ``writer`` the tiles this site shares with earlier sites, from their outputs; count them.
+
+    Each tile comes from the first site that covers it; one that site lacks (it failed) from
+    any later of the earlier sites that covers it too (it fetched the tile itself, or copied it).
+    """
     site = batch.sites[position]
     for (layer_name, z), donations in batch.shared[position].items():
         width = site.plan.grid.pyramid_size(z)[0]
         need = ~np.isin(donations.keys, _held_keys(writer, layer_name, z, width))
+        copied: list[tuple[Tile, str]] = []
         for donor in np.unique(donations.donors[need]):
             keys = donations.keys[need & (donations.donors == donor)]
-            copied = _copy_from(batch.sites[int(donor)], layer_name, z, width, keys, writer)
-            for tile, kind in copied:
-                summary.tally.record(TileOutcome(tile, kind), layer_name)
-            summary.copied_by_layer[layer_name] = summary.copied_by_layer.get(layer_name, 0) + len(copied)
+            copied += _copy_from(batch.sites[int(donor)], layer_name, z, width, keys, writer)
+        still = np.setdiff1d(donations.keys[need], np.array([t.y * width + t.x for t, _ in copied], dtype=np.int64))
+        for other in range(position - 1, -1, -1):
+            covered = batch.shared[other].get((layer_name, z))
+            if not len(still) or covered is None:
+                continue
+            keys = still[np.isin(still, covered.keys)]
+            if len(keys):
+                more = _copy_from(batch.sites[other], layer_name, z, width, keys, writer)
+                still = np.setdiff1d(still, np.array([t.y * width + t.x for t, _ in more], dtype=np.int64))
+                copied += more
+        for tile, kind in copied:
+            summary.tally.record(TileOutcome(tile, kind), layer_name)
+        summary.copied_by_layer[layer_name] = summary.copied_by_layer.get(layer_name, 0) + len(copied)
     result.shared = summary.tiles_copied
 
 

@@ -227,3 +227,15 @@ def test_a_refused_key_stops_the_batch_at_once(tmp_path, fast_emulator):
                       api=ApiAccess(url=fast_emulator.url, key="not-a-key"))  # fmt: skip
     assert fast_emulator.stats()["requests"] <= UNPACED.workers  # the first site's first requests, no more
     assert not list(tmp_path.glob("s[0-9]*.gpkg"))  # a file with nothing stored is removed, as for one output
+
+
+def test_a_tile_the_first_site_lacks_comes_from_the_next_site_that_has_it(tmp_path, fast_emulator):
+    source = write_gpkg(tmp_path / "s.gpkg", squares(3, 1))
+    batch = plan_batch(source, "name", str(tmp_path / "out" / "{name}.gpkg"), LAYER, ZOOMS)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "s00.gpkg").write_bytes(b"not a package")  # the first donor of every shared tile fails
+    summary = run(source, tmp_path, fast_emulator)
+    assert [site.status for site in summary.sites] == ["failed", "complete", "complete"]
+    layer = get_layer(LAYER)
+    later = {(t.z, t.x, t.y) for s in batch.sites[1:] for t in cover(s.plan.area, layer, range(10))}
+    assert fast_emulator.stats()["requests"] == len(later)  # s20 copied from s10 what s00 could not give
