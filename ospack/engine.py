@@ -4,6 +4,10 @@ One run opens one :class:`~ospack.fetch.FetchSession` — one HTTP client, one r
 OAuth2 token — and fetches every layer of the plan through it, so the server sees one paced
 stream, not a fresh burst per layer. :func:`ospack.package` is its synchronous wrapper.
 
+A run is a :class:`RunContext` (the settings, the API, the session once a request is due) and
+:func:`package_output` does one output's work inside it; :func:`package_async` is the run of one
+output, and :func:`ospack.package_batch_async` runs many outputs through the same two.
+
 Everything that refuses a job (the grid, Premium zooms, a missing key, a huge job, a file that
 holds another job) runs before the first request; what a run stored is committed however it
 ends (done, Ctrl-C, a refused key), and a file it created but filled with nothing is removed.
@@ -17,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +29,7 @@ import numpy as np
 
 from .context import Context
 from .errors import DownloadError, PremiumError, WriterError
-from .fetch import ApiAccess, FetchSession, FetchSettings
+from .fetch import ApiAccess, Credentials, FetchSession, FetchSettings
 from .layers import Layer
 from .plan import Plan
 from .preflight import judge_before_opening, ready_to_fetch
@@ -59,42 +63,99 @@ async def package_async(
     PackageSummary
         Per zoom written / absent / failed, requests, retries, 429s, elapsed and achieved rate.
     """
-    settings = settings or FetchSettings()
-    api = api or ApiAccess()
-    options = options or OutputOptions()
-    demo = api.demo
     say = announce or (lambda message: None)
-    started = time.monotonic()
     for note in plan.area.notes:
         say(note)
     plan.one_grid()
     if not allow_premium:
         plan.refuse_premium()
-    rate = settings.rate.per_minute
-
-    with ExitStack() as stack:
-        if demo:
-            api = _start_demo_emulator(stack, api)
-        credentials = api.credentials()
-        endpoints = api.endpoints()
-        job = JobInfo.for_area(
-            plan.area,
-            layers=tuple(layer.name for layer in plan.layers),
-            zooms=plan.all_zooms,
-            source=endpoints.origin,  # a path may hide a secret
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            demo=demo,
-            context_m=plan.context.radius_m,
-        )
-        judge_before_opening(
+    async with RunContext(settings, api) as run:
+        return await package_output(
+            run,
+            plan,
             output,
-            job,
-            plan.counts,
-            overwrite=options.overwrite,
-            credentials=credentials,
-            rate_per_min=rate,
+            options=options or OutputOptions(),
+            allow_premium=allow_premium,
             allow_huge=allow_huge,
+            progress=progress,
+            say=say,
+            stop_event=stop_event,
         )
+
+
+class RunContext:
+    """What every output of one run shares: the settings, the API and, once a request is due, one session.
+
+    The session (one HTTP client, one rate limiter, one token) opens when the first output has
+    something to fetch and closes with the run, so a run whose outputs are all complete makes no
+    request and needs no key, and the outputs of a batch are one paced stream to the server.
+    """
+
+    def __init__(self, settings: FetchSettings | None, api: ApiAccess | None) -> None:
+        self.settings = settings or FetchSettings()
+        self.api = api or ApiAccess()
+        self.demo = self.api.demo
+        self._stack = AsyncExitStack()
+        self._session: FetchSession | None = None
+
+    async def __aenter__(self) -> RunContext:
+        if self.demo:
+            self.api = _start_demo_emulator(self._stack, self.api)
+        self.credentials = self.api.credentials()
+        self.endpoints = self.api.endpoints()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def session(self, credentials: Credentials) -> FetchSession:
+        """The run's one session, opened on first use with ``credentials`` (checked by the caller)."""
+        if self._session is None:
+            session = FetchSession(credentials, self.endpoints, self.settings, transport=self.api.transport)
+            self._session = await self._stack.enter_async_context(session)
+        return self._session
+
+
+async def package_output(
+    run: RunContext,
+    plan: Plan,
+    output: str | os.PathLike[str],
+    *,
+    options: OutputOptions,
+    allow_premium: bool,
+    allow_huge: bool,
+    progress: Callable[[Progress], None] | None,
+    say: Callable[[str], None],
+    stop_event: threading.Event | None,
+    before_fetch: Callable[[TileWriter, PackageSummary], None] | None = None,
+) -> PackageSummary:
+    """One output of a run: open or resume its file, check what it holds, fetch what is missing, confirm it.
+
+    ``before_fetch`` (a batch's) may store tiles into the open writer before the fetch starts,
+    so the fetch asks only for what is still missing after it.
+    """
+    started = time.monotonic()
+    rate = run.settings.rate.per_minute
+    credentials = run.credentials
+    job = JobInfo.for_area(
+        plan.area,
+        layers=tuple(layer.name for layer in plan.layers),
+        zooms=plan.all_zooms,
+        source=run.endpoints.origin,  # a path may hide a secret
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        demo=run.demo,
+        context_m=plan.context.radius_m,
+    )
+    judge_before_opening(
+        output,
+        job,
+        plan.counts,
+        overwrite=options.overwrite,
+        credentials=credentials,
+        rate_per_min=rate,
+        allow_huge=allow_huge,
+    )
+    with ExitStack() as stack:
         # only a file that did not exist counts as this run's to remove: --overwrite on a shared
         # GeoPackage keeps the user's layers, so that file is never this run's alone
         created = not Path(output).exists()
@@ -104,7 +165,7 @@ async def package_async(
             output=str(Path(output)),
             format=writer.format,
             layers=job.layers,
-            demo=demo,
+            demo=run.demo,
             tiles_planned=plan.tiles(),
             attribution=writer.job.attribution,  # the file's: the year its tiles were first fetched
         )
@@ -119,6 +180,8 @@ async def package_async(
             _note(summary, say, f"{output} is already complete: no requests made")
             _note(summary, say, writer.compact())  # a reader may have kept the last run from compacting
             return _finish(summary, started)
+        if before_fetch is not None:
+            before_fetch(writer, summary)
         # judged again now the file is open: a repair above may have left a "complete" file to fetch
         held = sum(_held(writer, layer.name, plan.zooms(layer.name)) for layer in plan.layers)
         credentials = ready_to_fetch(credentials, plan.tiles() - held, rate, output, allow_huge)
@@ -128,24 +191,24 @@ async def package_async(
             writer.record_failure(None)  # this run tries again; it records its own end
         try:
             premium_refused: PremiumError | None = None
-            async with FetchSession(credentials, endpoints, settings, transport=api.transport) as session:
-                with _switching_often(rate is not None):
-                    for layer in plan.layers:
-                        try:
-                            await _package_layer(
-                                session,
-                                layer,
-                                plan,
-                                writer,
-                                summary,
-                                allow_premium=allow_premium,
-                                progress=progress,
-                                stop_event=stop_event,
-                            )
-                        except PremiumError as exc:  # the plan lacks Premium: the other layers' open zooms go on
-                            premium_refused = premium_refused or exc
-                        if summary.interrupted:
-                            break
+            session = await run.session(credentials)
+            with _switching_often(rate is not None):
+                for layer in plan.layers:
+                    try:
+                        await _package_layer(
+                            session,
+                            layer,
+                            plan,
+                            writer,
+                            summary,
+                            allow_premium=allow_premium,
+                            progress=progress,
+                            stop_event=stop_event,
+                        )
+                    except PremiumError as exc:  # the plan lacks Premium: the other layers' open zooms go on
+                        premium_refused = premium_refused or exc
+                    if summary.interrupted:
+                        break
             if premium_refused is not None:
                 raise premium_refused
         except DownloadError as exc:
@@ -210,7 +273,7 @@ def _finish(summary: PackageSummary, started: float) -> PackageSummary:
     return summary
 
 
-def _start_demo_emulator(stack: ExitStack, api: ApiAccess) -> ApiAccess:
+def _start_demo_emulator(stack: AsyncExitStack, api: ApiAccess) -> ApiAccess:
     """The embedded emulator, started for this run (and stopped with it), as the run's API."""
     from .emulator import Emulator, EmulatorConfig
 
@@ -281,7 +344,8 @@ async def _package_layer(
     stop_event: threading.Event | None,
 ) -> None:
     zooms = plan.zooms_with_tiles(layer.name)
-    already = _held(writer, layer.name, zooms)
+    # tiles a batch copied in just before are this run's work, counted as written, not as already there
+    already = _held(writer, layer.name, zooms) - summary.copied_by_layer.get(layer.name, 0)
     number = plan.layers.index(layer) + 1
     later = sum(_to_fetch(writer, plan, other) for other in plan.layers[number:])  # for the run's overall line
     sink = BatchingSink(

@@ -21,6 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .area import Area
+from .batch import plan_batch
+from .batch_run import package_batch_async
+from .batch_summary import BatchSummary
 from .context import DEFAULT_CONTEXT, Context
 from .engine import package_async
 from .fetch import ApiAccess, FetchSettings
@@ -94,6 +97,59 @@ def package(
         package_async(
             job,
             output,
+            settings,
+            api=api,
+            options=options,
+            allow_premium=allow_premium,
+            allow_huge=allow_huge,
+            progress=progress,
+            announce=announce,
+            stop_event=stop_event,
+        )
+    )
+
+
+def package_batch(
+    source: str | os.PathLike[str],
+    each: str,
+    output: str,
+    *,
+    layers: str | Sequence[str],
+    zooms: ZoomSpec,
+    source_layer: str | None = None,
+    buffer_m: float = 0.0,
+    area_crs: str | None = None,
+    context: Context | str | float = DEFAULT_CONTEXT,
+    settings: FetchSettings | None = None,
+    api: ApiAccess | None = None,
+    options: OutputOptions | None = None,
+    allow_premium: bool = False,
+    allow_huge: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> BatchSummary:
+    """One output per feature of the vector file ``source``: ``{each}`` in ``output`` is the feature's ``each`` field.
+
+    ``ospack package SOURCE --each FIELD -o 'out/{FIELD}.gpkg'`` in one blocking call: the sites are
+    planned with :func:`ospack.batch.plan_batch` (``source_layer`` picks the layer of a file with
+    several) and run by :func:`ospack.package_batch_async` through one session; the other parameters
+    are :func:`package`'s. Features that cannot be a site are skipped and listed in the summary.
+    """
+    batch = plan_batch(
+        source,
+        each,
+        output,
+        layers,
+        zooms,
+        source_layer=source_layer,
+        buffer_m=buffer_m,
+        area_crs=area_crs,
+        context=context,
+    )
+    return run_to_end(
+        package_batch_async(
+            batch,
             settings,
             api=api,
             options=options,

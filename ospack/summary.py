@@ -49,6 +49,12 @@ class Progress:
     run_done: int | None = None
     run_failed: int | None = None
     run_total: int | None = None
+    #: in a batch: the site, its place among the sites from 1, and tiles in place / planned over every site
+    site: str | None = None
+    site_number: int = 1
+    site_count: int = 1
+    batch_done: int | None = None
+    batch_total: int | None = None
 
     @property
     def all_done(self) -> int:
@@ -149,12 +155,20 @@ class PackageSummary:
     tally: Tally = field(default_factory=Tally, repr=False)
     #: per layer: tiles the file already held (stored or known absent) when this run began
     already_stored_by_layer: dict[str, int] = field(default_factory=dict)
+    #: per layer: tiles a batch copied into this output from another site's before fetching (in ``tally``
+    #: as written, and not among the tiles already stored)
+    copied_by_layer: dict[str, int] = field(default_factory=dict)
     #: the run's tile rate for progress lines: one meter over every layer, so a new layer starts no new count
     meter: RateMeter = field(default_factory=RateMeter, repr=False, compare=False)
 
     @property
     def requests(self) -> int:
         return self.tally.requests
+
+    @property
+    def tiles_copied(self) -> int:
+        """Tiles copied from another output of the batch instead of fetched (see :mod:`ospack.batch_run`)."""
+        return sum(self.copied_by_layer.values())
 
     @property
     def premium_requests(self) -> int:

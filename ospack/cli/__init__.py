@@ -32,7 +32,15 @@ COMMANDS = {
 
 
 #: every exit code of ospack, as the README's table lists them
-EXIT_CODES = {"ok": 0, "failure": 1, "usage": 2, "tiles_failed": 3, "interrupted": 130, "terminated": 143}
+EXIT_CODES = {
+    "ok": 0,
+    "failure": 1,
+    "usage": 2,
+    "tiles_failed": 3,
+    "batch_incomplete": 4,
+    "interrupted": 130,
+    "terminated": 143,
+}
 
 
 class OspackGroup(click.Group):

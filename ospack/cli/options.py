@@ -87,3 +87,19 @@ def echo_notes(notes: tuple[str, ...] | list[str]) -> None:
     """Tell the user, on stderr, what was done to their input (repairs, buffers …)."""
     for note in notes:
         click.echo(f"Note: {note}", err=True)
+
+
+def each_options(f: F) -> F:
+    """``--each FIELD`` (one output per feature of AREA) and ``--source-layer NAME`` (which layer of it)."""
+    f = click.option(
+        "--source-layer",
+        metavar="NAME",
+        default=None,
+        help="With --each: the layer of AREA to read the sites from, when the file has several.",
+    )(f)
+    return click.option(
+        "--each",
+        metavar="FIELD",
+        default=None,
+        help="One output per feature of the vector file AREA, named by its FIELD: put {FIELD} in -o.",
+    )(f)

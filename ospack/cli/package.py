@@ -8,26 +8,31 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from functools import partial
 
 import click
 
+from ..batch_summary import BatchSummary
 from ..fetch import ApiAccess, FetchSettings, RatePolicy
 from ..layers import DEVELOPMENT_RATE_PER_MINUTE as DEV_RATE
 from ..layers import LIVE_RATE_PER_MINUTE as LIVE_RATE
-from ..pipeline import package
+from ..pipeline import package, package_batch
+from ..summary import PackageSummary
 from ..writers import OutputOptions
 from . import EXIT_CODES
 from .credentials import credential_options, read_credentials
-from .options import area_options, context_option, layer_option, zoom_option
-from .progress import ProgressPrinter, summary_text
+from .options import area_options, context_option, each_options, layer_option, zoom_option
+from .progress import ProgressPrinter
 
 EXIT_TILES_FAILED = EXIT_CODES["tiles_failed"]
+EXIT_BATCH_INCOMPLETE = EXIT_CODES["batch_incomplete"]
 EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT_CODES["terminated"]}
 
 
 @click.command("package")
 @area_options
 @click.option("--output", "-o", required=True, metavar="OUTPUT", help="The .gpkg or .mbtiles file to create or resume.")
+@each_options
 @layer_option(multiple=True)
 @zoom_option
 @context_option
@@ -59,6 +64,8 @@ def package_command(
     buffer_m,
     area_crs,
     output,
+    each,
+    source_layer,
     layer,
     zoom,
     context,
@@ -93,10 +100,15 @@ def package_command(
     (it answers 400/404, e.g. outside its coverage), recorded so a rerun does not ask again;
     and failed, which a rerun fetches.
 
+    With --each FIELD, AREA is a vector file of sites and each feature gets its own output:
+    {FIELD} in -o is replaced by the feature's value. The sites share one rate limit, tiles
+    neighbours share are fetched once, and bad features are skipped and listed.
+
     \b
     Example:
       ospack package sample_areas/yr-wyddfa.geojson -o yr-wyddfa.gpkg \\
           --layer Outdoor_27700 --zoom 0-9 --demo
+      ospack package sites.gpkg --each name -o 'out/{name}.gpkg' -l Outdoor_27700 -z 0-9 --buffer 200
     """
     if dev_project and rate:
         raise click.UsageError("give --dev-project or --rate, not both")
@@ -105,10 +117,16 @@ def package_command(
     rate_policy = RatePolicy(per_minute=rate or (DEV_RATE if dev_project else LIVE_RATE))
     settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
+    if source_layer and not each:
+        raise click.UsageError("--source-layer picks the layer of an --each source; give --each FIELD too")
+    # one output, or one per feature of AREA: the same options, the same run, a summary of one or many
+    run = (
+        partial(package_batch, area, each, output, source_layer=source_layer)
+        if each
+        else partial(package, area, output)
+    )
     with stopping_on_signals() as (stop, received), closing(printer):
-        summary = package(
-            area,
-            output,
+        summary = run(
             layers=layer,
             zooms=zoom,
             buffer_m=buffer_m,
@@ -123,10 +141,12 @@ def package_command(
             announce=printer.announce,
             stop_event=stop,
         )
-    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary_text(summary))
+    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.to_text())
     if summary.interrupted:
         sys.exit(EXIT_ON_SIGNAL[received[0]] if received else EXIT_ON_SIGNAL[signal.SIGINT])
-    if summary.tiles_failed:
+    if isinstance(summary, BatchSummary) and not summary.complete:
+        sys.exit(EXIT_BATCH_INCOMPLETE)
+    if isinstance(summary, PackageSummary) and summary.tiles_failed:
         sys.exit(EXIT_TILES_FAILED)
 
 

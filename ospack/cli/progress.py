@@ -36,6 +36,11 @@ def progress_line(p: Progress) -> str:
         )
     else:
         head = f"{p.layer}: {p.done - p.failed:,}/{counted(p.total, 'tile')}"
+    if p.site_count > 1 and p.batch_total is not None:
+        head = (
+            f"site {p.site_number}/{p.site_count} {p.site}, "
+            f"{p.batch_done or 0:,}/{counted(p.batch_total, 'tile')} in the batch; {head}"
+        )
     rate = f"{p.rate_per_min:,.0f} tiles/min" if p.rate_per_min > 0 else "rate --"
     parts = [head, rate, f"ETA {duration_text(p.eta_s)}"]
     if p.paused_s > 0:
@@ -72,7 +77,7 @@ class ProgressPrinter:
         self.last = -math.inf
         self.width = 0
         self.waiting = (False, False)
-        self.finished: tuple[str, int] | None = None
+        self.finished: tuple[str | None, str, int] | None = None
 
     @property
     def every_s(self) -> float:
@@ -88,7 +93,7 @@ class ProgressPrinter:
         if not self.enabled:
             return
         now, waiting = self.clock.now(), _waits_for(p)
-        finished = (p.layer, p.layer_number) if p.done >= p.total else None
+        finished = (p.site, p.layer, p.layer_number) if p.done >= p.total else None
         news = waiting != self.waiting or (finished is not None and finished != self.finished)
         if now - self.last < self.every_s and not news:
             return
