@@ -11,7 +11,8 @@ WEST = "-4.1,53.05,-4.05,53.09"
 def test_package_takes_a_bbox_west_of_greenwich_as_written(runner, tmp_path):
     output = tmp_path / "west.gpkg"
     result = runner.invoke(
-        cli, ["package", WEST, "-o", str(output), "-l", "Outdoor_27700", "-z", "5-7", "--demo", "--json"]
+        cli,
+        ["package", WEST, "-o", str(output), "-l", "Outdoor_27700", "-z", "5-7", "--demo", "--context", "0", "--json"],
     )
     assert result.exit_code == 0, result.output
     assert verify(output).ok

@@ -96,7 +96,21 @@ def test_a_users_layer_named_ospack_something_survives_overwrite(tmp_path, layer
         points_layer(path, layer)
     for extra in ((), ("--overwrite",), ("--overwrite", "--buffer", "500")):
         result = CliRunner().invoke(
-            cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5-6", "--demo", *extra]
+            cli,
+            [
+                "package",
+                str(SNOWDON),
+                "-o",
+                str(path),
+                "-l",
+                "Outdoor_27700",
+                "-z",
+                "5-6",
+                "--demo",
+                "--context",
+                "0",
+                *extra,
+            ],
         )
         assert result.exit_code == 0, result.output
         for layer in layers:
@@ -117,7 +131,21 @@ def test_a_users_layer_named_like_ospacks_state_table_is_refused_and_kept(tmp_pa
     before = path.read_bytes()
     for extra in ((), ("--overwrite",)):
         result = CliRunner().invoke(
-            cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5", "--demo", *extra]
+            cli,
+            [
+                "package",
+                str(SNOWDON),
+                "-o",
+                str(path),
+                "-l",
+                "Outdoor_27700",
+                "-z",
+                "5",
+                "--demo",
+                "--context",
+                "0",
+                *extra,
+            ],
         )
         assert result.exit_code == 1, result.output
         assert "has a table named ospack_state that ospack did not make" in result.output
@@ -207,6 +235,8 @@ def test_a_project_geopackage_ospack_has_packaged_into_is_still_an_area(tmp_path
         "-z",
         "5-7",
         "--demo",
+        "--context",
+        "0",
     ]
     for _ in range(2):  # the first run packages the file's own points; the rerun reads them again
         result = CliRunner().invoke(cli, args)
@@ -218,7 +248,7 @@ def test_every_table_gdal_lists_in_a_shared_geopackage_can_be_read(tmp_path):
     path = tmp_path / "project.gpkg"
     points_layer(path, "survey")
     result = CliRunner().invoke(
-        cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5", "--demo"]
+        cli, ["package", str(SNOWDON), "-o", str(path), "-l", "Outdoor_27700", "-z", "5", "--demo", "--context", "0"]
     )
     assert result.exit_code == 0, result.output
     # GDAL lists ospack's bookkeeping tables beside the user's layers: each must read (a WITHOUT ROWID

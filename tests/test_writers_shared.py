@@ -94,7 +94,20 @@ def read_points(path: Path):
 
 
 def package(output: Path, *extra: str):
-    args = ["package", SNOWDON, "-o", str(output), "--layer", "Outdoor_27700", "--zoom", "0-7", "--demo", *extra]
+    args = [
+        "package",
+        SNOWDON,
+        "-o",
+        str(output),
+        "--layer",
+        "Outdoor_27700",
+        "--zoom",
+        "0-7",
+        "--demo",
+        "--context",
+        "0",
+        *extra,
+    ]
     return CliRunner().invoke(cli, args)
 
 
@@ -131,7 +144,21 @@ def test_ospack_adds_its_tiles_to_a_project_geopackage_and_leaves_the_users_laye
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points)
     result = runner.invoke(
-        cli, ["package", SNOWDON, "-o", str(path), "--layer", "Light_27700", "--zoom", "5-6", "--demo", "--overwrite"]
+        cli,
+        [
+            "package",
+            SNOWDON,
+            "-o",
+            str(path),
+            "--layer",
+            "Light_27700",
+            "--zoom",
+            "5-6",
+            "--demo",
+            "--overwrite",
+            "--context",
+            "0",
+        ],
     )
     assert result.exit_code == 0, result.output
     check_tiles_and_users_layers(path, before, points, table="light_27700")
@@ -176,7 +203,7 @@ def test_an_mbtiles_file_ospack_did_not_make_is_refused(runner, tmp_path):
     conn.close()
     before = path.read_bytes()
     result = runner.invoke(
-        cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7", "--demo"]
+        cli, ["package", SNOWDON, "-o", str(path), "--layer", "Outdoor_3857", "--zoom", "7", "--demo", "--context", "0"]
     )
     assert result.exit_code == 1
     assert "one MBTiles file holds one tileset" in result.output
