@@ -34,6 +34,11 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 @credential_options
 @click.option("--dev-project", is_flag=True, help=f"The project is in development mode: {DEV_RATE} requests/min.")
 @click.option("--rate", type=click.IntRange(min=1), help=f"Requests per minute never to exceed (default {LIVE_RATE}).")
+@click.option(
+    "--no-shared-budget",
+    is_flag=True,
+    help="Do not share the rate budget with other ospack runs using the same key (a proxy with its own limit).",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
 @click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
 @click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
@@ -67,6 +72,7 @@ def package_command(
     secret_file,
     dev_project,
     rate,
+    no_shared_budget,
     workers,
     allow_premium,
     api_url,
@@ -100,7 +106,8 @@ def package_command(
         raise click.UsageError("give --dev-project or --rate, not both")
     key, secret = read_credentials(key, key_file, secret, secret_file)
     api = ApiAccess(url=api_url, key=key, secret=secret, allow_insecure_http=allow_insecure_http, demo=demo)
-    rate_policy = RatePolicy(per_minute=rate or (DEV_RATE if dev_project else LIVE_RATE))
+    per_minute = rate or (DEV_RATE if dev_project else LIVE_RATE)
+    rate_policy = RatePolicy(per_minute=per_minute, shared_budget=not (no_shared_budget or demo))
     settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     with stopping_on_signals() as (stop, received), closing(printer):

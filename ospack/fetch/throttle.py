@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from .clock import Clock, MonotonicClock
+from .ledger import LocalSchedule, Schedule
 from .settings import RatePolicy
 
 #: share of the schedule's margin that two releases keep above 1/rate even when the first was late:
@@ -43,10 +44,21 @@ class RateLimiter:
         Time source and sleeper; tests inject a fake one.
     rng
         Random source for jitter.
+    schedule
+        Where slots are booked: this limiter's own (default), or a
+        :class:`~ospack.fetch.ledger.SharedLedger` that every run with the same key books on, so
+        their sum keeps to the allowance. The limiter decides each slot's earliest time (pauses,
+        the guard over its own last grants) and its gap (spacing, warm-up, slow-down); the
+        schedule only places it after the last slot booked.
     """
 
     def __init__(
-        self, policy: RatePolicy | None = None, *, clock: Clock | None = None, rng: random.Random | None = None
+        self,
+        policy: RatePolicy | None = None,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         policy = policy or RatePolicy()
         requests, per = policy.allowance
@@ -68,7 +80,7 @@ class RateLimiter:
         self.max_retry_after = policy.max_retry_after_s
         self._rng = rng or random.Random()
         self._grants: deque[float] = deque()
-        self._next_free = -math.inf
+        self.schedule = schedule or LocalSchedule()
         self._paused_until = -math.inf
         self._pause_started = -math.inf
         self._slowdown = 1.0
@@ -110,14 +122,14 @@ class RateLimiter:
         self._last_release = self.clock.now()
 
     def _reserve(self, now: float) -> float:
-        slot = max(now, self._next_free, self._paused_until)
+        slot = max(now, self._paused_until)
         if self.requests is not None:
             while self._grants and self._grants[0] < now - 2 * self.per:
                 self._grants.popleft()
             if len(self._grants) >= self.requests:
                 slot = max(slot, self._grants[-self.requests] + self.per + _EDGE)
             spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
-            self._next_free = slot + spacing * self._slowdown
+            slot = self.schedule.book(slot, spacing * self._slowdown)
             self._grants.append(slot)
         self.granted += 1
         return slot
@@ -168,7 +180,6 @@ class RateLimiter:
         if until > self._paused_until:
             self._paused_until = until
             self.pause_reason = reason
-        self._next_free = max(self._next_free, self._paused_until)
 
     def pause_status(self) -> tuple[float, str | None]:
         """Seconds the pool still waits and why, or ``(0.0, None)`` when it is not paused."""
