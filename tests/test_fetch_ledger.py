@@ -84,7 +84,7 @@ def test_a_schedule_from_another_boot_is_ignored(tmp_path, stale):
 def test_the_ledger_keeps_the_rate_found_across_boots(tmp_path):
     path = tmp_path / "key.ledger"
     assert SharedLedger(path, boot=BOOT).read().found_rate is None
-    SharedLedger(path, boot=BOOT).record_rate(2400.0)
+    SharedLedger(path, boot=BOOT).remember_rate(2400.0)
     SharedLedger(path, boot=BOOT).book(50.0, GAP)
     later = SharedLedger(path, boot=b"n" * 16).read()
     assert later.found_rate == 2400.0 and later.found_at > 0

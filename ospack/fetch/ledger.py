@@ -50,17 +50,32 @@ class Schedule(Protocol):
         """The slot at or after ``earliest`` and clear of the last booking; the next one is ``gap`` after it."""
         ...
 
+    def remembered_rate(self) -> float | None:
+        """The rate ``--rate auto`` last settled at on this schedule (per minute), if any."""
+        ...
+
+    def remember_rate(self, per_minute: float) -> None:
+        """Keep the rate ``--rate auto`` found, for the next limiter on this schedule to start from."""
+        ...
+
 
 class LocalSchedule:
     """One process's own schedule."""
 
     def __init__(self) -> None:
         self._next_free = -math.inf
+        self._rate: float | None = None
 
     def book(self, earliest: float, gap: float) -> float:
         slot = max(earliest, self._next_free)
         self._next_free = slot + gap
         return slot
+
+    def remembered_rate(self) -> float | None:
+        return self._rate
+
+    def remember_rate(self, per_minute: float) -> None:
+        self._rate = per_minute
 
 
 @dataclass(frozen=True)
@@ -111,8 +126,10 @@ class SharedLedger:
         """The ledger as it stands (empty when there is none yet)."""
         return self._update(lambda state: (state, state), now=-math.inf)
 
-    def record_rate(self, per_minute: float) -> None:
-        """Keep the rate ``--rate auto`` settled at, for the next run with this key to start from."""
+    def remembered_rate(self) -> float | None:
+        return self.read().found_rate
+
+    def remember_rate(self, per_minute: float) -> None:
         self._update(lambda state: (LedgerState(state.next_free, per_minute, time.time()), None), now=-math.inf)
 
     def _update(self, change: Callable[[LedgerState], tuple[LedgerState, T]], *, now: float) -> T:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from .adaptive import AutoRate
 from .clock import Clock, MonotonicClock
 from .ledger import LocalSchedule, Schedule
 from .settings import RatePolicy
@@ -61,18 +63,20 @@ class RateLimiter:
         schedule: Schedule | None = None,
     ) -> None:
         policy = policy or RatePolicy()
-        requests, per = policy.allowance
         self.policy = policy
-        self.requests = requests
-        self.per = per
         self.clock = clock or MonotonicClock()
-        margin = policy.margin
-        self._min_gap = 0.0 if requests is None else per / requests
-        self._spacing = self._min_gap * (1.0 + margin)
-        self._release_gap = self._min_gap * (1.0 + margin * _GAP_MARGIN_SHARE)
+        self.schedule = schedule or LocalSchedule()
+        #: the adaptive rate of ``--rate auto`` (None: the policy's rate holds)
+        self.auto: AutoRate | None = None
+        if policy.auto and policy.per_minute is not None:
+            remembered = self.schedule.remembered_rate()
+            self.auto = AutoRate(policy.per_minute, policy.window_s, start=remembered)
+            self._pace(replace(policy, per_minute=round(self.auto.rate)))
+        else:
+            self._pace(policy)
+        per = self.per
         self._last_release = -math.inf
         self._warmup = policy.warmup
-        self._warmup_spacing = self._min_gap * (1.0 + margin + policy.warmup_margin)
         self.granted = 0
         self._base_backoff = per / 30 if policy.base_backoff_s is None else policy.base_backoff_s
         self._max_backoff = per / 4 if policy.max_backoff_s is None else policy.max_backoff_s
@@ -80,7 +84,7 @@ class RateLimiter:
         self.max_retry_after = policy.max_retry_after_s
         self._rng = rng or random.Random()
         self._grants: deque[float] = deque()
-        self.schedule = schedule or LocalSchedule()
+        self._first_grant = math.inf
         self._paused_until = -math.inf
         self._pause_started = -math.inf
         self._slowdown = 1.0
@@ -91,6 +95,27 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(requests={self.requests}, per={self.per})"
+
+    def _pace(self, policy: RatePolicy) -> None:
+        """Space grants for ``policy``'s allowance (again, each time ``--rate auto`` moves the rate)."""
+        self.requests, self.per = policy.allowance
+        margin = policy.margin
+        self._min_gap = 0.0 if self.requests is None else self.per / self.requests
+        self._spacing = self._min_gap * (1.0 + margin)
+        self._release_gap = self._min_gap * (1.0 + margin * _GAP_MARGIN_SHARE)
+        self._warmup_spacing = self._min_gap * (1.0 + margin + policy.warmup_margin)
+
+    def _follow(self, auto: AutoRate) -> None:
+        self._pace(replace(self.policy, per_minute=round(auto.rate)))
+        found = self.found_rate()
+        if found is not None and (auto.peak is not None or auto.rate >= auto.ceiling):  # not mid slow start
+            self.schedule.remember_rate(found)
+
+    def found_rate(self) -> float | None:
+        """``--rate auto``: the rate settled at after the last 429, else the highest reached (None: not auto)."""
+        if self.auto is None:
+            return None
+        return self.auto.settled if self.auto.peak is not None and self.auto.settled else self.auto.rate
 
     # -- granting -------------------------------------------------------------------
 
@@ -131,6 +156,7 @@ class RateLimiter:
             spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
             slot = self.schedule.book(slot, spacing * self._slowdown)
             self._grants.append(slot)
+            self._first_grant = min(self._first_grant, slot)
         self.granted += 1
         return slot
 
@@ -162,6 +188,11 @@ class RateLimiter:
                 pause = min(backoff * self._rng.uniform(0.5, 1.0), self._streak_started + self.per - now)
             self._slowdown = min(self._max_slowdown, self._slowdown * 2.0)
             self._pause_started = now
+            if self.auto is not None:
+                # what the server let through lately: the grants of the last window (or of the run, if younger)
+                span = min(self.per, now - self._first_grant)
+                if self.auto.refused(now, sum(1 for t in self._grants if t > now - span), span):
+                    self._follow(self.auto)
         if retry_after is not None:
             why = f"rate limited (HTTP 429), the API asked to wait {retry_after:.0f} s"
         else:
@@ -173,6 +204,8 @@ class RateLimiter:
         """Record a response that was not a 429: the back-off starts afresh and the pace comes back."""
         self._streak = 0
         self._slowdown = 1.0 + (self._slowdown - 1.0) / 2.0
+        if self.auto is not None and self.auto.succeeded(self.clock.now()):
+            self._follow(self.auto)
 
     def hold(self, seconds: float, reason: str) -> None:
         """Grant no slot for ``seconds`` from now, because of ``reason`` (shown while the pool waits)."""
