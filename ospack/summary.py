@@ -216,6 +216,12 @@ class PackageSummary:
     def achieved_rate_per_min(self) -> float:
         return self.requests / self.elapsed_s * 60 if self.elapsed_s > 0 else 0.0
 
+    @property
+    def discovered_rate_per_min(self) -> float | None:
+        """``--rate auto``: the rate the run settled at (or reached, with no 429); None otherwise."""
+        limiter = self.tally.limiter
+        return None if limiter is None else limiter.found_rate()
+
     def to_text(self) -> str:
         """The human summary printed at the end of every run."""
         return summary_text(self)
@@ -241,6 +247,7 @@ class PackageSummary:
             "rate_limited": self.rate_limited,
             "elapsed_s": round(self.elapsed_s, 3),
             "achieved_rate_per_min": round(self.achieved_rate_per_min, 1),
+            "discovered_rate_per_min": None if (found := self.discovered_rate_per_min) is None else round(found, 1),
             "zooms": {str(z): t.to_dict() for z, t in sorted(self.zooms.items())},
             "per_layer": {name: self._layer_dict(name, self.layer_zooms.get(name, {})) for name in self.layers},
             "failures": self.failures[:50],

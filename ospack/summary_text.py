@@ -49,6 +49,9 @@ def summary_text(s: PackageSummary) -> str:
     if s.tiles_absent:
         lines.append(f"  {ABSENT_MEANS}")
     lines.append(f"  {duration_text(s.elapsed_s)} elapsed, {s.achieved_rate_per_min:.0f} requests/min")
+    if s.discovered_rate_per_min is not None:
+        how = "settled at" if s.rate_limited else "no 429 seen: the limit is at least"
+        lines.append(f"  --rate auto: {how} {s.discovered_rate_per_min:.0f} requests/min")
     for failure in s.failures[:FAILURES_LISTED]:
         lines.append(f"  failed: {failure}")
     if len(s.failures) > FAILURES_LISTED:

@@ -60,6 +60,13 @@ def _no_package_left_open() -> Iterator[None]:
         pytest.fail("the test left package files open (close every connection): " + ", ".join(left), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every process it starts) keeps ospack's cache, the shared rate ledgers, in a temporary
+    directory: never the user's, and never shared with another test's runs."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def open_db() -> Iterator[Callable[..., sqlite3.Connection]]:
     """A factory: ``open_db(path)`` is a sqlite3 connection to ``path``, closed after the test."""

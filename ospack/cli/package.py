@@ -29,6 +29,24 @@ EXIT_BATCH_INCOMPLETE = EXIT_CODES["batch_incomplete"]
 EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT_CODES["terminated"]}
 
 
+class RateOption(click.ParamType):
+    """``--rate``: a whole number of requests a minute (at least 1), or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number of requests a minute nor 'auto'", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not at least 1 request a minute", param, ctx)
+        return number
+
+
 @click.command("package")
 @area_options
 @click.option("--output", "-o", required=True, metavar="OUTPUT", help="The .gpkg or .mbtiles file to create or resume.")
@@ -39,7 +57,17 @@ EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT
 @click.option("--format", "fmt", type=click.Choice(["gpkg", "mbtiles"]), help="Default: from OUTPUT's extension.")
 @credential_options
 @click.option("--dev-project", is_flag=True, help=f"The project is in development mode: {DEV_RATE} requests/min.")
-@click.option("--rate", type=click.IntRange(min=1), help=f"Requests per minute never to exceed (default {LIVE_RATE}).")
+@click.option(
+    "--rate",
+    type=RateOption(),
+    help=f"Requests per minute never to exceed (default {LIVE_RATE}), or 'auto': find the key's real limit"
+    " from its 429s, starting at the documented one (see the README).",
+)
+@click.option(
+    "--no-shared-budget",
+    is_flag=True,
+    help="Do not share the rate budget with other ospack runs using the same key (a proxy with its own limit).",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
 @click.option("--allow-premium", is_flag=True, help="Fetch Premium zooms (your project must have a Premium plan).")
 @click.option("--api-url", metavar="URL", help="API root to use instead of https://api.os.uk (an emulator, a proxy).")
@@ -76,6 +104,7 @@ def package_command(
     secret_file,
     dev_project,
     rate,
+    no_shared_budget,
     workers,
     allow_premium,
     api_url,
@@ -110,11 +139,14 @@ def package_command(
           --layer Outdoor_27700 --zoom 0-9 --demo
       ospack package sites.gpkg --each name -o 'out/{name}.gpkg' -l Outdoor_27700 -z 0-9 --buffer 200
     """
-    if dev_project and rate:
-        raise click.UsageError("give --dev-project or --rate, not both")
+    if dev_project and isinstance(rate, int):
+        raise click.UsageError("give --dev-project or --rate N, not both")
     key, secret = read_credentials(key, key_file, secret, secret_file)
     api = ApiAccess(url=api_url, key=key, secret=secret, allow_insecure_http=allow_insecure_http, demo=demo)
-    rate_policy = RatePolicy(per_minute=rate or (DEV_RATE if dev_project else LIVE_RATE))
+    per_minute = rate if isinstance(rate, int) else (DEV_RATE if dev_project else LIVE_RATE)
+    # --demo starts an emulator of its own: its budget is nobody else's, and the user's cache stays untouched
+    shared = not (no_shared_budget or demo)
+    rate_policy = RatePolicy(per_minute=per_minute, auto=rate == "auto", shared_budget=shared)
     settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     if source_layer and not each:

@@ -106,6 +106,8 @@ class FetchStats(_ZoomTotals):
 class PauseSource(Protocol):
     def pause_status(self) -> tuple[float, str | None]: ...
 
+    def found_rate(self) -> float | None: ...
+
 
 class Tally(_ZoomTotals):
     """Every figure of a run, counted once, where it happens: the pool counts into it as requests

@@ -20,6 +20,7 @@ from ..layers import Layer, get_layer
 from ..types import Tile
 from .auth import Credentials
 from .clock import Clock, MonotonicClock
+from .ledger import SharedLedger, ledger_for
 from .outcome import FetchStats, Tally, TileOutcome
 from .settings import FetchSettings
 from .tasks import StopSignal
@@ -62,9 +63,19 @@ class FetchSession:
         self.settings = settings or FetchSettings()
         self.clock = clock or MonotonicClock()
         self.rng = rng or random.Random()
-        self.limiter = RateLimiter(self.settings.rate, clock=self.clock)
+        self.limiter = RateLimiter(self.settings.rate, clock=self.clock, schedule=self._schedule())
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+
+    def _schedule(self) -> SharedLedger | None:
+        """The machine's ledger for this key and API, when the run is paced and shares its budget.
+
+        Only on the machine's monotonic clock: another process cannot read a fake clock's times.
+        """
+        rate = self.settings.rate
+        if not rate.shared_budget or rate.per_minute is None or type(self.clock) is not MonotonicClock:
+            return None
+        return ledger_for(self.endpoints.origin, self.credentials.key)
 
     async def __aenter__(self) -> FetchSession:
         inner = self._transport or default_transport(self.settings.workers)

@@ -48,6 +48,14 @@ class RatePolicy:
         A 429 episode doubles the spacing, up to this factor; each success halves the extra.
     max_retry_after_s
         The longest ``Retry-After`` obeyed; a longer one stops the fetch rather than wait silently.
+    shared_budget
+        Book every paced request on the machine's ledger for this key and API (see
+        :mod:`ospack.fetch.ledger`), so concurrent runs with one key keep to one budget together.
+        False for an API behind a proxy with its own limit, or an emulator of the run's own.
+    auto
+        ``--rate auto``: start at ``per_minute`` (the documented limit) and find the rate the
+        key is really allowed from the 429s, never above 15 × ``per_minute``
+        (see :mod:`ospack.fetch.adaptive`).
     """
 
     per_minute: int | None = LIVE_RATE_PER_MINUTE
@@ -59,10 +67,14 @@ class RatePolicy:
     max_backoff_s: float | None = None
     max_slowdown: float = 2.0
     max_retry_after_s: float = 300.0
+    shared_budget: bool = True
+    auto: bool = False
 
     def __post_init__(self) -> None:
         if self.per_minute is not None and self.per_minute < 1:
             raise UsageError(f"rate must be at least 1 request a minute, not {self.per_minute}")
+        if self.auto and self.per_minute is None:
+            raise UsageError("an adaptive rate needs a documented limit to start from; give per_minute")
         if not self.window_s > 0:
             raise UsageError(f"window must be positive, not {self.window_s}")
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from .adaptive import AutoRate
 from .clock import Clock, MonotonicClock
+from .ledger import LocalSchedule, Schedule
 from .settings import RatePolicy
 
 #: share of the schedule's margin that two releases keep above 1/rate even when the first was late:
@@ -43,24 +46,37 @@ class RateLimiter:
         Time source and sleeper; tests inject a fake one.
     rng
         Random source for jitter.
+    schedule
+        Where slots are booked: this limiter's own (default), or a
+        :class:`~ospack.fetch.ledger.SharedLedger` that every run with the same key books on, so
+        their sum keeps to the allowance. The limiter decides each slot's earliest time (pauses,
+        the guard over its own last grants) and its gap (spacing, warm-up, slow-down); the
+        schedule only places it after the last slot booked.
     """
 
     def __init__(
-        self, policy: RatePolicy | None = None, *, clock: Clock | None = None, rng: random.Random | None = None
+        self,
+        policy: RatePolicy | None = None,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         policy = policy or RatePolicy()
-        requests, per = policy.allowance
         self.policy = policy
-        self.requests = requests
-        self.per = per
         self.clock = clock or MonotonicClock()
-        margin = policy.margin
-        self._min_gap = 0.0 if requests is None else per / requests
-        self._spacing = self._min_gap * (1.0 + margin)
-        self._release_gap = self._min_gap * (1.0 + margin * _GAP_MARGIN_SHARE)
+        self.schedule = schedule or LocalSchedule()
+        #: the adaptive rate of ``--rate auto`` (None: the policy's rate holds)
+        self.auto: AutoRate | None = None
+        if policy.auto and policy.per_minute is not None:
+            remembered = self.schedule.remembered_rate()
+            self.auto = AutoRate(policy.per_minute, policy.window_s, start=remembered)
+            self._pace(replace(policy, per_minute=round(self.auto.rate)))
+        else:
+            self._pace(policy)
+        per = self.per
         self._last_release = -math.inf
         self._warmup = policy.warmup
-        self._warmup_spacing = self._min_gap * (1.0 + margin + policy.warmup_margin)
         self.granted = 0
         self._base_backoff = per / 30 if policy.base_backoff_s is None else policy.base_backoff_s
         self._max_backoff = per / 4 if policy.max_backoff_s is None else policy.max_backoff_s
@@ -68,7 +84,7 @@ class RateLimiter:
         self.max_retry_after = policy.max_retry_after_s
         self._rng = rng or random.Random()
         self._grants: deque[float] = deque()
-        self._next_free = -math.inf
+        self._first_grant = math.inf
         self._paused_until = -math.inf
         self._pause_started = -math.inf
         self._slowdown = 1.0
@@ -79,6 +95,27 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(requests={self.requests}, per={self.per})"
+
+    def _pace(self, policy: RatePolicy) -> None:
+        """Space grants for ``policy``'s allowance (again, each time ``--rate auto`` moves the rate)."""
+        self.requests, self.per = policy.allowance
+        margin = policy.margin
+        self._min_gap = 0.0 if self.requests is None else self.per / self.requests
+        self._spacing = self._min_gap * (1.0 + margin)
+        self._release_gap = self._min_gap * (1.0 + margin * _GAP_MARGIN_SHARE)
+        self._warmup_spacing = self._min_gap * (1.0 + margin + policy.warmup_margin)
+
+    def _follow(self, auto: AutoRate) -> None:
+        self._pace(replace(self.policy, per_minute=round(auto.rate)))
+        found = self.found_rate()
+        if found is not None and (auto.peak is not None or auto.rate >= auto.ceiling):  # not mid slow start
+            self.schedule.remember_rate(found)
+
+    def found_rate(self) -> float | None:
+        """``--rate auto``: the rate settled at after the last 429, else the highest reached (None: not auto)."""
+        if self.auto is None:
+            return None
+        return self.auto.settled if self.auto.peak is not None and self.auto.settled else self.auto.rate
 
     # -- granting -------------------------------------------------------------------
 
@@ -110,15 +147,16 @@ class RateLimiter:
         self._last_release = self.clock.now()
 
     def _reserve(self, now: float) -> float:
-        slot = max(now, self._next_free, self._paused_until)
+        slot = max(now, self._paused_until)
         if self.requests is not None:
             while self._grants and self._grants[0] < now - 2 * self.per:
                 self._grants.popleft()
             if len(self._grants) >= self.requests:
                 slot = max(slot, self._grants[-self.requests] + self.per + _EDGE)
             spacing = self._warmup_spacing if self.granted < self._warmup else self._spacing
-            self._next_free = slot + spacing * self._slowdown
+            slot = self.schedule.book(slot, spacing * self._slowdown)
             self._grants.append(slot)
+            self._first_grant = min(self._first_grant, slot)
         self.granted += 1
         return slot
 
@@ -150,6 +188,11 @@ class RateLimiter:
                 pause = min(backoff * self._rng.uniform(0.5, 1.0), self._streak_started + self.per - now)
             self._slowdown = min(self._max_slowdown, self._slowdown * 2.0)
             self._pause_started = now
+            if self.auto is not None:
+                # what the server let through lately: the grants of the last window (or of the run, if younger)
+                span = min(self.per, now - self._first_grant)
+                if self.auto.refused(now, sum(1 for t in self._grants if t > now - span), span):
+                    self._follow(self.auto)
         if retry_after is not None:
             why = f"rate limited (HTTP 429), the API asked to wait {retry_after:.0f} s"
         else:
@@ -161,6 +204,8 @@ class RateLimiter:
         """Record a response that was not a 429: the back-off starts afresh and the pace comes back."""
         self._streak = 0
         self._slowdown = 1.0 + (self._slowdown - 1.0) / 2.0
+        if self.auto is not None and self.auto.succeeded(self.clock.now()):
+            self._follow(self.auto)
 
     def hold(self, seconds: float, reason: str) -> None:
         """Grant no slot for ``seconds`` from now, because of ``reason`` (shown while the pool waits)."""
@@ -168,7 +213,6 @@ class RateLimiter:
         if until > self._paused_until:
             self._paused_until = until
             self.pause_reason = reason
-        self._next_free = max(self._next_free, self._paused_until)
 
     def pause_status(self) -> tuple[float, str | None]:
         """Seconds the pool still waits and why, or ``(0.0, None)`` when it is not paused."""
