@@ -139,15 +139,11 @@ def package_command(
           --layer Outdoor_27700 --zoom 0-9 --demo
       ospack package sites.gpkg --each name -o 'out/{name}.gpkg' -l Outdoor_27700 -z 0-9 --buffer 200
     """
-    if dev_project and isinstance(rate, int):
-        raise click.UsageError("give --dev-project or --rate N, not both")
     key, secret = read_credentials(key, key_file, secret, secret_file)
     api = ApiAccess(url=api_url, key=key, secret=secret, allow_insecure_http=allow_insecure_http, demo=demo)
-    per_minute = rate if isinstance(rate, int) else (DEV_RATE if dev_project else LIVE_RATE)
-    # --demo starts an emulator of its own: its budget is nobody else's, and the user's cache stays untouched
-    shared = not (no_shared_budget or demo)
-    rate_policy = RatePolicy(per_minute=per_minute, auto=rate == "auto", shared_budget=shared)
-    settings = FetchSettings(rate=rate_policy, workers=workers, protocol=protocol)
+    settings = fetch_settings(
+        rate, dev_project, shared=not (no_shared_budget or demo), workers=workers, protocol=protocol
+    )
     printer = ProgressPrinter(enabled=not (quiet or as_json))
     if source_layer and not each:
         raise click.UsageError("--source-layer picks the layer of an --each source; give --each FIELD too")
@@ -174,12 +170,33 @@ def package_command(
             stop_event=stop,
         )
     click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.to_text())
+    sys.exit(exit_code(summary, received))
+
+
+def fetch_settings(
+    rate: int | str | None, dev_project: bool, *, shared: bool, workers: int, protocol: str
+) -> FetchSettings:
+    """The fetch settings the options ask for: ``--rate N``, ``--rate auto`` or the project's documented limit.
+
+    ``shared`` is False for ``--no-shared-budget`` and for ``--demo``, whose emulator's budget is nobody
+    else's (and then the user's cache stays untouched).
+    """
+    if dev_project and isinstance(rate, int):
+        raise click.UsageError("give --dev-project or --rate N, not both")
+    per_minute = rate if isinstance(rate, int) else (DEV_RATE if dev_project else LIVE_RATE)
+    policy = RatePolicy(per_minute=per_minute, auto=rate == "auto", shared_budget=shared)
+    return FetchSettings(rate=policy, workers=workers, protocol=protocol)
+
+
+def exit_code(summary: PackageSummary | BatchSummary, received: list[signal.Signals]) -> int:
+    """0 when done; the signal's code when stopped; else why the file (or a batch's files) is not complete."""
     if summary.interrupted:
-        sys.exit(EXIT_ON_SIGNAL[received[0]] if received else EXIT_ON_SIGNAL[signal.SIGINT])
+        return EXIT_ON_SIGNAL[received[0]] if received else EXIT_ON_SIGNAL[signal.SIGINT]
     if isinstance(summary, BatchSummary) and not summary.complete:
-        sys.exit(EXIT_BATCH_INCOMPLETE)
+        return EXIT_BATCH_INCOMPLETE
     if isinstance(summary, PackageSummary) and summary.tiles_failed:
-        sys.exit(EXIT_TILES_FAILED)
+        return EXIT_TILES_FAILED
+    return 0
 
 
 @contextmanager
