@@ -160,7 +160,9 @@ async def package_output(
         # GeoPackage keeps the user's layers, so that file is never this run's alone
         created = not Path(output).exists()
         writer = stack.enter_context(open_writer(output, job, options))
-        repairs = _check_stored(writer, plan)  # before `complete` is read: a repair clears it
+        # the job the file records (every zoom it holds, its context), planned once for the check and the end
+        job_plan = _job_plan(writer, plan)
+        repairs = _check_stored(writer, job_plan)  # before `complete` is read: a repair clears it
         summary = PackageSummary(
             output=str(Path(output)),
             format=writer.format,
@@ -215,7 +217,7 @@ async def package_output(
             _settle_failure(writer, Path(output), created, str(exc))
             raise
         if not summary.interrupted and summary.tiles_failed == 0:
-            _confirm_complete(writer, plan, output)
+            _confirm_complete(writer, job_plan, output)
             marked = writer.mark_complete()
             summary.complete = True
             _note(summary, say, marked)
@@ -281,21 +283,21 @@ def _start_demo_emulator(stack: AsyncExitStack, api: ApiAccess) -> ApiAccess:
     return ApiAccess(url=emulator.url, key="demo", transport=api.transport)
 
 
-def _job_cover(writer: TileWriter, plan: Plan) -> Plan:
+def _job_plan(writer: TileWriter, plan: Plan) -> Plan:
     """The plan of the job the file records: every zoom it holds, its context (a resume may have widened both)."""
     return plan.with_job(writer.job.zooms, Context(writer.job.context_m))
 
 
-def _check_stored(writer: TileWriter, plan: Plan) -> list[str]:
+def _check_stored(writer: TileWriter, job_plan: Plan) -> list[str]:
     """Before fetching: delete damaged tiles and tiles outside the file's job, so the fetch stores them again."""
-    held = _job_cover(writer, plan)
-    return [note for layer in plan.layers for note in writer.check_stored(layer.name, held.cover(layer).tiles)]
+    return [note for layer in job_plan.layers for note in writer.check_stored(layer.name, job_plan.cover(layer).tiles)]
 
 
-def _confirm_complete(writer: TileWriter, plan: Plan, output: object) -> None:
+def _confirm_complete(writer: TileWriter, job_plan: Plan, output: object) -> None:
     """Refuse to mark ``output`` complete while its counts disagree with the job's cover (what verify checks)."""
-    held = _job_cover(writer, plan)  # every zoom the file holds, planned as always
-    reasons = [reason for layer in plan.layers for reason in writer.unfinished(layer.name, held.counts[layer.name])]
+    reasons = [
+        reason for layer in job_plan.layers for reason in writer.unfinished(layer.name, job_plan.counts[layer.name])
+    ]
     if reasons:
         raise WriterError(
             f"{output} is not marked complete: {'; '.join(reasons)}; rerun the same command (with every zoom "
