@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import queue
@@ -16,10 +17,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from ospack.emulator import Emulator, EmulatorConfig
+from ospack.fetch.transport import default_transport
 
 #: the files a test must not leave open: a package and its SQLite side files
 _PACKAGE_SUFFIXES = (".gpkg", ".mbtiles")
@@ -202,6 +205,40 @@ def spawn_emulator() -> Iterator[Callable[..., EmulatorProcess]]:
     yield spawn
     for process in started:
         process.close()
+
+
+class SendTimes(httpx.AsyncBaseTransport):
+    """The client's own I/O transport, noting when each tile request reaches it: below the rate
+    limiter, so its pacing is read on the client's clock, free of the server's scheduling noise.
+
+    Inject it as ``ApiAccess(transport=...)`` or ``fetch_tiles(transport=...)``.
+    """
+
+    def __init__(self, connections: int = 8) -> None:
+        self._inner = default_transport(connections)
+        self.times: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(".png") or "gettile" in str(request.url.query).lower():
+            self.times.append(time.monotonic())
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def least_gap(self) -> float:
+        """The shortest time between two tile requests sent one after the other, in seconds."""
+        return min(b - a for a, b in zip(self.times, self.times[1:], strict=False))
+
+    def most_in_any(self, seconds: float) -> int:
+        """The most tile requests sent within any span of ``seconds``."""
+        return max(bisect.bisect_left(self.times, t + seconds) - i for i, t in enumerate(self.times))
+
+
+@pytest.fixture
+def send_times() -> SendTimes:
+    """A :class:`SendTimes` transport for one paced run."""
+    return SendTimes()
 
 
 def _stop_all(emulators: list[Emulator]) -> None:

@@ -61,6 +61,7 @@ def test_the_config_cannot_be_changed_after_it_is_built():
         ({"slow_seconds": -1}, "slow_seconds must be zero or more seconds"),
         ({"seed": 1.5}, "--seed must be a whole number, not 1.5"),
         ({"burst_seconds": 0}, "burst_seconds must be a positive number of seconds"),
+        ({"spike_tolerance": -0.001}, "--spike-tolerance must be zero or more seconds"),
         ({"secrets": {"other": "s"}}, "a --secret names a key that is not configured; add it with --key"),
         ({"faults": {"503": 0.7, "500": 0.7}}, "fault probabilities add up to more than 1"),
         ({"keys": ["d:dev"], "window": 1}, "a 1 s window holds less than one request at the dev rate"),

@@ -63,6 +63,17 @@ def test_spike_arrest_reads_arrival_times_with_a_2ms_tolerance():
     assert _admitted(quota, policy, times, clock) == [True, False, True, True, True]
 
 
+def test_spike_arrest_tolerance_is_configurable_up_to_a_tenth_of_the_interval():
+    clock = FakeClock()
+    quota = Quota(clock)
+    strict = QuotaPolicy(per_minute=600, window=60, enforce="spike", spike_tolerance=0.0)
+    assert _admitted(quota, strict, [10.0, 10.0995, 10.2], clock) == [True, False, True]
+    lenient = QuotaPolicy(per_minute=600, window=60, enforce="spike", spike_tolerance=0.5)  # capped at 10 ms
+    assert _admitted(Quota(clock), lenient, [20.0, 20.0905, 20.1800, 20.2700], clock) == [True, True, False, True]
+    config = EmulatorConfig(enforce="spike", spike_tolerance=0.02)
+    assert config.quota_policy(config.keys[0]).spike_tolerance == 0.02
+
+
 def test_limits_are_per_key_and_per_api():
     clock = FakeClock()
     quota = Quota(clock)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..emulator import ENFORCEMENTS, FAULT_NAMES, EmulatorConfig, serve
-from ..emulator.config import DEFAULT_KEYS, check_port, parse_faults, parse_key_spec, parse_secrets
+from ..emulator.config import DEFAULT_KEYS, SPIKE_TOLERANCE_S, check_port, parse_faults, parse_key_spec, parse_secrets
 
 
 @click.command()
@@ -77,6 +77,14 @@ from ..emulator.config import DEFAULT_KEYS, check_port, parse_faults, parse_key_
     help=f"Inject a fault with this probability per tile request (repeatable). NAME: {', '.join(FAULT_NAMES)}.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault sequence.")
+@click.option(
+    "--spike-tolerance",
+    type=float,
+    default=SPIKE_TOLERANCE_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Spike arrest: how much early a request may be read and still pass (timing noise; at most 1/10 of 60/N).",
+)
 def emulator(
     host: str,
     port: int,
@@ -90,6 +98,7 @@ def emulator(
     token_ttl: float,
     faults: tuple[str, ...],
     seed: int,
+    spike_tolerance: float,
 ) -> None:
     """Serve a local OS Maps API (ZXY, WMTS, OAuth2) for tests and demos.
 
@@ -111,6 +120,7 @@ def emulator(
         token_ttl=token_ttl,
         faults=parse_faults(faults),
         seed=seed,
+        spike_tolerance=spike_tolerance,
     )
 
     def announce(url: str) -> None:

@@ -12,7 +12,7 @@ gateway counts. So the style is selectable:
 ``spike``
     Apigee-style spike arrest: the minute's allowance spread evenly, so two
     accepted requests must be at least ``60 / per_minute`` seconds apart
-    (less a reading tolerance of 2 ms, see ``SPIKE_TOLERANCE_S``).
+    (less a reading tolerance, 2 ms unless configured, at most a tenth of the interval).
 
 Only accepted requests count: refused ones do not extend the penalty. ``spend``
 stands for another consumer of the same key taking whatever the budget has left.
@@ -81,18 +81,11 @@ class _Fixed:
         self.count = self.allowance
 
 
-#: how early a request may be read and still count as on time, at most (and at most a tenth of
-#: the interval): the emulator reads arrival times off its event loop, which on a busy 2-core
-#: machine runs a few milliseconds late now and then; without this the emulator would refuse
-#: its own timing noise as a burst. A real gateway sees network jitter of the same order.
-SPIKE_TOLERANCE_S = 0.002
-
-
 class _Spike:
     __slots__ = ("interval", "last")
 
     def __init__(self, policy: QuotaPolicy) -> None:
-        self.interval = policy.interval - min(SPIKE_TOLERANCE_S, policy.interval / 10)
+        self.interval = policy.interval - min(policy.spike_tolerance, policy.interval / 10)
         self.last: float | None = None
 
     def admit(self, now: float) -> bool:
