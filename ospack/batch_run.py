@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from .engine import RunContext, _held_keys, package_output
 from .errors import AuthError, OspackError, WriterError
 from .estimate import check_job_size
 from .fetch import ApiAccess, FetchSettings, TileOutcome
+from .fetch.outcome import OutcomeKind
 from .summary import PackageSummary, Progress, RateMeter
 from .types import Tile, TileRange
 from .writers import OutputOptions, TileWriter, open_package
@@ -92,7 +94,7 @@ async def package_batch_async(
                     progress=tracker,
                     say=say,
                     stop_event=stop_event,
-                    before_fetch=lambda writer, s, p=position, r=result: _copy_shared(batch, p, writer, s, r),
+                    before_fetch=partial(_copy_shared, batch, position, result=result),
                 )
             except AuthError:
                 raise  # the run's key, refused: every site would be, so the batch stops as a single run does
@@ -189,7 +191,7 @@ def _copy_shared(
     for (layer_name, z), donations in batch.shared[position].items():
         width = site.plan.grid.pyramid_size(z)[0]
         need = ~np.isin(donations.keys, _held_keys(writer, layer_name, z, width))
-        copied: list[tuple[Tile, str]] = []
+        copied: list[tuple[Tile, OutcomeKind]] = []
         for donor in np.unique(donations.donors[need]):
             keys = donations.keys[need & (donations.donors == donor)]
             copied += _copy_from(batch.sites[int(donor)], layer_name, z, width, keys, writer)
@@ -211,14 +213,14 @@ def _copy_shared(
 
 def _copy_from(
     donor: BatchSite, layer: str, z: int, width: int, keys: np.ndarray, writer: TileWriter
-) -> list[tuple[Tile, str]]:
+) -> list[tuple[Tile, OutcomeKind]]:
     """Copy the tiles at ``keys`` that ``donor``'s output holds (stored or absent) into ``writer``."""
     if not donor.output.is_file():
         return []
     wanted = set(keys.tolist())
     rows, cols = keys // width, keys % width
     window = TileRange(int(cols.min()), int(cols.max()), int(rows.min()), int(rows.max()))
-    copied: list[tuple[Tile, str]] = []
+    copied: list[tuple[Tile, OutcomeKind]] = []
     try:
         with open_package(donor.output) as package:
             job = package.job
@@ -242,7 +244,7 @@ def _copy_from(
     return copied + [(tile, "absent") for tile in absent]
 
 
-def _store(writer: TileWriter, layer: str, tiles: list[tuple[Tile, bytes]]) -> list[tuple[Tile, str]]:
+def _store(writer: TileWriter, layer: str, tiles: list[tuple[Tile, bytes]]) -> list[tuple[Tile, OutcomeKind]]:
     if tiles:
         writer.write(layer, tiles)
     return [(tile, "ok") for tile, _ in tiles]

@@ -277,9 +277,9 @@ def _finish(summary: PackageSummary, started: float) -> PackageSummary:
 
 def _start_demo_emulator(stack: AsyncExitStack, api: ApiAccess) -> ApiAccess:
     """The embedded emulator, started for this run (and stopped with it), as the run's API."""
-    from .emulator import Emulator, EmulatorConfig
+    from .emulator import Emulator, EmulatorConfig, KeySpec
 
-    emulator = stack.enter_context(Emulator(EmulatorConfig(keys=("demo",))))
+    emulator = stack.enter_context(Emulator(EmulatorConfig(keys=(KeySpec("demo"),))))
     return ApiAccess(url=emulator.url, key="demo", transport=api.transport)
 
 

@@ -7,6 +7,7 @@ file; the provenance, completeness and area checks need one made by ospack.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ class VerifyReport:
         return "\n".join(self.finding_lines() + ([verdict] if verdict else []))
 
 
-def info(path: str | Path) -> PackageInfo:
+def info(path: str | os.PathLike[str]) -> PackageInfo:
     """Describe a GeoPackage or MBTiles tile file.
 
     Returns

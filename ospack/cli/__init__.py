@@ -9,7 +9,6 @@ error's exit code, never a traceback.
 from __future__ import annotations
 
 import re
-import sys
 from importlib import import_module
 from itertools import islice
 from typing import Any
@@ -94,7 +93,8 @@ def positional_negative_numbers(command: click.Command, args: list[str]) -> list
         if isinstance(param, click.Option) and not param.is_flag and not param.count
         for name in param.opts
     }
-    before, moved = [], []
+    before: list[str] = []
+    moved: list[str] = []
     rest = iter(args)
     for arg in rest:
         if arg == "--":
@@ -130,4 +130,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

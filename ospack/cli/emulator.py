@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..emulator import ENFORCEMENTS, FAULT_NAMES, EmulatorConfig, serve
@@ -127,6 +129,6 @@ def emulator(
         click.echo(url)
         if not keys:
             click.echo(", ".join(f"key {spec.key} ({spec.plan}, {spec.mode})" for spec in config.keys))
-        click.get_text_stream("stdout").flush()
+        sys.stdout.flush()
 
     serve(config, host, port, announce)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from functools import partial
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -24,12 +25,20 @@ from .credentials import credential_options, read_credentials
 from .options import area_options, context_option, each_options, layer_option, zoom_option
 from .progress import ProgressPrinter
 
+if TYPE_CHECKING:
+    from ..context import Context
+
+    # generic from click 8.2 on; ospack supports 8.1 too, so it is subscripted for the checker only
+    _ParamType = click.ParamType[int | str]
+else:
+    _ParamType = click.ParamType
+
 EXIT_TILES_FAILED = EXIT_CODES["tiles_failed"]
 EXIT_BATCH_INCOMPLETE = EXIT_CODES["batch_incomplete"]
 EXIT_ON_SIGNAL = {signal.SIGINT: EXIT_CODES["interrupted"], signal.SIGTERM: EXIT_CODES["terminated"]}
 
 
-class RateOption(click.ParamType):
+class RateOption(_ParamType):
     """``--rate``: a whole number of requests a minute (at least 1), or ``auto``."""
 
     name = "N|auto"
@@ -88,35 +97,35 @@ class RateOption(click.ParamType):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary (no progress lines).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary only.")
 def package_command(
-    area,
-    buffer_m,
-    area_crs,
-    output,
-    each,
-    source_layer,
-    layer,
-    zoom,
-    context,
-    fmt,
-    key,
-    key_file,
-    secret,
-    secret_file,
-    dev_project,
-    rate,
-    no_shared_budget,
-    workers,
-    allow_premium,
-    api_url,
-    allow_insecure_http,
-    protocol,
-    demo,
-    allow_huge,
-    overwrite,
-    dedup,
-    quiet,
-    as_json,
-):
+    area: str,
+    buffer_m: float,
+    area_crs: str | None,
+    output: str,
+    each: str | None,
+    source_layer: str | None,
+    layer: tuple[str, ...],
+    zoom: str,
+    context: Context,
+    fmt: Literal["gpkg", "mbtiles"] | None,
+    key: str | None,
+    key_file: str | None,
+    secret: str | None,
+    secret_file: str | None,
+    dev_project: bool,
+    rate: int | Literal["auto"] | None,
+    no_shared_budget: bool,
+    workers: int,
+    allow_premium: bool,
+    api_url: str | None,
+    allow_insecure_http: bool,
+    protocol: Literal["zxy", "wmts"],
+    demo: bool,
+    allow_huge: bool,
+    overwrite: bool,
+    dedup: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Download the OS tiles covering AREA into one offline file.
 
     Rerunning the same command resumes an unfinished file and fetches only what is missing.
@@ -174,7 +183,7 @@ def package_command(
 
 
 def fetch_settings(
-    rate: int | str | None, dev_project: bool, *, shared: bool, workers: int, protocol: str
+    rate: int | str | None, dev_project: bool, *, shared: bool, workers: int, protocol: Literal["zxy", "wmts"]
 ) -> FetchSettings:
     """The fetch settings the options ask for: ``--rate N``, ``--rate auto`` or the project's documented limit.
 

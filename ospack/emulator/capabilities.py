@@ -11,6 +11,7 @@ in a header or a Bearer token gets URLs without a ``key`` parameter.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -73,7 +74,7 @@ def _operation(name: str, endpoint: str) -> str:
     )
 
 
-def _layer(layer: Layer, tms: dict) -> str:
+def _layer(layer: Layer, tms: dict[str, Any]) -> str:
     bbox, wgs84 = tms["layerBoundingBox"], tms["layerWGS84BoundingBox"]
     limits = ""
     if layer.limits:
@@ -98,7 +99,7 @@ def _layer(layer: Layer, tms: dict) -> str:
     )
 
 
-def _matrix_set(grid_id: str, tms: dict) -> str:
+def _matrix_set(grid_id: str, tms: dict[str, Any]) -> str:
     bbox = tms["boundingBox"]
     matrices = "".join(
         f"<TileMatrix><ows:Identifier>{grid_id}:{m['zoom']}</ows:Identifier>"

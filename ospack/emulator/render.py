@@ -133,7 +133,8 @@ def _relief(bounds: ProjectedBounds, resolution: float) -> np.ndarray:
         + np.sin((x + y) / (scale * 0.7))
         + 0.5 * np.sin((x - 2 * y) / (scale * 0.45))
     )
-    return (np.floor(field * 2.0).astype(np.int64) % 2) == 1
+    banded: np.ndarray = (np.floor(field * 2.0).astype(np.int64) % 2) == 1
+    return banded
 
 
 _BNG_STEPS = (100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100, 50, 20, 10, 5, 2, 1)

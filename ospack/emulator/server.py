@@ -122,7 +122,8 @@ class Emulator:
     def stats(self) -> dict[str, Any]:
         """The counters of ``GET /__emulator__/stats``, read over HTTP like any client would."""
         with urllib.request.urlopen(f"{self.url}/__emulator__/stats", timeout=10) as response:
-            return json.loads(response.read())
+            counters: dict[str, Any] = json.loads(response.read())
+            return counters
 
     def reset(self) -> None:
         """Zero the counters, forget rate-limit history and restart the fault sequence."""
