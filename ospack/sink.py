@@ -12,7 +12,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .clock import Clock, MonotonicClock
 from .fetch import TileOutcome
-from .fetch.outcome import zoom_sum
 from .layers import Layer
 from .summary import PackageSummary, Progress
 from .types import Tile
@@ -108,7 +107,7 @@ class BatchingSink:
         now, tally = self.clock.now(), self.summary.tally
         paused_s, pause_reason = tally.pause_status()
         retrying, retry_s, retry_reason = tally.retry_status(now)
-        mine = zoom_sum(tally.layers.get(self.layer.name, {}))
+        mine = tally.layer_totals(self.layer.name)
         fetched = tally.tiles_ok + tally.tiles_absent  # failed tiles are no progress
         rate = self.summary.meter.update(now, fetched, tally.first_request_at, paused_s)
         number, count = self.position

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ospack.fetch import Tally, TileOutcome
+from ospack.fetch.outcome import zoom_sum
 from ospack.summary import RATE_WINDOW_S, PackageSummary, Progress, RateMeter
 from ospack.types import Tile
 
@@ -101,3 +104,16 @@ def test_the_summary_keeps_figures_per_layer():
         "zooms": {"7": {"written": 0, "absent": 1, "failed": 0}, "8": {"written": 0, "absent": 0, "failed": 1}},
     }
     assert data["per_layer"]["Leisure_27700"]["zooms"] == {}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.integers(0, 3), st.sampled_from(["ok", "absent", "failed"]))))
+def test_the_tallys_running_totals_are_the_sums_of_its_zooms(outcomes):
+    tally = Tally()
+    for i, (layer, z, kind) in enumerate(outcomes):
+        tally.record(TileOutcome(Tile(z, i, 0), kind, data=b"x" if kind == "ok" else None, reason="r"), layer)
+    assert tally.totals() == zoom_sum(tally.zooms) == tally.freeze(1.0, False).totals()
+    for layer in ("A", "B", "C"):
+        assert tally.layer_totals(layer) == zoom_sum(tally.layers.get(layer, {}))
+    assert tally.outcomes == len(outcomes)
+    tally.totals().ok += 1000  # a copy: what a reader does to it does not change the count
+    assert tally.tiles_ok == zoom_sum(tally.zooms).ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -34,6 +35,15 @@ class ZoomCounts:
     absent: int = 0
     failed: int = 0
 
+    def add(self, kind: OutcomeKind) -> None:
+        """Count one outcome of ``kind``."""
+        if kind == "ok":
+            self.ok += 1
+        elif kind == "absent":
+            self.absent += 1
+        else:
+            self.failed += 1
+
     @property
     def written(self) -> int:
         """The tiles handed to the writer: the ok ones (the word a package summary uses)."""
@@ -53,30 +63,33 @@ def zoom_sum(zooms: dict[int, ZoomCounts]) -> ZoomCounts:
     )
 
 
-class _ZoomTotals:
-    """Totals over ``zooms``: the same sums for a live tally and for its frozen figures."""
+class _ZoomTotals(ABC):
+    """Totals over every zoom: the same figures for a live tally and for its frozen figures."""
 
-    zooms: dict[int, ZoomCounts]
+    @abstractmethod
+    def totals(self) -> ZoomCounts:
+        """The counts of every zoom added up."""
 
     @property
     def tiles_ok(self) -> int:
         """Tiles fetched as valid PNGs."""
-        return zoom_sum(self.zooms).ok
+        return self.totals().ok
 
     @property
     def tiles_absent(self) -> int:
         """Tiles the API does not have (400/404)."""
-        return zoom_sum(self.zooms).absent
+        return self.totals().absent
 
     @property
     def tiles_failed(self) -> int:
         """Tiles that could not be fetched."""
-        return zoom_sum(self.zooms).failed
+        return self.totals().failed
 
     @property
     def outcomes(self) -> int:
         """Tiles with an outcome, whatever it was."""
-        return self.tiles_ok + self.tiles_absent + self.tiles_failed
+        totals = self.totals()
+        return totals.ok + totals.absent + totals.failed
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,9 @@ class FetchStats(_ZoomTotals):
     elapsed_s: float
     stopped: bool = False
     failures: tuple[str, ...] = ()
+
+    def totals(self) -> ZoomCounts:
+        return zoom_sum(self.zooms)
 
     @property
     def achieved_rate_per_min(self) -> float:
@@ -126,6 +142,10 @@ class Tally(_ZoomTotals):
         self.zooms: dict[int, ZoomCounts] = {}
         #: the same counts per layer (``zooms`` is their sum), for a summary table per layer
         self.layers: dict[str, dict[int, ZoomCounts]] = {}
+        #: every zoom's counts added up, for the run and per layer: kept as outcomes come, since
+        #: progress reads them after every tile
+        self._total = ZoomCounts()
+        self._layer_totals: dict[str, ZoomCounts] = {}
         self.failures: list[str] = []
         #: when the first request of the run went out (on the fetch's clock), None before it
         self.first_request_at: float | None = None
@@ -143,19 +163,25 @@ class Tally(_ZoomTotals):
         waits = sorted(self.retry_waits.values())
         return len(waits), max(0.0, waits[-1][0] - now), waits[0][1]
 
+    def totals(self) -> ZoomCounts:
+        t = self._total
+        return ZoomCounts(t.ok, t.absent, t.failed)  # a copy: the tally alone counts into its own
+
+    def layer_totals(self, layer: str) -> ZoomCounts:
+        """The counts of every zoom of ``layer`` added up (all zero before its first outcome)."""
+        t = self._layer_totals.get(layer, ZoomCounts())
+        return ZoomCounts(t.ok, t.absent, t.failed)
+
     def record(self, outcome: TileOutcome, layer: str) -> None:
         """Count the outcome of one tile of ``layer``."""
         z = outcome.tile.z
         for counts in (
             self.zooms.setdefault(z, ZoomCounts()),
             self.layers.setdefault(layer, {}).setdefault(z, ZoomCounts()),
+            self._total,
+            self._layer_totals.setdefault(layer, ZoomCounts()),
         ):
-            if outcome.kind == "ok":
-                counts.ok += 1
-            elif outcome.kind == "absent":
-                counts.absent += 1
-            else:
-                counts.failed += 1
+            counts.add(outcome.kind)
         if outcome.kind == "failed":
             t = outcome.tile
             self.failures.append(f"{layer} {t.z}/{t.x}/{t.y}: {outcome.reason}")
