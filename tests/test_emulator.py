@@ -348,9 +348,14 @@ def test_stats_and_reset(client, emulator):
     assert stats["by_status"] == {"200": 2, "401": 1, "404": 1}
     assert stats["by_key"] == {"demo": 2, "paid": 1}
     assert stats["tiles"] == 2
+    # when the quota judged each request of a key, oldest first: the rate a client kept, as the server saw it
+    assert {key: len(times) for key, times in stats["arrivals"].items()} == {"demo": 2, "paid": 1}
+    assert stats["arrivals"]["demo"] == sorted(stats["arrivals"]["demo"])
     assert emulator.stats() == stats
     assert client.post("/__emulator__/reset").status_code == 200
-    assert emulator.stats() == {"requests": 0, "by_status": {}, "by_key": {}, "tiles": 0, "tokens": 0, "faults": {}}
+    assert emulator.stats() == {
+        **{"requests": 0, "by_status": {}, "by_key": {}, "tiles": 0, "tokens": 0, "faults": {}, "arrivals": {}}
+    }
 
 
 def test_unknown_path_and_wrong_method(client):

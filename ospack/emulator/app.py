@@ -69,7 +69,9 @@ class EmulatorState:
 
     def admit(self, spec: KeySpec) -> bool:
         """Count one Maps API request of ``spec``; False when over its budget (or during a spell)."""
-        if self.clock.now() < self.spells.get(spec.key, -1.0):
+        now = self.clock.now()
+        self.stats.arrived(spec.key, now)
+        if now < self.spells.get(spec.key, -1.0):
             self.quota.spend(spec.key, MAPS_API, self.policies[spec.key])
         return self.quota.admit(spec.key, MAPS_API, self.policies[spec.key])
 
