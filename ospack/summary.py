@@ -191,8 +191,6 @@ class PackageSummary:
     def layer_zooms(self) -> dict[str, dict[int, ZoomCounts]]:
         """Per layer, per zoom: tiles written, absent and failed (every layer of the job, in order)."""
         counted = self.tally.layers
-        if not counted and len(self.layers) == 1:
-            counted = {self.layers[0]: self.tally.zooms}  # figures given without a layer (a sole one)
         return {name: counted.get(name, {}) for name in self.layers} | counted
 
     @property

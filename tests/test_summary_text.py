@@ -34,8 +34,12 @@ def test_counts_take_their_nouns_in_the_right_number(n, noun, text):
 def summary(zooms=None, failures=(), **changes):
     tally = Tally()  # the run's figures, as the fetch counts them
     tally.requests, tally.premium_requests, tally.retries, tally.rate_limited = 20, 2, 1, 4
-    tally.zooms = {8: ZoomCounts(ok=5, absent=1), 7: ZoomCounts(ok=10, failed=2)} if zooms is None else zooms
-    tally.failures = list(failures)
+    zooms = {8: ZoomCounts(ok=5, absent=1), 7: ZoomCounts(ok=10, failed=2)} if zooms is None else zooms
+    for z, counts in zooms.items():
+        kinds = ["ok"] * counts.ok + ["absent"] * counts.absent + ["failed"] * counts.failed
+        for x, kind in enumerate(kinds):
+            tally.record(TileOutcome(Tile(z, x, 0), kind, data=b"png" if kind == "ok" else None), "Outdoor_27700")
+    tally.failures = list(failures)  # the failures as given (recording named the failed tiles above)
     fields = dict(
         output="peaks.gpkg",
         format="gpkg",

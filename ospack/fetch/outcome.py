@@ -139,11 +139,10 @@ class Tally(_ZoomTotals):
         self.premium_requests = 0
         self.retries = 0
         self.rate_limited = 0
-        self.zooms: dict[int, ZoomCounts] = {}
-        #: the same counts per layer (``zooms`` is their sum), for a summary table per layer
-        self.layers: dict[str, dict[int, ZoomCounts]] = {}
-        #: every zoom's counts added up, for the run and per layer: kept as outcomes come, since
-        #: progress reads them after every tile
+        # counted only by record(): the totals are kept with the counts per zoom, since progress
+        # reads them after every tile
+        self._zooms: dict[int, ZoomCounts] = {}
+        self._layers: dict[str, dict[int, ZoomCounts]] = {}
         self._total = ZoomCounts()
         self._layer_totals: dict[str, ZoomCounts] = {}
         self.failures: list[str] = []
@@ -163,6 +162,16 @@ class Tally(_ZoomTotals):
         waits = sorted(self.retry_waits.values())
         return len(waits), max(0.0, waits[-1][0] - now), waits[0][1]
 
+    @property
+    def zooms(self) -> dict[int, ZoomCounts]:
+        """Counts per zoom, over every layer (read them; :meth:`record` alone counts)."""
+        return self._zooms
+
+    @property
+    def layers(self) -> dict[str, dict[int, ZoomCounts]]:
+        """The same counts per layer (``zooms`` is their sum), for a summary table per layer."""
+        return self._layers
+
     def totals(self) -> ZoomCounts:
         t = self._total
         return ZoomCounts(t.ok, t.absent, t.failed)  # a copy: the tally alone counts into its own
@@ -176,8 +185,8 @@ class Tally(_ZoomTotals):
         """Count the outcome of one tile of ``layer``."""
         z = outcome.tile.z
         for counts in (
-            self.zooms.setdefault(z, ZoomCounts()),
-            self.layers.setdefault(layer, {}).setdefault(z, ZoomCounts()),
+            self._zooms.setdefault(z, ZoomCounts()),
+            self._layers.setdefault(layer, {}).setdefault(z, ZoomCounts()),
             self._total,
             self._layer_totals.setdefault(layer, ZoomCounts()),
         ):
