@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import queue
@@ -228,7 +229,7 @@ class SendTimes(httpx.AsyncBaseTransport):
 
     def least_gap(self) -> float:
         """The shortest time between two tile requests sent one after the other, in seconds."""
-        return min(b - a for a, b in zip(self.times, self.times[1:], strict=False))
+        return min(b - a for a, b in itertools.pairwise(self.times))
 
     def most_in_any(self, seconds: float) -> int:
         """The most tile requests sent within any span of ``seconds``."""

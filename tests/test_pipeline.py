@@ -129,22 +129,21 @@ def test_paced_package_sees_zero_429s(spawn_emulator, send_times, tmp_path, enfo
         # is judged exactly, on its own clock, by what it sent (below)
         *("--spike-tolerance", "0.02"),
     )
-    sent = send_times
     # This pytest process holds every earlier test's objects; a full collection of them between a
     # release and its send would delay that one request: freeze them (a CLI run has no such heap).
     gc.collect()
     gc.freeze()
     try:
         settings = FetchSettings(rate=RatePolicy(rate, window_s=2.0))
-        summary = run(emulator, tmp_path / "paced.gpkg", settings=settings, transport=sent)
+        summary = run(emulator, tmp_path / "paced.gpkg", settings=settings, transport=send_times)
     finally:
         gc.unfreeze()
     assert summary.complete
     assert summary.rate_limited == 0
     assert emulator.stats()["by_status"].get("429", 0) == 0
-    assert len(sent.times) == summary.requests
-    assert sent.least_gap() >= 60 / rate  # what a strict spike arrest needs, with no tolerance at all
-    assert sent.most_in_any(2.0) <= rate * 2 / 60  # what a sliding window needs
+    assert len(send_times.times) == summary.requests
+    assert send_times.least_gap() >= 60 / rate  # what a strict spike arrest needs, with no tolerance at all
+    assert send_times.most_in_any(2.0) <= rate * 2 / 60  # what a sliding window needs
 
 
 def test_bad_key_stops_at_once_and_leaves_no_file_it_created(fast_emulator, tmp_path):

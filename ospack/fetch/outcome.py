@@ -35,6 +35,10 @@ class ZoomCounts:
     absent: int = 0
     failed: int = 0
 
+    def copy(self) -> ZoomCounts:
+        """The counts as they stand, apart from these (a tally alone counts into its own)."""
+        return ZoomCounts(self.ok, self.absent, self.failed)
+
     def add(self, kind: OutcomeKind) -> None:
         """Count one outcome of ``kind``."""
         if kind == "ok":
@@ -173,13 +177,11 @@ class Tally(_ZoomTotals):
         return self._layers
 
     def totals(self) -> ZoomCounts:
-        t = self._total
-        return ZoomCounts(t.ok, t.absent, t.failed)  # a copy: the tally alone counts into its own
+        return self._total.copy()
 
     def layer_totals(self, layer: str) -> ZoomCounts:
         """The counts of every zoom of ``layer`` added up (all zero before its first outcome)."""
-        t = self._layer_totals.get(layer, ZoomCounts())
-        return ZoomCounts(t.ok, t.absent, t.failed)
+        return self._layer_totals.get(layer, ZoomCounts()).copy()
 
     def record(self, outcome: TileOutcome, layer: str) -> None:
         """Count the outcome of one tile of ``layer``."""
